@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Run moto's server with the maestro extensions loaded.
+
+    python run_server.py --host 127.0.0.1 --port 5000
+
+Prints ``READY http://HOST:PORT`` on stdout once the socket accepts
+connections (``--port 0`` picks a free port; the line shows which), then
+serves every moto service at that one endpoint until SIGTERM/SIGINT.
+
+Besides moto's own ``/moto-api/...`` routes, ``/maestro-emulator/config``
+reads (GET) or changes (POST JSON ``{"iamPropagationSeconds": 2.5}``; null
+returns to the environment value) the IAM propagation delay of a running
+server, so one server can serve tests with and without the fault.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from typing import Any, Callable, Iterable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+CONFIG_PATH = "/maestro-emulator/config"
+
+
+def _config_app(
+    inner: Callable[..., Iterable[bytes]],
+) -> Callable[..., Iterable[bytes]]:
+    """WSGI middleware answering CONFIG_PATH itself and passing the rest on.
+
+    It sits in front of moto's dispatcher because moto routes by AWS service
+    and has no place for an emulator-specific control endpoint.
+    """
+    from maestro_emulator import settings
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != CONFIG_PATH:
+            return inner(environ, start_response)
+        status = "200 OK"
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                if "iamPropagationSeconds" in body:
+                    value = body["iamPropagationSeconds"]
+                    settings.set_iam_propagation_seconds(
+                        None if value is None else float(value)
+                    )
+            except (ValueError, TypeError, AttributeError) as err:
+                status = "400 Bad Request"
+                payload = json.dumps({"message": f"bad config request: {err}"})
+                start_response(status, [("Content-Type", "application/json")])
+                return [payload.encode()]
+        payload = json.dumps(settings.snapshot())
+        start_response(status, [("Content-Type", "application/json")])
+        return [payload.encode()]
+
+    return app
+
+
+def build_app() -> Callable[..., Iterable[bytes]]:
+    import maestro_emulator
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+
+    maestro_emulator.install()
+    return _config_app(DomainDispatcherApplication(create_backend_app))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000, help="0 = any free port")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="do not log each request to stderr",
+    )
+    args = parser.parse_args(argv)
+
+    import logging
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    # make_server binds and listens before returning, so once it is back the
+    # port accepts connections and READY is true.
+    server = make_server(
+        args.host,
+        args.port,
+        build_app(),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    port = server.server_address[1]
+    # moto uses MOTO_PORT when it needs to build URLs pointing at itself.
+    os.environ["MOTO_PORT"] = str(port)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    print(f"READY http://{args.host}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    except SystemExit:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

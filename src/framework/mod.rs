@@ -1,0 +1,17 @@
+//! The layer resources are written in: schemas, values, diagnostics, planning and the traits a
+//! provider implements. It knows nothing of gRPC (see `protocol`) nor of AWS (see `provider`).
+
+pub mod cancel;
+pub mod diagnostics;
+pub mod msgpack;
+pub mod plan;
+pub mod provider;
+pub mod resource;
+pub mod schema;
+pub mod validators;
+pub mod value;
+
+pub use diagnostics::{AttributePath, Diagnostic, Diagnostics};
+pub use resource::{Applied, DataSource, EphemeralResource, Function, Plan, Resource};
+pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
+pub use value::{Type, Value};

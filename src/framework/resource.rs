@@ -1,0 +1,179 @@
+//! The traits resources, data sources, ephemeral resources and functions implement.
+//!
+//! They are generic over `C`, the provider's configured client bundle, so the framework knows
+//! nothing of AWS. Each implementation lives in one file under `src/resources/` and is listed
+//! once in that module's registry.
+
+use super::diagnostics::Diagnostics;
+use super::schema::Schema;
+use super::value::{Type, Value};
+use async_trait::async_trait;
+use std::time::SystemTime;
+
+/// The provider's view of a planned change, handed to [`Resource::modify_plan`] after the
+/// framework has applied defaults and unknown-marking from the schema.
+pub struct Plan<'a> {
+    /// Null when the resource is being created.
+    pub prior: &'a Value,
+    pub config: &'a Value,
+    /// What the provider promises the state will be; unknown where it cannot say yet.
+    pub planned: Value,
+    /// Attributes (besides those marked `force_new`) whose change needs a replacement.
+    pub requires_replace: Vec<super::diagnostics::AttributePath>,
+}
+
+impl Plan<'_> {
+    pub fn is_create(&self) -> bool {
+        self.prior.is_null()
+    }
+
+    /// True when the configured attributes differ from the prior state.
+    pub fn has_changes(&self) -> bool {
+        !self.prior.is_null() && &self.planned != self.prior
+    }
+}
+
+/// What create and update produce. A failure midway still returns the state of whatever was
+/// created, so Terraform records it (tainted) and the next apply repairs or replaces it rather
+/// than leaving AWS objects nobody tracks.
+pub struct Applied {
+    pub state: Value,
+    pub diags: Diagnostics,
+}
+
+impl Applied {
+    pub fn ok(state: Value) -> Self {
+        Applied { state, diags: Diagnostics::new() }
+    }
+
+    pub fn failed(state: Value, diags: Diagnostics) -> Self {
+        Applied { state, diags }
+    }
+}
+
+#[async_trait]
+pub trait Resource<C: Send + Sync>: Send + Sync {
+    /// Full type name, e.g. `maestro_agent_identity`.
+    fn type_name(&self) -> &'static str;
+
+    fn schema(&self) -> Schema;
+
+    /// Resource identity (protocol 6.9+): attributes that name the remote object.
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        None
+    }
+
+    /// The identity of a resource as derived from its state.
+    fn identity(&self, _state: &Value) -> Option<Value> {
+        None
+    }
+
+    /// Checks beyond per-attribute validators (cross-attribute rules). Values may be unknown.
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+
+    /// Refines the plan: compute attributes that are knowable before apply and flag changes
+    /// that need replacement. `client` is `None` when the provider is not configured yet.
+    async fn modify_plan(&self, _client: Option<&C>, _plan: &mut Plan<'_>, _diags: &mut Diagnostics) {}
+
+    async fn create(&self, client: &C, planned: &Value) -> Applied;
+
+    /// Returns `None` when the remote object is gone, so Terraform plans to create it again.
+    async fn read(&self, client: &C, state: &Value) -> Result<Option<Value>, Diagnostics>;
+
+    async fn update(&self, client: &C, prior: &Value, planned: &Value) -> Applied;
+
+    async fn delete(&self, client: &C, state: &Value) -> Diagnostics;
+
+    /// Turns an import ID into a minimal state; Terraform then calls `read` to fill it.
+    async fn import(&self, _client: &C, _id: &str) -> Result<Value, Diagnostics> {
+        Err(super::diagnostics::Diagnostic::error("Import not supported", format!("{} cannot be imported.", self.type_name())).into())
+    }
+
+    /// Rewrites JSON state stored by an older schema version into the current shape.
+    fn upgrade_state(&self, _from_version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+        Ok(state)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct IdentitySchema {
+    pub version: i64,
+    /// (name, type, required for import, description)
+    pub attributes: Vec<IdentityAttribute>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IdentityAttribute {
+    pub name: String,
+    pub ty: Type,
+    pub required_for_import: bool,
+    pub description: String,
+}
+
+impl IdentitySchema {
+    pub fn value_type(&self) -> Type {
+        Type::Object(self.attributes.iter().map(|a| (a.name.clone(), a.ty.clone())).collect())
+    }
+}
+
+#[async_trait]
+pub trait DataSource<C: Send + Sync>: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    async fn read(&self, client: &C, config: &Value) -> Result<Value, Diagnostics>;
+}
+
+/// An ephemeral resource's result: never stored, only handed to other configuration for the
+/// length of one run.
+pub struct Opened {
+    pub result: Value,
+    pub renew_at: Option<SystemTime>,
+    /// Opaque to Terraform; handed back to renew and close.
+    pub private: Vec<u8>,
+}
+
+#[async_trait]
+pub trait EphemeralResource<C: Send + Sync>: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    async fn open(&self, client: &C, config: &Value) -> Result<Opened, Diagnostics>;
+    async fn renew(&self, _client: &C, _private: &[u8]) -> Result<Option<SystemTime>, Diagnostics> {
+        Ok(None)
+    }
+    async fn close(&self, _client: &C, _private: &[u8]) -> Diagnostics {
+        Diagnostics::new()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Parameter {
+    pub name: String,
+    pub ty: Type,
+    pub description: String,
+    pub allow_null: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct FunctionSignature {
+    pub parameters: Vec<Parameter>,
+    pub variadic: Option<Parameter>,
+    pub return_type: Type,
+    pub summary: String,
+    pub description: String,
+}
+
+/// An error from a provider function, optionally blaming one argument (0-based).
+#[derive(Clone, Debug)]
+pub struct FunctionError {
+    pub text: String,
+    pub argument: Option<i64>,
+}
+
+/// Provider-defined functions are pure: no client, no I/O.
+pub trait Function: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn signature(&self) -> FunctionSignature;
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError>;
+}

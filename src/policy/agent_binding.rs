@@ -1,0 +1,95 @@
+//! Names and topics that bind one Maestro agent (a consumer) to the broker.
+
+/// Where an agent lives and how it talks to the broker; everything else derives from this.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentBinding {
+    /// The management cluster's ID, which is also the Maestro consumer name.
+    pub cluster_id: String,
+    pub topic_prefix: String,
+    /// AWS partition of the regional account (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+    /// Region and account of the regional IoT broker.
+    pub broker_region: String,
+    pub broker_account_id: String,
+}
+
+pub const DEFAULT_TOPIC_PREFIX: &str = "sources/maestro/consumers";
+pub const DEFAULT_NAMESPACE: &str = "maestro";
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "maestro-agent";
+/// AWS IoT Core's MQTT over TLS port.
+pub const MQTT_PORT: u16 = 8883;
+
+impl AgentBinding {
+    pub fn consumer_name(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// The MQTT client ID the Maestro agent connects with (`<consumer>-work-agent`).
+    pub fn client_id(&self) -> String {
+        client_id(&self.cluster_id)
+    }
+
+    /// The server publishes work here; the agent subscribes.
+    pub fn source_events_topic(&self) -> String {
+        format!("{}/{}/sourceevents", self.topic_prefix.trim_end_matches('/'), self.cluster_id)
+    }
+
+    /// The agent publishes status here; the server subscribes.
+    pub fn agent_events_topic(&self) -> String {
+        format!("{}/{}/agentevents", self.topic_prefix.trim_end_matches('/'), self.cluster_id)
+    }
+
+    /// `arn:PARTITION:iot:REGION:ACCOUNT:<kind>/<name>` of the regional broker.
+    pub fn iot_arn(&self, kind: &str, name: &str) -> String {
+        format!("arn:{}:iot:{}:{}:{kind}/{name}", self.partition, self.broker_region, self.broker_account_id)
+    }
+}
+
+pub fn client_id(cluster_id: &str) -> String {
+    format!("{cluster_id}-work-agent")
+}
+
+/// The IAM role the agent's pods assume through EKS Pod Identity.
+pub fn agent_role_name(cluster_id: &str) -> String {
+    format!("{cluster_id}-maestro-agent")
+}
+
+pub fn default_cert_secret_name(cluster_id: &str) -> String {
+    format!("{cluster_id}/maestro/agent-mqtt-cert")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding() -> AgentBinding {
+        AgentBinding {
+            cluster_id: "management-01".into(),
+            topic_prefix: DEFAULT_TOPIC_PREFIX.into(),
+            partition: "aws".into(),
+            broker_region: "us-east-1".into(),
+            broker_account_id: "123456789012".into(),
+        }
+    }
+
+    #[test]
+    fn topics_follow_the_deployed_layout() {
+        let b = binding();
+        assert_eq!(b.source_events_topic(), "sources/maestro/consumers/management-01/sourceevents");
+        assert_eq!(b.agent_events_topic(), "sources/maestro/consumers/management-01/agentevents");
+    }
+
+    #[test]
+    fn a_trailing_slash_in_the_prefix_does_not_double() {
+        let b = AgentBinding { topic_prefix: "custom/prefix/".into(), ..binding() };
+        assert_eq!(b.agent_events_topic(), "custom/prefix/management-01/agentevents");
+    }
+
+    #[test]
+    fn names_match_what_agents_use() {
+        assert_eq!(binding().client_id(), "management-01-work-agent");
+        assert_eq!(agent_role_name("management-01"), "management-01-maestro-agent");
+        assert_eq!(default_cert_secret_name("management-01"), "management-01/maestro/agent-mqtt-cert");
+        assert_eq!(binding().iot_arn("client", "x"), "arn:aws:iot:us-east-1:123456789012:client/x");
+    }
+}

@@ -1,0 +1,11 @@
+//! Pure functions that produce every name, topic and policy document the resources use.
+//!
+//! One source for all of them is the point: today's hand-written modules let the agent's client
+//! ID, its IAM policy and the topic prefix drift apart. Nothing here does I/O, so each document
+//! is unit-tested against the seeds.
+
+pub mod agent_binding;
+pub mod document;
+pub mod iam;
+
+pub use agent_binding::AgentBinding;

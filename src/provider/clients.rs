@@ -1,0 +1,155 @@
+//! Builds the AWS SDK clients from the provider configuration and verifies the credentials.
+
+use super::aws_error;
+use super::config::ProviderConfig;
+use crate::framework::diagnostics::{AttributePath, Diagnostic, Diagnostics};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_runtime::env_config::file::{EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Everything a resource needs to talk to one AWS account.
+pub struct AwsClients {
+    pub region: String,
+    pub account_id: String,
+    pub partition: String,
+    /// Who the provider acts as, for error messages.
+    pub caller_arn: String,
+    pub topic_prefix: String,
+    pub default_tags: BTreeMap<String, String>,
+    pub iam: aws_sdk_iam::Client,
+    pub iot: aws_sdk_iot::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+const DEFAULT_SESSION_NAME: &str = "terraform-provider-maestro";
+
+async fn base_config(cfg: &ProviderConfig) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // Throttling and transient network errors are retried by the SDK itself.
+        .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .timeout_config(
+            TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).operation_timeout(Duration::from_secs(120)).build(),
+        );
+    if let Some(region) = &cfg.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &cfg.profile {
+        loader = loader.profile_name(profile);
+    }
+    if !cfg.shared_config_files.is_empty() || !cfg.shared_credentials_files.is_empty() {
+        let mut files = ProfileFiles::builder();
+        if cfg.shared_config_files.is_empty() {
+            files = files.include_default_config_file(true);
+        }
+        if cfg.shared_credentials_files.is_empty() {
+            files = files.include_default_credentials_file(true);
+        }
+        for f in &cfg.shared_config_files {
+            files = files.with_file(ProfileFileKind::Config, f);
+        }
+        for f in &cfg.shared_credentials_files {
+            files = files.with_file(ProfileFileKind::Credentials, f);
+        }
+        loader = loader.profile_files(files.build());
+    }
+    loader.load().await
+}
+
+/// Layers `assume_role` over the base credentials, talking to the configured STS endpoint.
+async fn with_assumed_role(base: SdkConfig, cfg: &ProviderConfig) -> SdkConfig {
+    let Some(ar) = &cfg.assume_role else { return base };
+    let mut sts_config = base.to_builder();
+    if let Some(url) = cfg.endpoints.get("sts") {
+        sts_config = sts_config.endpoint_url(url);
+    }
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(&ar.role_arn)
+        .session_name(ar.session_name.clone().unwrap_or_else(|| DEFAULT_SESSION_NAME.to_string()))
+        .configure(&sts_config.build());
+    if let Some(id) = &ar.external_id {
+        builder = builder.external_id(id);
+    }
+    if let Some(secs) = ar.duration_secs {
+        builder = builder.session_length(Duration::from_secs(secs));
+    }
+    if !ar.tags.is_empty() {
+        builder = builder.tags(ar.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    let provider = builder.build().await;
+    base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+}
+
+/// `arn:aws-cn:sts::...` → `aws-cn`.
+fn partition_of(arn: &str) -> String {
+    arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string()
+}
+
+pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
+    let sdk = with_assumed_role(base_config(cfg).await, cfg).await;
+    let Some(region) = sdk.region().map(|r| r.to_string()) else {
+        return Err(Diagnostic::error(
+            "No AWS region",
+            "Set `region` in the provider block, or AWS_REGION in the environment, or a region in the selected profile.",
+        )
+        .at(AttributePath::root("region"))
+        .into());
+    };
+    let endpoint = |svc: &str| cfg.endpoints.get(svc).cloned();
+    macro_rules! client {
+        ($krate:ident, $svc:literal) => {{
+            let mut b = $krate::config::Builder::from(&sdk);
+            if let Some(url) = endpoint($svc) {
+                b = b.endpoint_url(url);
+            }
+            $krate::Client::from_conf(b.build())
+        }};
+    }
+    let sts = client!(aws_sdk_sts, "sts");
+    let identity = sts.get_caller_identity().send().await.map_err(|e| {
+        let via = match &cfg.assume_role {
+            Some(ar) => format!(" after assuming {}", ar.role_arn),
+            None => String::new(),
+        };
+        let diag = Diagnostic::error(
+            "Invalid AWS credentials",
+            format!(
+                "The provider could not verify its credentials with sts:GetCallerIdentity{via}: {}.\n\nCheck the credential chain (environment, profile, shared files), `assume_role`, and `endpoints.sts`.",
+                aws_error::describe(&e)
+            ),
+        );
+        Diagnostics::from(if cfg.assume_role.is_some() { diag.at(AttributePath::root("assume_role").attribute("role_arn")) } else { diag })
+    })?;
+    let caller_arn = identity.arn().unwrap_or_default().to_string();
+    let account_id = identity.account().unwrap_or_default().to_string();
+    tracing::info!(account_id = %account_id, caller = %caller_arn, region = %region, "provider configured");
+    Ok(AwsClients {
+        partition: partition_of(&caller_arn),
+        region,
+        account_id,
+        caller_arn,
+        topic_prefix: cfg.topic_prefix.clone(),
+        default_tags: cfg.default_tags.clone(),
+        iam: client!(aws_sdk_iam, "iam"),
+        iot: client!(aws_sdk_iot, "iot"),
+        eks: client!(aws_sdk_eks, "eks"),
+        secretsmanager: client!(aws_sdk_secretsmanager, "secretsmanager"),
+        sts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_come_from_the_caller_arn() {
+        assert_eq!(partition_of("arn:aws-cn:sts::123456789012:assumed-role/x/y"), "aws-cn");
+        assert_eq!(partition_of("arn:aws:iam::123456789012:user/x"), "aws");
+        assert_eq!(partition_of(""), "aws");
+    }
+}

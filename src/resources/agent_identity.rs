@@ -1,0 +1,845 @@
+//! `maestro_agent_identity` (management account): the Maestro agent's IAM role, its two inline
+//! policies and its EKS Pod Identity association, in place of the hand-written module of seed
+//! 001. All names, topics and documents come from `crate::policy`, so they cannot disagree.
+
+use super::common::{aws_failure, configured_tags, json_text, merge_tags, opt_text, tag_attributes, tag_changes, tags_value, text};
+use crate::framework::resource::{IdentityAttribute, IdentitySchema};
+use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
+use crate::policy::agent_binding::{self, AgentBinding, DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT, MQTT_PORT};
+use crate::policy::{document, iam};
+use crate::provider::{aws_error, retry, AwsClients};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+
+pub struct AgentIdentity;
+
+const SECRETS_POLICY_NAME: &str = "maestro-agent-secrets";
+const IOT_POLICY_NAME: &str = "maestro-agent-iot";
+/// The configurable attributes; once all are known, every computed value can be planned.
+const ARGUMENTS: &[&str] = &[
+    "cluster_id",
+    "regional_account_id",
+    "eks_cluster_name",
+    "region",
+    "namespace",
+    "service_account",
+    "mqtt_cert_secret_name",
+    "topic_prefix",
+    "broker_endpoint",
+    "tags",
+];
+
+/// The arguments, once known (apply and read).
+#[derive(Clone, Debug)]
+struct Spec {
+    cluster_id: String,
+    regional_account_id: String,
+    eks_cluster_name: String,
+    region: String,
+    namespace: String,
+    service_account: String,
+    secret_name: String,
+    topic_prefix: String,
+    broker_endpoint: Option<String>,
+    tags: BTreeMap<String, String>,
+}
+
+impl Spec {
+    fn from_value(v: &Value) -> Spec {
+        Spec {
+            cluster_id: text(v, "cluster_id"),
+            regional_account_id: text(v, "regional_account_id"),
+            eks_cluster_name: text(v, "eks_cluster_name"),
+            region: text(v, "region"),
+            namespace: text(v, "namespace"),
+            service_account: text(v, "service_account"),
+            secret_name: text(v, "mqtt_cert_secret_name"),
+            topic_prefix: text(v, "topic_prefix"),
+            broker_endpoint: opt_text(v, "broker_endpoint"),
+            tags: v.get("tags").string_map_entries(),
+        }
+    }
+
+    fn binding(&self, c: &AwsClients) -> AgentBinding {
+        AgentBinding {
+            cluster_id: self.cluster_id.clone(),
+            topic_prefix: self.topic_prefix.clone(),
+            partition: c.partition.clone(),
+            broker_region: self.region.clone(),
+            broker_account_id: self.regional_account_id.clone(),
+        }
+    }
+
+    fn role_name(&self) -> String {
+        agent_binding::agent_role_name(&self.cluster_id)
+    }
+
+    fn role_arn(&self, c: &AwsClients) -> String {
+        format!("arn:{}:iam::{}:role/{}", c.partition, c.account_id, self.role_name())
+    }
+
+    fn secret_arn_pattern(&self, c: &AwsClients) -> String {
+        iam::secret_arn_pattern(&c.partition, &c.region, &c.account_id, &self.secret_name)
+    }
+
+    fn secrets_policy(&self, c: &AwsClients) -> serde_json::Value {
+        iam::secret_read_policy(&[self.secret_arn_pattern(c)])
+    }
+
+    fn iot_policy(&self, c: &AwsClients) -> serde_json::Value {
+        iam::agent_iot_policy(&self.binding(c))
+    }
+
+    fn tags_all(&self, c: &AwsClients) -> BTreeMap<String, String> {
+        merge_tags(&c.default_tags, &self.tags)
+    }
+
+    fn helm_values(&self, c: &AwsClients) -> Value {
+        let b = self.binding(c);
+        Value::object([
+            ("namespace", Value::string(&self.namespace)),
+            ("consumerName", Value::string(b.consumer_name())),
+            ("serviceAccount", Value::object([("name", Value::string(&self.service_account))])),
+            (
+                "mqtt",
+                Value::object([
+                    ("secretName", Value::string(&self.secret_name)),
+                    ("region", Value::string(&self.region)),
+                    ("brokerHost", self.broker_endpoint.as_ref().map(|e| format!("{e}:{MQTT_PORT}")).into()),
+                    ("clientId", Value::string(b.client_id())),
+                    (
+                        "topics",
+                        Value::object([
+                            ("sourceEvents", Value::string(b.source_events_topic())),
+                            ("agentEvents", Value::string(b.agent_events_topic())),
+                        ]),
+                    ),
+                ]),
+            ),
+        ])
+    }
+
+    /// Every computed attribute that follows from the arguments alone.
+    fn derived(&self, c: &AwsClients) -> Vec<(&'static str, Value)> {
+        vec![
+            ("id", Value::string(&self.cluster_id)),
+            ("consumer_name", Value::string(&self.cluster_id)),
+            ("client_id", Value::string(agent_binding::client_id(&self.cluster_id))),
+            ("role_name", Value::string(self.role_name())),
+            ("role_arn", Value::string(self.role_arn(c))),
+            ("secret_arn_pattern", Value::string(self.secret_arn_pattern(c))),
+            ("trust_policy", json_text(&iam::pod_identity_trust_policy())),
+            ("secrets_policy", json_text(&self.secrets_policy(c))),
+            ("iot_policy", json_text(&self.iot_policy(c))),
+            ("tags_all", Value::string_map(&self.tags_all(c))),
+            ("helm_values", self.helm_values(c)),
+        ]
+    }
+}
+
+fn helm_values_type() -> Type {
+    Type::object([
+        ("namespace", Type::String),
+        ("consumerName", Type::String),
+        ("serviceAccount", Type::object([("name", Type::String)])),
+        (
+            "mqtt",
+            Type::object([
+                ("secretName", Type::String),
+                ("region", Type::String),
+                ("brokerHost", Type::String),
+                ("clientId", Type::String),
+                ("topics", Type::object([("sourceEvents", Type::String), ("agentEvents", Type::String)])),
+            ]),
+        ),
+    ])
+}
+
+fn schema() -> Schema {
+    let [tags, tags_all] = tag_attributes();
+    Schema::new(
+        Block::new(
+            "The Maestro agent's identity in a management account: an IAM role that EKS Pod Identity hands to the agent's pods, with least-privilege inline policies to read its MQTT credential secret and to reach the regional IoT broker, and the Pod Identity association. Replaces the hand-written agent module; configure it with the management-account provider.",
+        )
+        .attribute(
+            Attribute::string("cluster_id")
+                .required()
+                .force_new()
+                .validate(validators::pattern("[a-zA-Z0-9][a-zA-Z0-9_-]{0,49}", "1 to 50 letters, digits, '-' or '_', starting with a letter or digit"))
+                .description("Management cluster identifier; also the Maestro consumer name and the topic level of this agent. Names the role `<cluster_id>-maestro-agent`."),
+        )
+        .attribute(
+            Attribute::string("regional_account_id")
+                .required()
+                .validate(validators::digits(12))
+                .description("AWS account ID of the regional account whose IoT Core is the MQTT broker."),
+        )
+        .attribute(
+            Attribute::string("eks_cluster_name")
+                .required()
+                .force_new()
+                .validate(validators::pattern("[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name (1 to 100 letters, digits, '-' or '_')"))
+                .description("Name of the management EKS cluster the agent runs on."),
+        )
+        .attribute(
+            Attribute::string("region")
+                .optional()
+                .computed()
+                .validate(validators::pattern("[a-z]{2}(-[a-z]+)+-\\d+", "an AWS region such as us-east-1"))
+                .description("Region of the regional IoT broker. Defaults to the provider's region."),
+        )
+        .attribute(
+            Attribute::string("namespace")
+                .default(DEFAULT_NAMESPACE)
+                .force_new()
+                .validate(validators::pattern("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", "a Kubernetes namespace name"))
+                .description("Kubernetes namespace of the agent's service account."),
+        )
+        .attribute(
+            Attribute::string("service_account")
+                .default(DEFAULT_SERVICE_ACCOUNT)
+                .force_new()
+                .validate(validators::pattern("[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", "a Kubernetes service account name"))
+                .description("Kubernetes service account the agent's pods run as."),
+        )
+        .attribute(
+            Attribute::string("mqtt_cert_secret_name")
+                .optional()
+                .computed()
+                .validate(validators::pattern("[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name"))
+                .description("Name of the Secrets Manager secret holding the agent's MQTT certificate bundle. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`."),
+        )
+        .attribute(
+            Attribute::string("topic_prefix")
+                .optional()
+                .computed()
+                .validate(validators::pattern("[^#+\\s]+", "an MQTT topic prefix without wildcards or spaces"))
+                .description("MQTT topic prefix. Defaults to the provider's `topic_prefix`."),
+        )
+        .attribute(
+            Attribute::string("broker_endpoint")
+                .optional()
+                .validate(validators::pattern("[A-Za-z0-9.-]+", "a host name without scheme or port"))
+                .description("Host name of the regional IoT Core ATS data endpoint, used in `helm_values`. Not recorded in AWS."),
+        )
+        .attribute(tags)
+        .attribute(Attribute::string("id").computed().description("Same as `cluster_id`."))
+        .attribute(Attribute::string("consumer_name").computed().description("Maestro consumer name of this agent (the cluster ID)."))
+        .attribute(Attribute::string("client_id").computed().description("MQTT client ID the agent connects with: `<cluster_id>-work-agent`."))
+        .attribute(Attribute::string("role_name").computed().description("Name of the agent's IAM role."))
+        .attribute(Attribute::string("role_arn").computed().description("ARN of the agent's IAM role."))
+        .attribute(Attribute::string("association_id").computed().keep_state_for_unknown().description("ID of the EKS Pod Identity association."))
+        .attribute(Attribute::string("association_arn").computed().keep_state_for_unknown().description("ARN of the EKS Pod Identity association."))
+        .attribute(
+            Attribute::string("secret_arn_pattern")
+                .computed()
+                .description("ARN pattern of the MQTT credential secret that the role may read (`...:secret:<name>-??????`)."),
+        )
+        .attribute(Attribute::string("trust_policy").computed().description("The role's trust policy as AWS holds it (JSON)."))
+        .attribute(Attribute::string("secrets_policy").computed().description("The inline policy that reads the credential secret, as AWS holds it (JSON)."))
+        .attribute(Attribute::string("iot_policy").computed().description("The inline IoT Core policy, as AWS holds it (JSON)."))
+        .attribute(tags_all)
+        .attribute(
+            Attribute::new("helm_values", helm_values_type())
+                .computed()
+                .description("Values for the Maestro agent Helm chart: `namespace`, `consumerName`, `serviceAccount.name`, and `mqtt` (`secretName`, `region`, `brokerHost`, `clientId`, `topics.sourceEvents`, `topics.agentEvents`)."),
+        ),
+    )
+}
+
+/// Real EKS says this while a just-created role has not reached it yet.
+fn is_role_propagation<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> bool {
+    aws_error::code(e) == Some("InvalidParameterException") && aws_error::message(e).is_some_and(|m| m.contains("does not exist"))
+}
+
+/// Deterministic, so a retried create is the same request to EKS (max 64 characters).
+fn client_request_token(spec: &Spec) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&spec.cluster_id, &spec.eks_cluster_name, &spec.namespace, &spec.service_account).hash(&mut h);
+    format!("maestro-agent-{:016x}", h.finish())
+}
+
+fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_iam::types::Tag> {
+    tags.iter().filter_map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+impl AgentIdentity {
+    async fn put_inline_policy(&self, c: &AwsClients, spec: &Spec, name: &str, doc: &serde_json::Value) -> Result<(), Diagnostics> {
+        c.iam
+            .put_role_policy()
+            .role_name(spec.role_name())
+            .policy_name(name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_failure("iam:PutRolePolicy", &format!("{} on role {}", name, spec.role_name()), &e))
+    }
+
+    /// Creates the association, waiting out IAM propagation; adopts an existing association
+    /// for the same service account when it already points at our role (a re-create after the
+    /// role was deleted out of band).
+    async fn create_association(&self, c: &AwsClients, spec: &Spec) -> Result<(String, String), Diagnostics> {
+        let role_arn = spec.role_arn(c);
+        let mut tags: HashMap<String, String> = spec.tags_all(c).into_iter().collect();
+        if tags.is_empty() {
+            tags = HashMap::new();
+        }
+        let created = retry::until_consistent("eks:CreatePodIdentityAssociation", retry::IAM_PROPAGATION, is_role_propagation, || {
+            c.eks
+                .create_pod_identity_association()
+                .cluster_name(&spec.eks_cluster_name)
+                .namespace(&spec.namespace)
+                .service_account(&spec.service_account)
+                .role_arn(&role_arn)
+                .client_request_token(client_request_token(spec))
+                .set_tags((!tags.is_empty()).then(|| tags.clone()))
+                .send()
+        })
+        .await;
+        let object = format!("{}/{} on EKS cluster {}", spec.namespace, spec.service_account, spec.eks_cluster_name);
+        match created {
+            Ok(out) => {
+                let a = out.association();
+                Ok((
+                    a.and_then(|a| a.association_id()).unwrap_or_default().to_string(),
+                    a.and_then(|a| a.association_arn()).unwrap_or_default().to_string(),
+                ))
+            }
+            Err(e) if aws_error::code(&e) == Some("ResourceInUseException") => self.adopt_association(c, spec, &role_arn, &object).await,
+            Err(e) => Err(aws_failure("eks:CreatePodIdentityAssociation", &object, &e)),
+        }
+    }
+
+    async fn adopt_association(&self, c: &AwsClients, spec: &Spec, role_arn: &str, object: &str) -> Result<(String, String), Diagnostics> {
+        let listed = c
+            .eks
+            .list_pod_identity_associations()
+            .cluster_name(&spec.eks_cluster_name)
+            .namespace(&spec.namespace)
+            .service_account(&spec.service_account)
+            .send()
+            .await
+            .map_err(|e| aws_failure("eks:ListPodIdentityAssociations", object, &e))?;
+        for summary in listed.associations() {
+            let id = summary.association_id().unwrap_or_default();
+            let described = c
+                .eks
+                .describe_pod_identity_association()
+                .cluster_name(&spec.eks_cluster_name)
+                .association_id(id)
+                .send()
+                .await
+                .map_err(|e| aws_failure("eks:DescribePodIdentityAssociation", object, &e))?;
+            if let Some(a) = described.association() {
+                if a.role_arn() == Some(role_arn) {
+                    tracing::info!(association_id = id, "adopting the existing association for our role");
+                    return Ok((id.to_string(), a.association_arn().unwrap_or_default().to_string()));
+                }
+                return Err(Diagnostic::error(
+                    "Service account already associated",
+                    format!(
+                        "EKS cluster {} already has Pod Identity association {id} for {}/{}, bound to role {}. A service account can have only one association: remove it, or choose another namespace/service_account.",
+                        spec.eks_cluster_name,
+                        spec.namespace,
+                        spec.service_account,
+                        a.role_arn().unwrap_or("?")
+                    ),
+                )
+                .at(AttributePath::root("service_account"))
+                .into());
+            }
+        }
+        Err(Diagnostic::error(
+            "Pod Identity association conflict",
+            format!("EKS reported an existing association for {object}, but none could be found."),
+        )
+        .into())
+    }
+
+    /// Finds the association that binds our role, on any cluster of the account (import).
+    async fn find_association(
+        &self,
+        c: &AwsClients,
+        role_arn: &str,
+    ) -> Result<Option<aws_sdk_eks::types::PodIdentityAssociation>, Diagnostics> {
+        let clusters = c.eks.list_clusters().send().await.map_err(|e| aws_failure("eks:ListClusters", "the account", &e))?;
+        for cluster in clusters.clusters() {
+            let listed = c
+                .eks
+                .list_pod_identity_associations()
+                .cluster_name(cluster)
+                .send()
+                .await
+                .map_err(|e| aws_failure("eks:ListPodIdentityAssociations", cluster, &e))?;
+            for summary in listed.associations() {
+                let described = c
+                    .eks
+                    .describe_pod_identity_association()
+                    .cluster_name(cluster)
+                    .association_id(summary.association_id().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(|e| aws_failure("eks:DescribePodIdentityAssociation", cluster, &e))?;
+                if let Some(a) = described.association().filter(|a| a.role_arn() == Some(role_arn)) {
+                    return Ok(Some(a.clone()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// An inline policy's document, or `None` when it is gone.
+    async fn inline_policy(&self, c: &AwsClients, role: &str, name: &str) -> Result<Option<String>, Diagnostics> {
+        match c.iam.get_role_policy().role_name(role).policy_name(name).send().await {
+            Ok(out) => Ok(Some(document::decode_iam_document(out.policy_document()))),
+            Err(e) if aws_error::is_not_found(&e) => Ok(None),
+            Err(e) => Err(aws_failure("iam:GetRolePolicy", &format!("{name} on role {role}"), &e)),
+        }
+    }
+
+    async fn update_tags(
+        &self,
+        c: &AwsClients,
+        spec: &Spec,
+        prior: &Value,
+        planned: &Value,
+        association_arn: Option<&str>,
+    ) -> Result<(), Diagnostics> {
+        let old = prior.get("tags_all").string_map_entries();
+        let new = planned.get("tags_all").string_map_entries();
+        let (upsert, remove) = tag_changes(&old, &new);
+        let role = spec.role_name();
+        if !remove.is_empty() {
+            c.iam
+                .untag_role()
+                .role_name(&role)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .map_err(|e| aws_failure("iam:UntagRole", &role, &e))?;
+        }
+        if !upsert.is_empty() {
+            c.iam
+                .tag_role()
+                .role_name(&role)
+                .set_tags(Some(iam_tags(&upsert)))
+                .send()
+                .await
+                .map_err(|e| aws_failure("iam:TagRole", &role, &e))?;
+        }
+        if let Some(arn) = association_arn {
+            if !remove.is_empty() {
+                c.eks
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(|e| aws_failure("eks:UntagResource", arn, &e))?;
+            }
+            if !upsert.is_empty() {
+                c.eks
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(upsert.into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(|e| aws_failure("eks:TagResource", arn, &e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_all(state: &mut Value, pairs: Vec<(&'static str, Value)>) {
+    for (k, v) in pairs {
+        state.set(k, v);
+    }
+}
+
+#[async_trait]
+impl Resource<AwsClients> for AgentIdentity {
+    fn type_name(&self) -> &'static str {
+        "maestro_agent_identity"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema {
+            version: 0,
+            attributes: vec![IdentityAttribute {
+                name: "cluster_id".into(),
+                ty: Type::String,
+                required_for_import: true,
+                description: "Management cluster identifier.".into(),
+            }],
+        })
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        let id = state.get("cluster_id");
+        (!id.is_null()).then(|| Value::object([("cluster_id", id.clone())]))
+    }
+
+    async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, _diags: &mut Diagnostics) {
+        let Some(c) = client else { return };
+        let p = &mut plan.planned;
+        let cluster_id = p.get("cluster_id").clone();
+        // Defaults that depend on other arguments or on the provider.
+        if plan.config.get("region").is_null() {
+            p.set("region", Value::string(&c.region));
+        }
+        if plan.config.get("topic_prefix").is_null() {
+            p.set("topic_prefix", Value::string(&c.topic_prefix));
+        }
+        if plan.config.get("mqtt_cert_secret_name").is_null() {
+            let name = cluster_id.as_str().map(|id| Value::string(agent_binding::default_cert_secret_name(id))).unwrap_or(Value::Unknown);
+            p.set("mqtt_cert_secret_name", name);
+        }
+        // Everything derived is predictable once the arguments are known, so the plan shows
+        // real values (role ARN, policies, Helm values) instead of "known after apply".
+        if p.attributes_known(ARGUMENTS) {
+            let spec = Spec::from_value(p);
+            set_all(p, spec.derived(c));
+        }
+        // A deleted association (found by read) is re-created by the next apply.
+        if !plan.prior.is_null() && plan.prior.get("association_id").is_null() {
+            p.set("association_id", Value::Unknown);
+            p.set("association_arn", Value::Unknown);
+        }
+    }
+
+    async fn create(&self, c: &AwsClients, planned: &Value) -> Applied {
+        let spec = Spec::from_value(planned);
+        let role = spec.role_name();
+        let mut state = planned.clone();
+        state.set("association_id", Value::Null);
+        state.set("association_arn", Value::Null);
+        tracing::info!(role = %role, "creating the agent's IAM role");
+        let created = c
+            .iam
+            .create_role()
+            .role_name(&role)
+            .assume_role_policy_document(iam::pod_identity_trust_policy().to_string())
+            .description(format!(
+                "Maestro agent {} on EKS cluster {} (managed by terraform-provider-maestro)",
+                spec.cluster_id, spec.eks_cluster_name
+            ))
+            .set_tags(Some(iam_tags(&spec.tags_all(c))).filter(|t| !t.is_empty()))
+            .send()
+            .await;
+        if let Err(e) = created {
+            let diags = if aws_error::code(&e) == Some("EntityAlreadyExists") {
+                Diagnostic::error(
+                    "IAM role already exists",
+                    format!(
+                        "Role {role} already exists in account {}. If it is this agent's, import it: `tofu import <address> {}` (or an import block with id = \"{}\").",
+                        c.account_id, spec.cluster_id, spec.cluster_id
+                    ),
+                )
+                .at(AttributePath::root("cluster_id"))
+                .into()
+            } else {
+                aws_failure("iam:CreateRole", &role, &e)
+            };
+            return Applied::failed(Value::Null, diags);
+        }
+        // From here on the role exists: failures return the partial state, which Terraform
+        // records as tainted, so the next apply replaces it instead of leaking it.
+        for (name, doc) in [(SECRETS_POLICY_NAME, spec.secrets_policy(c)), (IOT_POLICY_NAME, spec.iot_policy(c))] {
+            if let Err(d) = self.put_inline_policy(c, &spec, name, &doc).await {
+                return Applied::failed(state, d);
+            }
+        }
+        match self.create_association(c, &spec).await {
+            Ok((id, arn)) => {
+                state.set("association_id", Value::String(id));
+                state.set("association_arn", Value::String(arn));
+                Applied::ok(state)
+            }
+            Err(d) => Applied::failed(state, d),
+        }
+    }
+
+    async fn read(&self, c: &AwsClients, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let spec = Spec::from_value(state);
+        let role_name = spec.role_name();
+        let role = match c.iam.get_role().role_name(&role_name).send().await {
+            Ok(out) => {
+                out.role.ok_or_else(|| Diagnostics::from(Diagnostic::error("Malformed IAM response", "GetRole returned no role")))?
+            }
+            Err(e) if aws_error::is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(aws_failure("iam:GetRole", &role_name, &e)),
+        };
+        let mut new = state.clone();
+        set_all(&mut new, spec.derived(c));
+        new.set("role_arn", Value::string(role.arn()));
+        let trust = role.assume_role_policy_document().map(document::decode_iam_document).unwrap_or_default();
+        new.set("trust_policy", Value::String(document::reconcile(&trust, &iam::pod_identity_trust_policy())));
+        for (attr, name, expected) in
+            [("secrets_policy", SECRETS_POLICY_NAME, spec.secrets_policy(c)), ("iot_policy", IOT_POLICY_NAME, spec.iot_policy(c))]
+        {
+            let found = self.inline_policy(c, &role_name, name).await?;
+            new.set(attr, found.map(|doc| Value::String(document::reconcile(&doc, &expected))).unwrap_or(Value::Null));
+        }
+        let found_tags: BTreeMap<String, String> = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        new.set("tags", tags_value(&configured_tags(&found_tags, &c.default_tags), state.get("tags").is_null()));
+        new.set("tags_all", Value::string_map(&found_tags));
+        if let Some(id) = opt_text(state, "association_id") {
+            let described = c.eks.describe_pod_identity_association().cluster_name(&spec.eks_cluster_name).association_id(&id).send().await;
+            match described {
+                Ok(out) if out.association().and_then(|a| a.role_arn()) == Some(role.arn()) => {}
+                // Gone, or re-pointed at another role out of band: the next apply creates ours.
+                Ok(_) => {
+                    new.set("association_id", Value::Null);
+                    new.set("association_arn", Value::Null);
+                }
+                Err(e) if aws_error::is_not_found(&e) => {
+                    new.set("association_id", Value::Null);
+                    new.set("association_arn", Value::Null);
+                }
+                Err(e) => return Err(aws_failure("eks:DescribePodIdentityAssociation", &id, &e)),
+            }
+        }
+        Ok(Some(new))
+    }
+
+    async fn update(&self, c: &AwsClients, prior: &Value, planned: &Value) -> Applied {
+        let spec = Spec::from_value(planned);
+        let mut state = planned.clone();
+        let role = spec.role_name();
+        if prior.get("trust_policy") != planned.get("trust_policy") {
+            let r = c
+                .iam
+                .update_assume_role_policy()
+                .role_name(&role)
+                .policy_document(iam::pod_identity_trust_policy().to_string())
+                .send()
+                .await;
+            if let Err(e) = r {
+                return Applied::failed(prior.clone(), aws_failure("iam:UpdateAssumeRolePolicy", &role, &e));
+            }
+        }
+        for (attr, name, doc) in
+            [("secrets_policy", SECRETS_POLICY_NAME, spec.secrets_policy(c)), ("iot_policy", IOT_POLICY_NAME, spec.iot_policy(c))]
+        {
+            if prior.get(attr) != planned.get(attr) {
+                if let Err(d) = self.put_inline_policy(c, &spec, name, &doc).await {
+                    return Applied::failed(prior.clone(), d);
+                }
+            }
+        }
+        let mut association_arn = opt_text(prior, "association_arn");
+        if prior.get("association_id").is_null() {
+            match self.create_association(c, &spec).await {
+                Ok((id, arn)) => {
+                    state.set("association_id", Value::String(id));
+                    state.set("association_arn", Value::String(arn));
+                    association_arn = None; // created with the current tags already
+                }
+                Err(d) => {
+                    let mut partial = state.clone();
+                    partial.set("association_id", Value::Null);
+                    partial.set("association_arn", Value::Null);
+                    return Applied::failed(partial, d);
+                }
+            }
+        }
+        if let Err(d) = self.update_tags(c, &spec, prior, planned, association_arn.as_deref()).await {
+            return Applied::failed(prior.clone(), d);
+        }
+        Applied::ok(state)
+    }
+
+    async fn delete(&self, c: &AwsClients, state: &Value) -> Diagnostics {
+        let spec = Spec::from_value(state);
+        let role = spec.role_name();
+        if let Some(id) = opt_text(state, "association_id") {
+            let r = c.eks.delete_pod_identity_association().cluster_name(&spec.eks_cluster_name).association_id(&id).send().await;
+            if let Err(e) = r.as_ref().map_err(|e| (aws_error::is_not_found(e), e)) {
+                if !e.0 {
+                    return aws_failure("eks:DeletePodIdentityAssociation", &id, e.1);
+                }
+            }
+        }
+        for name in [SECRETS_POLICY_NAME, IOT_POLICY_NAME] {
+            match c.iam.delete_role_policy().role_name(&role).policy_name(name).send().await {
+                Ok(_) => {}
+                Err(e) if aws_error::is_not_found(&e) => {}
+                Err(e) => return aws_failure("iam:DeleteRolePolicy", &format!("{name} on role {role}"), &e),
+            }
+        }
+        match c.iam.delete_role().role_name(&role).send().await {
+            Ok(_) => Diagnostics::new(),
+            Err(e) if aws_error::is_not_found(&e) => Diagnostics::new(),
+            Err(e) if aws_error::code(&e) == Some("DeleteConflict") => Diagnostic::error(
+                "IAM role still in use",
+                format!(
+                    "Role {role} has policies or instance profiles that this resource did not create, so it was left in place: {}. Detach them and destroy again.",
+                    aws_error::describe(&e)
+                ),
+            )
+            .into(),
+            Err(e) => aws_failure("iam:DeleteRole", &role, &e),
+        }
+    }
+
+    async fn import(&self, c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
+        let mut diags = Diagnostics::new();
+        let cluster_id = Value::string(id);
+        for v in &schema().block.find_attribute("cluster_id").map(|a| a.validators.clone()).unwrap_or_default() {
+            if let Err(msg) = v(&cluster_id) {
+                diags.error("Invalid import ID", format!("The import ID is the agent's cluster_id, which {msg}"));
+                return Err(diags);
+            }
+        }
+        let role_name = agent_binding::agent_role_name(id);
+        let role = match c.iam.get_role().role_name(&role_name).send().await {
+            Ok(out) => out.role.unwrap_or_else(|| aws_sdk_iam::types::Role::builder().build().expect("empty role")),
+            Err(e) if aws_error::is_not_found(&e) => {
+                diags.error(
+                    "Nothing to import",
+                    format!("No IAM role {role_name} exists in account {}, so there is no agent identity {id:?} to import.", c.account_id),
+                );
+                return Err(diags);
+            }
+            Err(e) => return Err(aws_failure("iam:GetRole", &role_name, &e)),
+        };
+        let iot = self.inline_policy(c, &role_name, IOT_POLICY_NAME).await?.unwrap_or_default();
+        let secrets = self.inline_policy(c, &role_name, SECRETS_POLICY_NAME).await?.unwrap_or_default();
+        let recovered = recover_arguments(id, &iot, &secrets).ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot import",
+                format!("Role {role_name} exists, but its inline policies {IOT_POLICY_NAME} and {SECRETS_POLICY_NAME} are missing or were not written by this provider, so the regional account, region, topic prefix and secret name cannot be recovered."),
+            ))
+        })?;
+        let association = self.find_association(c, role.arn()).await?.ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot import",
+                format!("No EKS Pod Identity association in account {} binds role {role_name}.", c.account_id),
+            ))
+        })?;
+        let mut state = Value::object([
+            ("cluster_id", Value::string(id)),
+            ("regional_account_id", Value::String(recovered.regional_account_id)),
+            ("region", Value::String(recovered.region)),
+            ("topic_prefix", Value::String(recovered.topic_prefix)),
+            ("mqtt_cert_secret_name", Value::String(recovered.secret_name)),
+            ("eks_cluster_name", association.cluster_name().map(str::to_string).into()),
+            ("namespace", association.namespace().map(str::to_string).into()),
+            ("service_account", association.service_account().map(str::to_string).into()),
+            ("association_id", association.association_id().map(str::to_string).into()),
+            ("association_arn", association.association_arn().map(str::to_string).into()),
+        ]);
+        // Left null when only default tags are present, as a configuration without `tags` has it.
+        let found: BTreeMap<String, String> = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        state.set("tags", tags_value(&configured_tags(&found, &c.default_tags), true));
+        Ok(state)
+    }
+}
+
+struct Recovered {
+    regional_account_id: String,
+    region: String,
+    topic_prefix: String,
+    secret_name: String,
+}
+
+/// Reads the arguments back out of the documents this resource writes (for import).
+fn recover_arguments(cluster_id: &str, iot_policy: &str, secrets_policy: &str) -> Option<Recovered> {
+    let iot: serde_json::Value = serde_json::from_str(iot_policy).ok()?;
+    let secrets: serde_json::Value = serde_json::from_str(secrets_policy).ok()?;
+    let resources = |doc: &serde_json::Value| -> Vec<String> {
+        let norm = document::normalize(doc);
+        norm["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["Resource"].as_array().cloned().unwrap_or_default())
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect()
+    };
+    let publish_suffix = format!("/{cluster_id}/agentevents");
+    let topic = resources(&iot).into_iter().find(|r| r.ends_with(&publish_suffix) && r.contains(":topic/"))?;
+    // arn:PARTITION:iot:REGION:ACCOUNT:topic/<prefix>/<cluster_id>/agentevents
+    let parts: Vec<&str> = topic.splitn(6, ':').collect();
+    let prefix = parts.get(5)?.strip_prefix("topic/")?.strip_suffix(&publish_suffix)?;
+    let secret_arn = resources(&secrets).into_iter().next()?;
+    let secret_name = secret_arn.splitn(7, ':').nth(6)?.strip_suffix("-??????")?.to_string();
+    Some(Recovered {
+        region: parts.get(3)?.to_string(),
+        regional_account_id: parts.get(4)?.to_string(),
+        topic_prefix: prefix.to_string(),
+        secret_name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::plan::plan_from_schema;
+
+    #[test]
+    fn arguments_are_recovered_from_our_own_documents() {
+        let b = AgentBinding {
+            cluster_id: "mc-1".into(),
+            topic_prefix: "custom/prefix".into(),
+            partition: "aws".into(),
+            broker_region: "eu-west-1".into(),
+            broker_account_id: "123456789012".into(),
+        };
+        let iot = iam::agent_iot_policy(&b).to_string();
+        let secrets = iam::secret_read_policy(&[iam::secret_arn_pattern("aws", "us-east-1", "987654321098", "mc-1/x/cert")]).to_string();
+        let r = recover_arguments("mc-1", &iot, &secrets).unwrap();
+        assert_eq!((r.region.as_str(), r.regional_account_id.as_str()), ("eu-west-1", "123456789012"));
+        assert_eq!(r.topic_prefix, "custom/prefix");
+        assert_eq!(r.secret_name, "mc-1/x/cert");
+        assert!(recover_arguments("other", &iot, &secrets).is_none());
+    }
+
+    #[test]
+    fn schema_validators_reject_bad_input_with_the_attribute_named() {
+        let s = schema();
+        let config = Value::object([
+            ("cluster_id", Value::string("bad id!")),
+            ("regional_account_id", Value::string("12345")),
+            ("eks_cluster_name", Value::string("management-01")),
+        ]);
+        let mut diags = Diagnostics::new();
+        crate::framework::schema::validate_block(&s.block, &config, &AttributePath::default(), &mut diags);
+        let at: Vec<String> = diags.0.iter().map(|d| d.attribute.as_ref().unwrap().to_string()).collect();
+        assert_eq!(at, vec!["cluster_id", "regional_account_id"]);
+        assert!(diags.0[1].detail.contains("12 digits"));
+    }
+
+    #[test]
+    fn create_plan_has_defaults_and_unknown_computed_values() {
+        let s = schema();
+        let config = Value::object([
+            ("cluster_id", Value::string("management-01")),
+            ("regional_account_id", Value::string("123456789012")),
+            ("eks_cluster_name", Value::string("management-01")),
+        ])
+        .conform(&s.value_type());
+        let planned = plan_from_schema(&s, &Value::Null, &config, config.clone());
+        assert_eq!(planned.get("namespace"), &Value::string("maestro"));
+        assert_eq!(planned.get("service_account"), &Value::string("maestro-agent"));
+        assert!(planned.get("role_arn").is_unknown());
+        assert!(planned.get("helm_values").is_unknown());
+    }
+
+    #[test]
+    fn request_tokens_are_stable_and_short() {
+        let spec = Spec::from_value(&Value::object([("cluster_id", Value::string("c".repeat(50)))]));
+        assert_eq!(client_request_token(&spec), client_request_token(&spec.clone()));
+        assert!(client_request_token(&spec).len() <= 64);
+    }
+}

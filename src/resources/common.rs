@@ -1,0 +1,99 @@
+//! Small helpers every resource file uses: reading known values, tags, and AWS failures as
+//! diagnostics.
+
+use crate::framework::schema::Attribute;
+use crate::framework::{validators, Diagnostic, Diagnostics, Value};
+use crate::provider::aws_error;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::BTreeMap;
+
+/// A string attribute of a value that is known by now (apply, read): empty when null.
+pub fn text(v: &Value, name: &str) -> String {
+    v.get(name).as_str().unwrap_or_default().to_string()
+}
+
+/// An optional string attribute.
+pub fn opt_text(v: &Value, name: &str) -> Option<String> {
+    v.get(name).as_str().map(str::to_string)
+}
+
+/// `tags` (what the user configured) and `tags_all` (with the provider's default tags), the
+/// pair every taggable resource carries, as the AWS provider does.
+pub fn tag_attributes() -> [Attribute; 2] {
+    [
+        Attribute::string_map("tags")
+            .optional()
+            .validate(validators::tag_map())
+            .description("Tags for the AWS objects this resource creates."),
+        Attribute::string_map("tags_all")
+            .computed()
+            .description("All tags on those objects: the provider's `default_tags` merged with `tags` (which win)."),
+    ]
+}
+
+pub fn merge_tags(defaults: &BTreeMap<String, String>, tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut all = defaults.clone();
+    all.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
+}
+
+/// The part of the tags found on an object that the user configured, given the provider's
+/// defaults: everything except default tags still at their default value.
+pub fn configured_tags(found: &BTreeMap<String, String>, defaults: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    found.iter().filter(|(k, v)| defaults.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// `tags` as state holds it: null when nothing is configured, so an absent argument plans clean.
+pub fn tags_value(tags: &BTreeMap<String, String>, was_null: bool) -> Value {
+    if tags.is_empty() && was_null {
+        Value::Null
+    } else {
+        Value::string_map(tags)
+    }
+}
+
+/// Keys to add or change, and keys to remove, to go from `old` to `new`.
+pub fn tag_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> (BTreeMap<String, String>, Vec<String>) {
+    let upsert = new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    (upsert, remove)
+}
+
+/// An AWS call that failed, as an error diagnostic naming the call and the object.
+pub fn aws_failure<E, R>(action: &str, object: &str, err: &SdkError<E, R>) -> Diagnostics
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    Diagnostic::error(format!("{action} failed"), format!("{action} for {object}: {}", aws_error::describe(err))).into()
+}
+
+/// The JSON text of a document, as stored in state.
+pub fn json_text(v: &serde_json::Value) -> Value {
+    Value::String(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn configured_tags_hide_untouched_defaults() {
+        let defaults = m(&[("managed-by", "tf"), ("team", "a")]);
+        let found = m(&[("managed-by", "tf"), ("team", "b"), ("x", "1")]);
+        assert_eq!(configured_tags(&found, &defaults), m(&[("team", "b"), ("x", "1")]));
+        assert_eq!(merge_tags(&defaults, &m(&[("team", "b")])), m(&[("managed-by", "tf"), ("team", "b")]));
+    }
+
+    #[test]
+    fn tag_changes_split_upserts_and_removals() {
+        let (up, rm) = tag_changes(&m(&[("a", "1"), ("b", "2")]), &m(&[("b", "3"), ("c", "4")]));
+        assert_eq!(up, m(&[("b", "3"), ("c", "4")]));
+        assert_eq!(rm, vec!["a".to_string()]);
+    }
+}
