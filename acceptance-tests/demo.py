@@ -38,8 +38,8 @@ def main(example: Path) -> int:
         for args in (["init", "-no-color"], ["apply", "-auto-approve", "-no-color", f"-var=aws_endpoint={url}"]):
             result = ws.run(*args)
             print(f"\n$ tofu {' '.join(args)}\n{result.stdout.strip()}")
-        print("\n$ tofu output -json")
-        print(ws.run("output", "-json").stdout)
+        print("\n$ tofu output")
+        print(ws.run("output", "-no-color").stdout)
         role = aws_inspect.get_role(management, "management-01-maestro-agent")
         print(f"checked through the AWS API: role {role['Arn'] if role else 'MISSING'}")
         print(f"\nworkspace kept at {ws_dir} (tofu logs in {ws.artifacts})")

@@ -81,8 +81,9 @@ pub fn duration(min_secs: u64, max_secs: u64) -> Validator {
 
 /// Parses `1h30m15s`-style durations into whole seconds.
 pub fn parse_duration(s: &str) -> Option<u64> {
-    let re = regex::Regex::new(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$").expect("static regex");
-    let caps = re.captures(s)?;
+    static DURATION: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$").expect("static regex"));
+    let caps = DURATION.captures(s)?;
     if s.is_empty() {
         return None;
     }

@@ -47,7 +47,6 @@ fn diagnostic(d: Diagnostic) -> pb::Diagnostic {
         summary: d.summary,
         detail: d.detail,
         attribute: d.attribute.as_ref().map(attribute_path),
-        ..Default::default()
     }
 }
 

@@ -285,10 +285,7 @@ impl AgentIdentity {
     /// role was deleted out of band).
     async fn create_association(&self, c: &AwsClients, spec: &Spec) -> Result<(String, String), Diagnostics> {
         let role_arn = spec.role_arn(c);
-        let mut tags: HashMap<String, String> = spec.tags_all(c).into_iter().collect();
-        if tags.is_empty() {
-            tags = HashMap::new();
-        }
+        let tags: HashMap<String, String> = spec.tags_all(c).into_iter().collect();
         let created = retry::until_consistent("eks:CreatePodIdentityAssociation", retry::IAM_PROPAGATION, is_role_propagation, || {
             c.eks
                 .create_pod_identity_association()
@@ -595,18 +592,15 @@ impl Resource<AwsClients> for AgentIdentity {
         new.set("tags_all", Value::string_map(&found_tags));
         if let Some(id) = opt_text(state, "association_id") {
             let described = c.eks.describe_pod_identity_association().cluster_name(&spec.eks_cluster_name).association_id(&id).send().await;
-            match described {
-                Ok(out) if out.association().and_then(|a| a.role_arn()) == Some(role.arn()) => {}
-                // Gone, or re-pointed at another role out of band: the next apply creates ours.
-                Ok(_) => {
-                    new.set("association_id", Value::Null);
-                    new.set("association_arn", Value::Null);
-                }
-                Err(e) if aws_error::is_not_found(&e) => {
-                    new.set("association_id", Value::Null);
-                    new.set("association_arn", Value::Null);
-                }
+            let still_ours = match described {
+                Ok(out) => out.association().and_then(|a| a.role_arn()) == Some(role.arn()),
+                Err(e) if aws_error::is_not_found(&e) => false,
                 Err(e) => return Err(aws_failure("eks:DescribePodIdentityAssociation", &id, &e)),
+            };
+            // Gone, or re-pointed at another role out of band: the next apply creates ours.
+            if !still_ours {
+                new.set("association_id", Value::Null);
+                new.set("association_arn", Value::Null);
             }
         }
         Ok(Some(new))
@@ -663,11 +657,10 @@ impl Resource<AwsClients> for AgentIdentity {
         let spec = Spec::from_value(state);
         let role = spec.role_name();
         if let Some(id) = opt_text(state, "association_id") {
-            let r = c.eks.delete_pod_identity_association().cluster_name(&spec.eks_cluster_name).association_id(&id).send().await;
-            if let Err(e) = r.as_ref().map_err(|e| (aws_error::is_not_found(e), e)) {
-                if !e.0 {
-                    return aws_failure("eks:DeletePodIdentityAssociation", &id, e.1);
-                }
+            match c.eks.delete_pod_identity_association().cluster_name(&spec.eks_cluster_name).association_id(&id).send().await {
+                Ok(_) => {}
+                Err(e) if aws_error::is_not_found(&e) => {}
+                Err(e) => return aws_failure("eks:DeletePodIdentityAssociation", &id, &e),
             }
         }
         for name in [SECRETS_POLICY_NAME, IOT_POLICY_NAME] {
