@@ -101,6 +101,22 @@ impl<P: Provider> ProviderService<P> {
     }
 }
 
+/// Schema validators first, then the implementation's own cross-attribute checks.
+fn validate_config<T: ?Sized>(
+    entry: Result<&Entry<T>, Diagnostics>,
+    config: Option<&pb::DynamicValue>,
+    extra: impl FnOnce(&Entry<T>, &Value, &mut Diagnostics),
+) -> Vec<pb::Diagnostic> {
+    let checked = entry.and_then(|entry| {
+        let config = decode_value(config, &entry.ty)?;
+        let mut diags = Diagnostics::new();
+        validate_block(&entry.schema.block, &config, &AttributePath::default(), &mut diags);
+        extra(entry, &config, &mut diags);
+        Ok(diags)
+    });
+    convert::diagnostics(checked.unwrap_or_else(|d| d))
+}
+
 fn unknown_type(kind: &str, name: &str) -> Diagnostics {
     Diagnostic::error(format!("Unknown {kind} type"), format!("The maestro provider has no {kind} type {name:?}.")).into()
 }
@@ -207,13 +223,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let empty = pb::validate_resource_config::Response::default();
-        let entry = try_diags!(self.resource(&req.type_name), empty);
-        let config = try_diags!(decode_value(req.config.as_ref(), &entry.ty), empty);
-        let mut diags = Diagnostics::new();
-        validate_block(&entry.schema.block, &config, &AttributePath::default(), &mut diags);
-        entry.imp.validate(&config, &mut diags);
-        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: convert::diagnostics(diags) }))
+        let diagnostics = validate_config(self.resource(&req.type_name), req.config.as_ref(), |e, c, d| e.imp.validate(c, d));
+        Ok(Response::new(pb::validate_resource_config::Response { diagnostics }))
     }
 
     async fn validate_data_resource_config(
@@ -221,13 +232,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let empty = pb::validate_data_resource_config::Response::default();
-        let entry = try_diags!(self.data_sources.get(&req.type_name).ok_or_else(|| unknown_type("data source", &req.type_name)), empty);
-        let config = try_diags!(decode_value(req.config.as_ref(), &entry.ty), empty);
-        let mut diags = Diagnostics::new();
-        validate_block(&entry.schema.block, &config, &AttributePath::default(), &mut diags);
-        entry.imp.validate(&config, &mut diags);
-        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics: convert::diagnostics(diags) }))
+        let entry = self.data_sources.get(&req.type_name).ok_or_else(|| unknown_type("data source", &req.type_name));
+        let diagnostics = validate_config(entry, req.config.as_ref(), |e, c, d| e.imp.validate(c, d));
+        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics }))
     }
 
     async fn validate_ephemeral_resource_config(
@@ -235,13 +242,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let empty = pb::validate_ephemeral_resource_config::Response::default();
-        let entry = try_diags!(self.ephemeral.get(&req.type_name).ok_or_else(|| unknown_type("ephemeral resource", &req.type_name)), empty);
-        let config = try_diags!(decode_value(req.config.as_ref(), &entry.ty), empty);
-        let mut diags = Diagnostics::new();
-        validate_block(&entry.schema.block, &config, &AttributePath::default(), &mut diags);
-        entry.imp.validate(&config, &mut diags);
-        Ok(Response::new(pb::validate_ephemeral_resource_config::Response { diagnostics: convert::diagnostics(diags) }))
+        let entry = self.ephemeral.get(&req.type_name).ok_or_else(|| unknown_type("ephemeral resource", &req.type_name));
+        let diagnostics = validate_config(entry, req.config.as_ref(), |e, c, d| e.imp.validate(c, d));
+        Ok(Response::new(pb::validate_ephemeral_resource_config::Response { diagnostics }))
     }
 
     async fn validate_list_resource_config(
@@ -639,5 +642,233 @@ impl<P: Provider> ProviderService<P> {
         let value = decode_value(Some(data), &schema.value_type())?;
         let key = schema.attributes.iter().find(|a| a.required_for_import).ok_or_else(missing)?;
         value.get(&key.name).as_str().map(str::to_string).ok_or_else(missing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The service with a small in-memory provider: the framework's generic behaviour (state
+    //! upgrades, planning, identity, write-only handling) through the real protobuf messages.
+    use super::*;
+    use crate::framework::resource::{Applied, IdentityAttribute};
+    use crate::framework::schema::{Attribute, Block};
+    use async_trait::async_trait;
+    use pb::provider_server::Provider as _;
+
+    struct Widget;
+
+    fn widget_schema() -> Schema {
+        Schema::new(
+            Block::new("test")
+                .attribute(Attribute::string("name").required().force_new())
+                .attribute(Attribute::string("size").default("small"))
+                .attribute(Attribute::string("password").optional().write_only())
+                .attribute(Attribute::string("arn").computed().keep_state_for_unknown()),
+        )
+        .version(1)
+    }
+
+    #[async_trait]
+    impl Resource<()> for Widget {
+        fn type_name(&self) -> &'static str {
+            "test_widget"
+        }
+        fn schema(&self) -> Schema {
+            widget_schema()
+        }
+        fn identity_schema(&self) -> Option<IdentitySchema> {
+            Some(IdentitySchema {
+                version: 0,
+                attributes: vec![IdentityAttribute {
+                    name: "name".into(),
+                    ty: Type::String,
+                    required_for_import: true,
+                    description: String::new(),
+                }],
+            })
+        }
+        fn identity(&self, state: &Value) -> Option<Value> {
+            Some(Value::object([("name", state.get("name").clone())]))
+        }
+        fn upgrade_state(&self, from: i64, mut state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+            // Version 0 called the attribute "label".
+            assert_eq!(from, 0);
+            let label = state["label"].take();
+            state["name"] = label;
+            Ok(state)
+        }
+        async fn create(&self, _: &(), planned: &Value) -> Applied {
+            let mut s = planned.clone();
+            assert_eq!(s.get("password"), &Value::string("hunter2"), "write-only values reach create");
+            s.set("arn", Value::string(format!("arn:test:{}", planned.get("name").as_str().unwrap())));
+            Applied::ok(s)
+        }
+        async fn read(&self, _: &(), state: &Value) -> Result<Option<Value>, Diagnostics> {
+            Ok(Some(state.clone()))
+        }
+        async fn update(&self, _: &(), _: &Value, planned: &Value) -> Applied {
+            Applied::ok(planned.clone())
+        }
+        async fn delete(&self, _: &(), _: &Value) -> Diagnostics {
+            Diagnostics::new()
+        }
+        async fn import(&self, _: &(), id: &str) -> Result<Value, Diagnostics> {
+            Ok(Value::object([("name", Value::string(id))]))
+        }
+    }
+
+    struct TestProvider;
+
+    #[async_trait]
+    impl Provider for TestProvider {
+        type Client = ();
+        fn type_name(&self) -> &'static str {
+            "test"
+        }
+        fn schema(&self) -> Schema {
+            Schema::new(Block::new("p"))
+        }
+        async fn configure(&self, _: &Value, _: &str) -> Result<(), Diagnostics> {
+            Ok(())
+        }
+        fn resources(&self) -> Vec<Arc<dyn Resource<()>>> {
+            vec![Arc::new(Widget)]
+        }
+    }
+
+    async fn service() -> ProviderService<TestProvider> {
+        let svc = ProviderService::new(TestProvider);
+        svc.configure_provider(Request::new(pb::configure_provider::Request::default())).await.unwrap();
+        svc
+    }
+
+    fn dv(v: &Value) -> Option<pb::DynamicValue> {
+        Some(encode_value(&v.clone().conform(&widget_schema().value_type()), &widget_schema().value_type()).unwrap())
+    }
+
+    fn value(d: &Option<pb::DynamicValue>) -> Value {
+        decode_value(d.as_ref(), &widget_schema().value_type()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn old_state_is_upgraded_and_stray_attributes_dropped() {
+        let svc = service().await;
+        let raw = pb::RawState { json: br#"{"label":"w1","size":"big","gone":true}"#.to_vec(), flatmap: Default::default() };
+        let resp = svc
+            .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "test_widget".into(),
+                version: 0,
+                raw_state: Some(raw),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
+        let v = value(&resp.upgraded_state);
+        assert_eq!(v.get("name"), &Value::string("w1"));
+        assert_eq!(v.get("size"), &Value::string("big"));
+    }
+
+    #[tokio::test]
+    async fn state_from_a_newer_provider_is_refused() {
+        let svc = service().await;
+        let raw = pb::RawState { json: b"{}".to_vec(), flatmap: Default::default() };
+        let resp = svc
+            .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "test_widget".into(),
+                version: 7,
+                raw_state: Some(raw),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(resp.diagnostics[0].detail.contains("version 7"));
+    }
+
+    #[tokio::test]
+    async fn plan_create_then_replace_with_identity() {
+        let svc = service().await;
+        let config = Value::object([("name", Value::string("w1")), ("password", Value::string("hunter2"))]);
+        let resp = svc
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_widget".into(),
+                prior_state: dv(&Value::Null),
+                proposed_new_state: dv(&config),
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let planned = value(&resp.planned_state);
+        assert_eq!(planned.get("size"), &Value::string("small"));
+        assert!(planned.get("arn").is_unknown());
+        assert!(planned.get("password").is_null(), "write-only never planned");
+        assert!(resp.planned_identity.is_some());
+
+        let applied = svc
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_widget".into(),
+                prior_state: dv(&Value::Null),
+                planned_state: resp.planned_state.clone(),
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(applied.diagnostics.is_empty(), "{:?}", applied.diagnostics);
+        let state = value(&applied.new_state);
+        assert_eq!(state.get("arn"), &Value::string("arn:test:w1"));
+        assert!(state.get("password").is_null(), "write-only never stored");
+
+        let renamed = Value::object([("name", Value::string("w2"))]);
+        let mut proposed = state.clone();
+        proposed.set("name", Value::string("w2"));
+        let replan = svc
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_widget".into(),
+                prior_state: dv(&state),
+                proposed_new_state: dv(&proposed),
+                config: dv(&renamed),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(replan.requires_replace, vec![convert::attribute_path(&AttributePath::root("name"))]);
+    }
+
+    #[tokio::test]
+    async fn import_by_identity_uses_the_identity_attribute() {
+        let svc = service().await;
+        let identity_ty = Type::object([("name", Type::String)]);
+        let identity = encode_value(&Value::object([("name", Value::string("w9"))]), &identity_ty).unwrap();
+        let resp = svc
+            .import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "test_widget".into(),
+                id: String::new(),
+                identity: Some(pb::ResourceIdentityData { identity_data: Some(identity) }),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
+        assert_eq!(value(&resp.imported_resources[0].state).get("name"), &Value::string("w9"));
+    }
+
+    #[tokio::test]
+    async fn unknown_types_are_diagnostics_not_transport_errors() {
+        let svc = service().await;
+        let resp = svc
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "nope".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(resp.diagnostics[0].summary.contains("Unknown resource type"));
     }
 }
