@@ -6,7 +6,10 @@
 # the module proxy; a second run finds the binary and does nothing. Prints GORELEASER=<path>.
 set -euo pipefail
 
-GORELEASER_VERSION=2.18.2
+# 2.16.0 is the newest v2 release whose dependencies all come through the Go module proxy:
+# 2.17.0 and later pull go.digitalxero.dev/go-msix (via nfpm 2.47), a host the proxy used by
+# our CI refuses to fetch from. Raise the pin once that changes.
+GORELEASER_VERSION=2.16.0
 GORELEASER_MODULE=github.com/goreleaser/goreleaser/v2
 
 TPM_CACHE="${TPM_CACHE:-$HOME/.cache/terraform-provider-maestro}"
