@@ -6,8 +6,10 @@
 //! - [`framework`]: schemas, values, planning, and the traits resources implement;
 //! - [`provider`]: provider configuration and AWS clients;
 //! - [`resources`]: one file per resource type;
-//! - [`policy`]: pure functions producing names, topics and policy documents.
+//! - [`policy`]: pure functions producing names, topics and policy documents;
+//! - [`crypto`]: agent key pairs, CSRs and the credential bundles (pure, no I/O).
 
+pub mod crypto;
 pub mod framework;
 pub mod policy;
 pub mod protocol;

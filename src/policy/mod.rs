@@ -5,6 +5,8 @@
 //! is unit-tested against the seeds.
 
 pub mod agent_binding;
+pub mod agent_config;
+pub mod consumer_iot;
 pub mod document;
 pub mod iam;
 

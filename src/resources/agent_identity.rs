@@ -6,8 +6,8 @@ use super::common::{aws_failure, configured_tags, json_text, merge_tags, opt_tex
 use crate::framework::resource::{IdentityAttribute, IdentitySchema};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
-use crate::policy::agent_binding::{self, AgentBinding, DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT, MQTT_PORT};
-use crate::policy::{document, iam};
+use crate::policy::agent_binding::{self, AgentBinding, DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT};
+use crate::policy::{agent_config, document, iam};
 use crate::provider::{aws_error, retry, AwsClients};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -106,7 +106,7 @@ impl Spec {
                 Value::object([
                     ("secretName", Value::string(&self.secret_name)),
                     ("region", Value::string(&self.region)),
-                    ("brokerHost", self.broker_endpoint.as_ref().map(|e| format!("{e}:{MQTT_PORT}")).into()),
+                    ("brokerHost", self.broker_endpoint.as_deref().map(agent_config::broker_host).into()),
                     ("clientId", Value::string(b.client_id())),
                     (
                         "topics",

@@ -1,0 +1,578 @@
+//! The agent's key pair: generated here, never leaving the management account except as a CSR.
+//!
+//! The public side is what crosses accounts: the CSR goes to the regional account, which has
+//! AWS IoT Core sign it (CreateCertificateFromCsr), and the certificate comes back. To prove at
+//! every step that the certificate, the CSR and the private key belong together, keys are
+//! identified by their SubjectPublicKeyInfo (SPKI) — the same DER structure in all three — and
+//! fingerprinted as the SHA-256 of it (as `openssl pkey -pubout -outform DER | sha256sum` would).
+
+use super::{CryptoError, SecretString};
+use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
+use std::fmt;
+use std::str::FromStr;
+
+/// The key types the provider generates. All four are accepted by CreateCertificateFromCsr and
+/// by the Maestro agent's TLS stack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// The default: small keys, fast handshakes, and what AWS recommends for new IoT devices.
+    #[default]
+    EcdsaP256,
+    EcdsaP384,
+    Rsa2048,
+    Rsa3072,
+}
+
+impl KeyAlgorithm {
+    pub const ALL: [KeyAlgorithm; 4] = [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384, KeyAlgorithm::Rsa2048, KeyAlgorithm::Rsa3072];
+
+    /// The spelling used in configuration and state (`algorithm = "ECDSA_P256"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlgorithm::EcdsaP256 => "ECDSA_P256",
+            KeyAlgorithm::EcdsaP384 => "ECDSA_P384",
+            KeyAlgorithm::Rsa2048 => "RSA_2048",
+            KeyAlgorithm::Rsa3072 => "RSA_3072",
+        }
+    }
+
+    /// Exact, case-sensitive: the value is stored in state, so accepting variants would make a
+    /// plan show a diff between two spellings of the same thing.
+    pub fn parse(s: &str) -> Result<Self, CryptoError> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| CryptoError::UnknownAlgorithm(s.to_string()))
+    }
+
+    /// The signature algorithm the CSR is signed with. SHA-384 goes with P-384 so the hash is
+    /// as strong as the curve; RSA keys of both sizes sign with SHA-256, which IoT accepts.
+    fn signature_algorithm(self) -> &'static SignatureAlgorithm {
+        match self {
+            KeyAlgorithm::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyAlgorithm::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 => &rcgen::PKCS_RSA_SHA256,
+        }
+    }
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyAlgorithm {
+    type Err = CryptoError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// A private key (PKCS#8 PEM, `-----BEGIN PRIVATE KEY-----`) with its public half.
+///
+/// `Debug` shows only the algorithm and the public fingerprint; there is no `Display` and no
+/// `Clone`, and the PEM is wiped on drop (see [`SecretString`]).
+pub struct GeneratedKey {
+    algorithm: KeyAlgorithm,
+    private_key_pem: SecretString,
+    spki_der: Vec<u8>,
+}
+
+impl GeneratedKey {
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// The PKCS#8 PEM, to be written into the credential secret and nowhere else.
+    pub fn private_key_pem(&self) -> &SecretString {
+        &self.private_key_pem
+    }
+
+    /// The public key as SubjectPublicKeyInfo DER.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    /// Lowercase hex SHA-256 of the SPKI: safe to put in state and to compare across accounts.
+    pub fn fingerprint(&self) -> String {
+        public_key_fingerprint(&self.spki_der)
+    }
+
+    /// Loads a key read back from the credential secret (read, import, rotation checks). The
+    /// algorithm is recovered from the public key, so a key of a type we would not generate is
+    /// refused rather than guessed at.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, CryptoError> {
+        let kp = KeyPair::from_pem(pem).map_err(|_| CryptoError::Pem { what: "the private key", detail: String::new() })?;
+        let spki_der = kp.subject_public_key_info();
+        let algorithm = spki_algorithm(&spki_der).ok_or(CryptoError::UnsupportedKey { what: "the private key" })?;
+        // Re-encode rather than keep the caller's text: a PKCS#1 or SEC1 key read from a
+        // hand-made secret becomes PKCS#8 like the ones we generate.
+        let private_key_pem = SecretString::new(kp.serialize_pem());
+        Ok(GeneratedKey { algorithm, private_key_pem, spki_der })
+    }
+
+    /// An rcgen signer for this key. rcgen keeps its own copy of the DER which it does not
+    /// wipe, so signers are built only for the moment they are needed and dropped at once.
+    fn signer(&self) -> Result<KeyPair, CryptoError> {
+        KeyPair::from_pem_and_sign_algo(self.private_key_pem.expose(), self.algorithm.signature_algorithm())
+            .map_err(|_| CryptoError::Pem { what: "the private key", detail: String::new() })
+    }
+}
+
+impl fmt::Debug for GeneratedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratedKey")
+            .field("algorithm", &self.algorithm)
+            .field("fingerprint", &self.fingerprint())
+            .field("private_key_pem", &self.private_key_pem)
+            .finish()
+    }
+}
+
+/// Generates a fresh key pair from the operating system's randomness (aws-lc-rs).
+pub fn generate(algorithm: KeyAlgorithm) -> Result<GeneratedKey, CryptoError> {
+    let sign_alg = algorithm.signature_algorithm();
+    let kp = match algorithm {
+        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => KeyPair::generate_for(sign_alg),
+        KeyAlgorithm::Rsa2048 => KeyPair::generate_rsa_for(sign_alg, RsaKeySize::_2048),
+        KeyAlgorithm::Rsa3072 => KeyPair::generate_rsa_for(sign_alg, RsaKeySize::_3072),
+    }
+    .map_err(|e| CryptoError::KeyGeneration(e.to_string()))?;
+    Ok(GeneratedKey { algorithm, private_key_pem: SecretString::new(kp.serialize_pem()), spki_der: kp.subject_public_key_info() })
+}
+
+/// A PKCS#10 CSR for `key` whose subject is just `CN=<common_name>` (the agent's MQTT client
+/// ID). IoT Core takes only the public key from it, but the CN makes a certificate
+/// recognisable in the console. No extensions are requested: IoT would ignore them.
+///
+/// ECDSA signatures are randomised, so two calls give different (equally valid) CSRs; callers
+/// keep the one they produced in state instead of regenerating it.
+pub fn csr_pem(key: &GeneratedKey, common_name: &str) -> Result<String, CryptoError> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    params.distinguished_name = dn;
+    let signer = key.signer()?;
+    let csr = params.serialize_request(&signer).map_err(|e| CryptoError::KeyGeneration(format!("building the CSR: {e}")))?;
+    csr.pem().map_err(|e| CryptoError::KeyGeneration(format!("encoding the CSR: {e}")))
+}
+
+/// Lowercase hex SHA-256 of a SubjectPublicKeyInfo DER.
+pub fn public_key_fingerprint(spki_der: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki_der);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a CSR says, after its self-signature has been checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsrInfo {
+    pub spki_der: Vec<u8>,
+    pub algorithm: KeyAlgorithm,
+    /// The subject's first common name, if any.
+    pub common_name: Option<String>,
+}
+
+impl CsrInfo {
+    pub fn fingerprint(&self) -> String {
+        public_key_fingerprint(&self.spki_der)
+    }
+}
+
+/// Parses a PEM CSR, verifies its signature (proof that whoever made it holds the private key)
+/// and reports its key. Meant for validating `csr_pem` at plan time, before CreateCertificateFromCsr
+/// — which is not idempotent and best called only with input that will succeed.
+pub fn inspect_csr(csr_pem: &str) -> Result<CsrInfo, CryptoError> {
+    const WHAT: &str = "the CSR";
+    let der = pem_block(csr_pem, WHAT, PemKind::Csr)?;
+    let (outer, _) = der::expect(&der, der::SEQUENCE, WHAT)?;
+    let (info, rest) = der::expect(outer.content, der::SEQUENCE, WHAT)?;
+    let (sig_alg, rest) = der::expect(rest, der::SEQUENCE, WHAT)?;
+    let (sig, _) = der::expect(rest, der::BIT_STRING, WHAT)?;
+
+    let (_version, fields) = der::expect(info.content, der::INTEGER, WHAT)?;
+    let (subject, fields) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    let (spki, _attributes) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    let spki_der = spki.whole.to_vec();
+    let algorithm = spki_algorithm(&spki_der).ok_or(CryptoError::UnsupportedKey { what: WHAT })?;
+
+    let (oid, _) = der::expect(sig_alg.content, der::OID, WHAT)?;
+    let verifier = csr_verifier(oid.content).ok_or(CryptoError::UnsupportedKey { what: WHAT })?;
+    let public_key = spki_subject_public_key(&spki_der).ok_or(CryptoError::Der { what: WHAT, detail: "bad public key" })?;
+    let signature = bit_string_bytes(sig.content).ok_or(CryptoError::Der { what: WHAT, detail: "bad signature" })?;
+    UnparsedPublicKey::new(verifier, public_key).verify(info.whole, signature).map_err(|_| CryptoError::BadCsrSignature)?;
+
+    Ok(CsrInfo { spki_der, algorithm, common_name: common_name(subject.content) })
+}
+
+/// The SPKI DER of a PEM CSR (its signature is not checked; see [`inspect_csr`] for that).
+pub fn csr_public_key_spki(csr_pem: &str) -> Result<Vec<u8>, CryptoError> {
+    const WHAT: &str = "the CSR";
+    let der = pem_block(csr_pem, WHAT, PemKind::Csr)?;
+    let (outer, _) = der::expect(&der, der::SEQUENCE, WHAT)?;
+    let (info, _) = der::expect(outer.content, der::SEQUENCE, WHAT)?;
+    let (_version, fields) = der::expect(info.content, der::INTEGER, WHAT)?;
+    let (_subject, fields) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    let (spki, _) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    Ok(spki.whole.to_vec())
+}
+
+/// The SPKI DER of the first certificate in a PEM text.
+pub fn cert_public_key_spki(cert_pem: &str) -> Result<Vec<u8>, CryptoError> {
+    const WHAT: &str = "the certificate";
+    let der = pem_block(cert_pem, WHAT, PemKind::Certificate)?;
+    let (outer, _) = der::expect(&der, der::SEQUENCE, WHAT)?;
+    let (tbs, _) = der::expect(outer.content, der::SEQUENCE, WHAT)?;
+    let mut fields = tbs.content;
+    // The version is an explicit [0] tag, absent in v1 certificates.
+    if fields.first() == Some(&der::CONTEXT_0) {
+        fields = der::expect(fields, der::CONTEXT_0, WHAT)?.1;
+    }
+    let (_serial, fields) = der::expect(fields, der::INTEGER, WHAT)?;
+    let (_signature, fields) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    let (_issuer, fields) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    let (_validity, fields) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    let (_subject, fields) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    let (spki, _) = der::expect(fields, der::SEQUENCE, WHAT)?;
+    Ok(spki.whole.to_vec())
+}
+
+/// True when the certificate certifies exactly this key. DER is canonical, so equal keys have
+/// byte-equal SPKIs; an unparsable certificate matches nothing.
+pub fn cert_matches_key(cert_pem: &str, key: &GeneratedKey) -> bool {
+    cert_public_key_spki(cert_pem).map(|spki| spki == key.spki_der).unwrap_or(false)
+}
+
+/// True when the CSR was made from this key (e.g. the CSR in state still belongs to the key
+/// in the secret).
+pub fn csr_matches_key(csr_pem: &str, key: &GeneratedKey) -> bool {
+    csr_public_key_spki(csr_pem).map(|spki| spki == key.spki_der).unwrap_or(false)
+}
+
+/// Which of our algorithms an SPKI holds, or `None` for any other key type or size.
+pub fn spki_algorithm(spki_der: &[u8]) -> Option<KeyAlgorithm> {
+    let (spki, _) = der::read(spki_der).ok()?;
+    let (alg_id, rest) = der::read(spki.content).ok()?;
+    let (oid, params) = der::read(alg_id.content).ok()?;
+    match oid.content {
+        oids::EC_PUBLIC_KEY => match der::read(params).ok()?.0.content {
+            oids::P256 => Some(KeyAlgorithm::EcdsaP256),
+            oids::P384 => Some(KeyAlgorithm::EcdsaP384),
+            _ => None,
+        },
+        oids::RSA_ENCRYPTION => {
+            let (bits, _) = der::read(rest).ok()?;
+            let rsa_key = bit_string_bytes(bits.content)?;
+            let (seq, _) = der::read(rsa_key).ok()?;
+            let (modulus, _) = der::read(seq.content).ok()?;
+            let significant = modulus.content.iter().skip_while(|b| **b == 0).count();
+            match significant * 8 {
+                2048 => Some(KeyAlgorithm::Rsa2048),
+                3072 => Some(KeyAlgorithm::Rsa3072),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The subjectPublicKey bits of an SPKI (the EC point or the PKCS#1 RSA key), which is the
+/// form aws-lc-rs verifies with.
+fn spki_subject_public_key(spki_der: &[u8]) -> Option<&[u8]> {
+    let (spki, _) = der::read(spki_der).ok()?;
+    let (_alg_id, rest) = der::read(spki.content).ok()?;
+    let (bits, _) = der::read(rest).ok()?;
+    bit_string_bytes(bits.content)
+}
+
+/// A BIT STRING's bytes, which for keys and signatures always have no unused bits.
+fn bit_string_bytes(content: &[u8]) -> Option<&[u8]> {
+    match content.split_first() {
+        Some((0, bytes)) => Some(bytes),
+        _ => None,
+    }
+}
+
+fn csr_verifier(signature_oid: &[u8]) -> Option<&'static dyn VerificationAlgorithm> {
+    Some(match signature_oid {
+        oids::ECDSA_SHA256 => &signature::ECDSA_P256_SHA256_ASN1,
+        oids::ECDSA_SHA384 => &signature::ECDSA_P384_SHA384_ASN1,
+        oids::RSA_SHA256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        oids::RSA_SHA384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        oids::RSA_SHA512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+/// The first CN in a Name (SEQUENCE OF SET OF SEQUENCE { type, value }).
+fn common_name(mut rdns: &[u8]) -> Option<String> {
+    while !rdns.is_empty() {
+        let (set, rest) = der::read(rdns).ok()?;
+        rdns = rest;
+        let mut atvs = set.content;
+        while !atvs.is_empty() {
+            let (atv, rest) = der::read(atvs).ok()?;
+            atvs = rest;
+            let (oid, value) = der::read(atv.content).ok()?;
+            if oid.content == oids::COMMON_NAME {
+                let (value, _) = der::read(value).ok()?;
+                return std::str::from_utf8(value.content).ok().map(str::to_string);
+            }
+        }
+    }
+    None
+}
+
+#[derive(PartialEq, Eq)]
+enum PemKind {
+    Csr,
+    Certificate,
+}
+
+/// The DER of the first PEM block of the wanted kind. Errors name what was expected but never
+/// echo the text, which might be a private key pasted into the wrong field.
+fn pem_block(text: &str, what: &'static str, kind: PemKind) -> Result<Vec<u8>, CryptoError> {
+    let mut input = text.as_bytes();
+    loop {
+        match rustls_pemfile::read_one_from_slice(input) {
+            Ok(Some((item, rest))) => {
+                match (item, &kind) {
+                    (rustls_pemfile::Item::Csr(der), PemKind::Csr) => return Ok(der.to_vec()),
+                    (rustls_pemfile::Item::X509Certificate(der), PemKind::Certificate) => return Ok(der.to_vec()),
+                    _ => {}
+                }
+                input = rest;
+            }
+            Ok(None) => {
+                let label = if kind == PemKind::Csr { "CERTIFICATE REQUEST" } else { "CERTIFICATE" };
+                return Err(CryptoError::Pem { what, detail: format!(": no {label} block found") });
+            }
+            Err(_) => return Err(CryptoError::Pem { what, detail: String::new() }),
+        }
+    }
+}
+
+/// DER encodings (without tag and length) of the object identifiers we look for.
+mod oids {
+    pub const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]; // 1.2.840.10045.2.1
+    pub const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]; // 1.2.840.10045.3.1.7
+    pub const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22]; // 1.3.132.0.34
+    pub const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]; // 1.2.840.113549.1.1.1
+    pub const RSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+    pub const RSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
+    pub const RSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
+    pub const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]; // 1.2.840.10045.4.3.2
+    pub const ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+    pub const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03]; // 2.5.4.3
+}
+
+/// Just enough DER reading to walk to a CSR's or certificate's public key. A full X.509 parser
+/// would be a large dependency for three fixed paths through two well-known structures.
+mod der {
+    use super::CryptoError;
+
+    pub const INTEGER: u8 = 0x02;
+    pub const BIT_STRING: u8 = 0x03;
+    pub const OID: u8 = 0x06;
+    pub const SEQUENCE: u8 = 0x30;
+    pub const CONTEXT_0: u8 = 0xa0;
+
+    pub struct Tlv<'a> {
+        pub tag: u8,
+        pub content: &'a [u8],
+        /// Tag, length and content together (what a signature covers, what a fingerprint hashes).
+        pub whole: &'a [u8],
+    }
+
+    /// Reads one element; returns it and what follows it.
+    pub fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), &'static str> {
+        let (&tag, rest) = input.split_first().ok_or("truncated")?;
+        if tag & 0x1f == 0x1f {
+            return Err("multi-byte tags are not used here");
+        }
+        let (&first, rest) = rest.split_first().ok_or("truncated")?;
+        let (len, rest) = if first < 0x80 {
+            (first as usize, rest)
+        } else {
+            let n = (first & 0x7f) as usize;
+            // 0x80 is BER's indefinite length, never valid in DER; more than 4 length bytes
+            // would describe a structure far larger than any key or certificate.
+            if n == 0 || n > 4 || rest.len() < n {
+                return Err("bad length");
+            }
+            let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            (len, &rest[n..])
+        };
+        if rest.len() < len {
+            return Err("truncated");
+        }
+        let header = input.len() - rest.len();
+        Ok((Tlv { tag, content: &rest[..len], whole: &input[..header + len] }, &rest[len..]))
+    }
+
+    /// Reads one element that must have `tag`.
+    pub fn expect<'a>(input: &'a [u8], tag: u8, what: &'static str) -> Result<(Tlv<'a>, &'a [u8]), CryptoError> {
+        let (tlv, rest) = read(input).map_err(|detail| CryptoError::Der { what, detail })?;
+        if tlv.tag != tag {
+            return Err(CryptoError::Der { what, detail: "unexpected element" });
+        }
+        Ok((tlv, rest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the public half of a key, as IoT Core sees it in a CSR.
+    struct PublicOnly {
+        raw: Vec<u8>,
+        alg: &'static SignatureAlgorithm,
+    }
+
+    impl PublicKeyData for PublicOnly {
+        fn der_bytes(&self) -> &[u8] {
+            &self.raw
+        }
+        fn algorithm(&self) -> &'static SignatureAlgorithm {
+            self.alg
+        }
+    }
+
+    /// Stands in for CreateCertificateFromCsr: a throwaway CA certifies the public key taken
+    /// from the CSR (and nothing else from it).
+    fn sign_leaf(csr_pem: &str) -> String {
+        let info = inspect_csr(csr_pem).unwrap();
+        let public =
+            PublicOnly { raw: spki_subject_public_key(&info.spki_der).unwrap().to_vec(), alg: info.algorithm.signature_algorithm() };
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let params = CertificateParams::new(vec!["leaf".to_string()]).unwrap();
+        params.signed_by(&public, &issuer).unwrap().pem()
+    }
+
+    #[test]
+    fn algorithm_names_round_trip() {
+        for alg in KeyAlgorithm::ALL {
+            assert_eq!(KeyAlgorithm::parse(alg.as_str()).unwrap(), alg);
+            assert_eq!(alg.to_string().parse::<KeyAlgorithm>().unwrap(), alg);
+        }
+        assert_eq!(KeyAlgorithm::default(), KeyAlgorithm::EcdsaP256);
+        let err = KeyAlgorithm::parse("ecdsa_p256").unwrap_err().to_string();
+        assert!(err.contains("ECDSA_P256") && err.contains("RSA_3072"), "{err}");
+    }
+
+    #[test]
+    fn every_algorithm_generates_a_key_and_a_valid_csr_for_it() {
+        for alg in KeyAlgorithm::ALL {
+            let key = generate(alg).unwrap();
+            assert_eq!(key.algorithm(), alg);
+            assert!(key.private_key_pem().expose().starts_with("-----BEGIN PRIVATE KEY-----"), "{alg}: PKCS#8 expected");
+            assert_eq!(spki_algorithm(key.spki_der()), Some(alg));
+
+            let csr = csr_pem(&key, "management-01-work-agent").unwrap();
+            assert!(csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+            assert!(!csr.contains("PRIVATE KEY"));
+            let info = inspect_csr(&csr).unwrap();
+            assert_eq!(info.algorithm, alg);
+            assert_eq!(info.common_name.as_deref(), Some("management-01-work-agent"));
+            assert_eq!(info.spki_der, key.spki_der(), "{alg}: the CSR carries the key's public half");
+            assert_eq!(csr_public_key_spki(&csr).unwrap(), key.spki_der());
+            assert!(csr_matches_key(&csr, &key));
+        }
+    }
+
+    #[test]
+    fn rsa_keys_have_the_requested_size() {
+        // 2048-bit SPKIs are 294 bytes, 3072-bit ones 422: a cheap check independent of our parser.
+        assert_eq!(generate(KeyAlgorithm::Rsa2048).unwrap().spki_der().len(), 294);
+        assert_eq!(generate(KeyAlgorithm::Rsa3072).unwrap().spki_der().len(), 422);
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_distinct() {
+        let a = generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let b = generate(KeyAlgorithm::EcdsaP256).unwrap();
+        assert_eq!(a.fingerprint(), a.fingerprint());
+        assert_eq!(a.fingerprint(), public_key_fingerprint(a.spki_der()));
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 64);
+        assert!(a.fingerprint().chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        // Two CSRs of one key differ (ECDSA is randomised) but name the same key.
+        let (c1, c2) = (csr_pem(&a, "x").unwrap(), csr_pem(&a, "x").unwrap());
+        assert_eq!(inspect_csr(&c1).unwrap().fingerprint(), inspect_csr(&c2).unwrap().fingerprint());
+        // A known vector: SHA-256 of the empty input.
+        assert_eq!(public_key_fingerprint(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[test]
+    fn debug_never_shows_the_private_key() {
+        for alg in KeyAlgorithm::ALL {
+            let key = generate(alg).unwrap();
+            let shown = format!("{key:?} {:?} {key:#?}", key.private_key_pem());
+            assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+            assert!(shown.contains("[redacted]"));
+            assert!(shown.contains(&key.fingerprint()));
+        }
+    }
+
+    #[test]
+    fn keys_reload_from_their_pem() {
+        for alg in KeyAlgorithm::ALL {
+            let key = generate(alg).unwrap();
+            let again = GeneratedKey::from_pkcs8_pem(key.private_key_pem().expose()).unwrap();
+            assert_eq!(again.algorithm(), alg);
+            assert_eq!(again.spki_der(), key.spki_der());
+            assert_eq!(again.private_key_pem(), key.private_key_pem());
+        }
+        let err = GeneratedKey::from_pkcs8_pem("not a key").unwrap_err().to_string();
+        assert!(!err.contains("not a key"), "errors must not echo their input: {err}");
+    }
+
+    #[test]
+    fn a_certificate_matches_only_its_own_key() {
+        let key = generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let other = generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let cert = sign_leaf(&csr_pem(&key, "c").unwrap());
+        assert_eq!(cert_public_key_spki(&cert).unwrap(), key.spki_der());
+        assert!(cert_matches_key(&cert, &key));
+        assert!(!cert_matches_key(&cert, &other));
+        assert!(!cert_matches_key("garbage", &key));
+
+        let rsa = generate(KeyAlgorithm::Rsa2048).unwrap();
+        assert!(cert_matches_key(&sign_leaf(&csr_pem(&rsa, "c").unwrap()), &rsa));
+    }
+
+    #[test]
+    fn tampered_or_wrong_input_is_refused_without_echoing_it() {
+        let key = generate(KeyAlgorithm::EcdsaP384).unwrap();
+        let csr = csr_pem(&key, "c").unwrap();
+        // Swap in another key's SPKI: the signature no longer verifies.
+        let other = generate(KeyAlgorithm::EcdsaP384).unwrap();
+        let der = pem_block(&csr, "t", PemKind::Csr).unwrap();
+        let pos = der.windows(key.spki_der().len()).position(|w| w == key.spki_der()).unwrap();
+        let mut forged = der.clone();
+        forged[pos..pos + other.spki_der().len()].copy_from_slice(other.spki_der());
+        let forged_pem = pem_text("CERTIFICATE REQUEST", &forged);
+        assert_eq!(inspect_csr(&forged_pem), Err(CryptoError::BadCsrSignature));
+
+        let err = inspect_csr(key.private_key_pem().expose()).unwrap_err().to_string();
+        assert!(err.contains("no CERTIFICATE REQUEST block"), "{err}");
+        assert!(!err.contains("PRIVATE"), "{err}");
+        assert!(cert_public_key_spki(&csr).is_err());
+        assert!(csr_public_key_spki(&pem_text("CERTIFICATE REQUEST", &der[..der.len() / 2])).is_err());
+    }
+
+    #[test]
+    fn amazon_root_ca_parses_as_a_certificate() {
+        let spki = cert_public_key_spki(crate::crypto::AMAZON_ROOT_CA_1).unwrap();
+        assert_eq!(spki_algorithm(&spki), Some(KeyAlgorithm::Rsa2048));
+    }
+
+    fn pem_text(label: &str, der: &[u8]) -> String {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    }
+}
