@@ -10,13 +10,29 @@ pub const IAM_PROPAGATION: Duration = Duration::from_secs(120);
 
 /// Calls `op` until it succeeds, fails with an error `is_transient` rejects, the deadline
 /// passes, or the CLI asks us to stop. The last error is returned in the latter cases.
-pub async fn until_consistent<T, E, F, Fut>(what: &str, deadline: Duration, is_transient: impl Fn(&E) -> bool, mut op: F) -> Result<T, E>
+pub async fn until_consistent<T, E, F, Fut>(what: &str, deadline: Duration, is_transient: impl Fn(&E) -> bool, op: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    retry_with_backoff(what, deadline, Duration::from_millis(500), is_transient, op).await
+}
+
+/// The loop behind [`until_consistent`], with the first delay as a parameter (doubling, capped
+/// at 10 s) so tests can run it in milliseconds.
+async fn retry_with_backoff<T, E, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    first_delay: Duration,
+    is_transient: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let start = Instant::now();
-    let mut delay = Duration::from_millis(500);
+    let mut delay = first_delay;
     let mut attempt = 1u32;
     loop {
         match op().await {
@@ -37,12 +53,13 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn retries_transient_errors_until_success() {
         let calls = Cell::new(0);
-        let r: Result<u32, &str> = until_consistent(
+        let r: Result<u32, &str> = retry_with_backoff(
             "t",
             Duration::from_secs(60),
+            Duration::from_millis(1),
             |e| *e == "not yet",
             || {
                 calls.set(calls.get() + 1);
@@ -60,12 +77,13 @@ mod tests {
         assert_eq!(r, Ok(3));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn permanent_errors_return_at_once() {
         let calls = Cell::new(0);
-        let r: Result<(), &str> = until_consistent(
+        let r: Result<(), &str> = retry_with_backoff(
             "t",
             Duration::from_secs(60),
+            Duration::from_millis(1),
             |e| *e == "not yet",
             || {
                 calls.set(calls.get() + 1);
@@ -77,12 +95,13 @@ mod tests {
         assert_eq!(calls.get(), 1);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn gives_up_at_the_deadline() {
         let calls = Cell::new(0);
-        let r: Result<(), &str> = until_consistent(
+        let r: Result<(), &str> = retry_with_backoff(
             "t",
-            Duration::from_secs(5),
+            Duration::from_millis(100),
+            Duration::from_millis(1),
             |_| true,
             || {
                 calls.set(calls.get() + 1);
