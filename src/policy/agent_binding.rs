@@ -58,18 +58,24 @@ pub fn default_cert_secret_name(cluster_id: &str) -> String {
     format!("{cluster_id}/maestro/agent-mqtt-cert")
 }
 
+/// The seeds' agent (management-01, regional account 123456789012, us-east-1), for tests.
+#[cfg(test)]
+pub(crate) fn seed_binding() -> AgentBinding {
+    AgentBinding {
+        cluster_id: "management-01".into(),
+        topic_prefix: DEFAULT_TOPIC_PREFIX.into(),
+        partition: "aws".into(),
+        broker_region: "us-east-1".into(),
+        broker_account_id: "123456789012".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn binding() -> AgentBinding {
-        AgentBinding {
-            cluster_id: "management-01".into(),
-            topic_prefix: DEFAULT_TOPIC_PREFIX.into(),
-            partition: "aws".into(),
-            broker_region: "us-east-1".into(),
-            broker_account_id: "123456789012".into(),
-        }
+        seed_binding()
     }
 
     #[test]

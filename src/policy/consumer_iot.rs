@@ -115,17 +115,10 @@ pub fn granted_pairs(doc: &Value) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::agent_binding::DEFAULT_TOPIC_PREFIX;
     use crate::policy::iam;
 
     fn binding() -> AgentBinding {
-        AgentBinding {
-            cluster_id: "management-01".into(),
-            topic_prefix: DEFAULT_TOPIC_PREFIX.into(),
-            partition: "aws".into(),
-            broker_region: "us-east-1".into(),
-            broker_account_id: "123456789012".into(),
-        }
+        crate::policy::agent_binding::seed_binding()
     }
 
     #[test]
