@@ -86,13 +86,15 @@ def secret_arn_pattern(region: str, account_id: str, secret_name: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{secret_name}-??????"
 
 
-def secrets_policy(region: str, account_id: str, secret_name: str) -> dict[str, Any]:
+def secrets_policy(region: str, account_id: str, secret_name: str, config_secret_name: str) -> dict[str, Any]:
+    """Read access to exactly the agent's two secrets: credentials and config."""
     return {
         "Version": POLICY_VERSION,
         "Statement": [{
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Resource": secret_arn_pattern(region, account_id, secret_name),
+            "Resource": [secret_arn_pattern(region, account_id, secret_name),
+                         secret_arn_pattern(region, account_id, config_secret_name)],
         }],
     }
 

@@ -108,7 +108,8 @@ def assert_identity_in_aws(management, state: dict[str, Any], *, tags_all: dict[
     assert aws_inspect.attached_policy_arns(management, name) == []
     secrets = aws_inspect.inline_policy(management, name, docs.SECRETS_POLICY_NAME)
     iot = aws_inspect.inline_policy(management, name, docs.IOT_POLICY_NAME)
-    expected_secrets = docs.secrets_policy(REGION, MANAGEMENT_ACCOUNT_ID, secret_name)
+    expected_secrets = docs.secrets_policy(REGION, MANAGEMENT_ACCOUNT_ID, secret_name,
+                                           state.get("config_secret_name") or f"{cluster_id}/maestro/agent-config")
     expected_iot = docs.iot_policy(state["region"], regional_account_id, cluster_id, topic_prefix)
     docs.assert_same_policy(secrets, expected_secrets, f"{docs.SECRETS_POLICY_NAME} in IAM")
     docs.assert_same_policy(iot, expected_iot, f"{docs.IOT_POLICY_NAME} in IAM")

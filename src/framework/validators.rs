@@ -46,6 +46,17 @@ pub fn one_of(allowed: &'static [&'static str]) -> Validator {
     on_string(move |s| if allowed.contains(&s) { Ok(()) } else { Err(format!("must be one of {}, got {s:?}", allowed.join(", "))) })
 }
 
+/// A whole number between `min` and `max` inclusive.
+pub fn int_range(min: i64, max: i64) -> Validator {
+    Arc::new(move |v: &Value| match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if i >= min && i <= max => Ok(()),
+            _ => Err(format!("must be a whole number between {min} and {max}, got {n}")),
+        },
+        _ => Ok(()),
+    })
+}
+
 /// An ARN (`arn:partition:service:region:account:resource`), optionally of one service.
 pub fn arn(service: Option<&'static str>) -> Validator {
     on_string(move |s| {

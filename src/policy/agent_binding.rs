@@ -58,6 +58,11 @@ pub fn default_cert_secret_name(cluster_id: &str) -> String {
     format!("{cluster_id}/maestro/agent-mqtt-cert")
 }
 
+/// The secret holding the agent's MQTT config YAML and consumer name.
+pub fn default_config_secret_name(cluster_id: &str) -> String {
+    format!("{cluster_id}/maestro/agent-config")
+}
+
 /// The seeds' agent (management-01, regional account 123456789012, us-east-1), for tests.
 #[cfg(test)]
 pub(crate) fn seed_binding() -> AgentBinding {
@@ -96,6 +101,7 @@ mod tests {
         assert_eq!(binding().client_id(), "management-01-work-agent");
         assert_eq!(agent_role_name("management-01"), "management-01-maestro-agent");
         assert_eq!(default_cert_secret_name("management-01"), "management-01/maestro/agent-mqtt-cert");
+        assert_eq!(default_config_secret_name("management-01"), "management-01/maestro/agent-config");
         assert_eq!(binding().iot_arn("client", "x"), "arn:aws:iot:us-east-1:123456789012:client/x");
     }
 }

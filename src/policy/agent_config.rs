@@ -65,6 +65,15 @@ pub fn yaml_quote(s: &str) -> String {
     out
 }
 
+/// The broker endpoint (host, without the port) of a config this module wrote, for import.
+/// Host names never need escapes, so a quoted value without backslashes is all it accepts.
+pub fn parse_broker_endpoint(yaml: &str) -> Option<String> {
+    let value = yaml.lines().find_map(|l| l.strip_prefix("brokerHost: "))?;
+    let host_port = value.strip_prefix('"')?.strip_suffix('"').filter(|v| !v.contains('\\'))?;
+    let (host, port) = host_port.rsplit_once(':')?;
+    (port == MQTT_PORT.to_string() && !host.is_empty()).then(|| host.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +113,14 @@ mod tests {
         assert_eq!(value("agentEvents"), b.agent_events_topic());
         assert_eq!(value("brokerHost"), "h:8883");
         assert!(!yaml.to_lowercase().contains("clientid"), "the agent derives its client ID itself");
+    }
+
+    #[test]
+    fn broker_endpoint_round_trips() {
+        let yaml = agent_mqtt_config_yaml(&binding(), "abc-ats.iot.eu-west-1.amazonaws.com");
+        assert_eq!(parse_broker_endpoint(&yaml).as_deref(), Some("abc-ats.iot.eu-west-1.amazonaws.com"));
+        assert_eq!(parse_broker_endpoint("brokerHost: \"h:1883\"\n"), None);
+        assert_eq!(parse_broker_endpoint("username: \"\"\n"), None);
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! `maestro_agent_identity` (management account): the Maestro agent's IAM role, its two inline
 //! policies and its EKS Pod Identity association, in place of the hand-written module of seed
 //! 001. All names, topics and documents come from `crate::policy`, so they cannot disagree.
+//!
+//! It also finishes what `maestro_agent_key` starts: given the certificate the regional account
+//! issued (`certificate_pem`), it completes the credential secret with it — promoting the staged
+//! key whose public key the certificate certifies, so the current bundle is always coherent —
+//! and writes the agent's config secret (MQTT config YAML and consumer name).
 
 use super::common::{aws_failure, configured_tags, json_text, merge_tags, opt_text, tag_attributes, tag_changes, tags_value, text};
+use super::secrets::{self, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+use crate::crypto::keys::{self, GeneratedKey};
+use crate::crypto::{AgentConfigSecret, CredentialBundle, SecretString, AMAZON_ROOT_CA_1};
 use crate::framework::resource::{IdentityAttribute, IdentitySchema};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
@@ -25,6 +33,7 @@ const ARGUMENTS: &[&str] = &[
     "namespace",
     "service_account",
     "mqtt_cert_secret_name",
+    "config_secret_name",
     "topic_prefix",
     "broker_endpoint",
     "tags",
@@ -40,8 +49,10 @@ struct Spec {
     namespace: String,
     service_account: String,
     secret_name: String,
+    config_secret_name: String,
     topic_prefix: String,
     broker_endpoint: Option<String>,
+    certificate_pem: Option<String>,
     tags: BTreeMap<String, String>,
 }
 
@@ -55,8 +66,10 @@ impl Spec {
             namespace: text(v, "namespace"),
             service_account: text(v, "service_account"),
             secret_name: text(v, "mqtt_cert_secret_name"),
+            config_secret_name: text(v, "config_secret_name"),
             topic_prefix: text(v, "topic_prefix"),
             broker_endpoint: opt_text(v, "broker_endpoint"),
+            certificate_pem: opt_text(v, "certificate_pem"),
             tags: v.get("tags").string_map_entries(),
         }
     }
@@ -83,8 +96,22 @@ impl Spec {
         iam::secret_arn_pattern(&c.partition, &c.region, &c.account_id, &self.secret_name)
     }
 
+    fn config_secret_arn_pattern(&self, c: &AwsClients) -> String {
+        iam::secret_arn_pattern(&c.partition, &c.region, &c.account_id, &self.config_secret_name)
+    }
+
+    /// The credential secret first, then the config secret (import reads them back in order).
     fn secrets_policy(&self, c: &AwsClients) -> serde_json::Value {
-        iam::secret_read_policy(&[self.secret_arn_pattern(c)])
+        iam::secret_read_policy(&[self.secret_arn_pattern(c), self.config_secret_arn_pattern(c)])
+    }
+
+    /// The config secret's content; `None` without a broker endpoint to put in it.
+    fn agent_config(&self, c: &AwsClients) -> Option<AgentConfigSecret> {
+        let endpoint = self.broker_endpoint.as_deref()?;
+        Some(AgentConfigSecret {
+            config: agent_config::agent_mqtt_config_yaml(&self.binding(c), endpoint),
+            consumer_name: self.cluster_id.clone(),
+        })
     }
 
     fn iot_policy(&self, c: &AwsClients) -> serde_json::Value {
@@ -134,6 +161,7 @@ impl Spec {
             ("iot_policy", json_text(&self.iot_policy(c))),
             ("tags_all", Value::string_map(&self.tags_all(c))),
             ("helm_values", self.helm_values(c)),
+            ("agent_config", self.agent_config(c).map(|a| a.config).into()),
         ]
     }
 }
@@ -211,6 +239,25 @@ fn schema() -> Schema {
                 .description("Name of the Secrets Manager secret holding the agent's MQTT certificate bundle. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`."),
         )
         .attribute(
+            Attribute::string("config_secret_name")
+                .optional()
+                .computed()
+                .validate(validators::pattern("[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name"))
+                .description("Name of the Secrets Manager secret this resource writes the agent's MQTT config to (`config` YAML and `consumerName`). Defaults to `<cluster_id>/maestro/agent-config`."),
+        )
+        .attribute(
+            Attribute::string("certificate_pem")
+                .optional()
+                .validate(certificate_validator())
+                .description("The agent's certificate, from `maestro_consumer.certificate_pem` (public). The provider adds it to the credential secret next to the key it certifies (staged by `maestro_agent_key`) and makes that bundle current. Until it is set, plans warn that the agent has no certificate."),
+        )
+        .attribute(
+            Attribute::number("recovery_window_in_days")
+                .default(7i64)
+                .validate(validators::int_range(7, 30))
+                .description("Days Secrets Manager keeps the config secret recoverable after destroy (7 to 30, default 7)."),
+        )
+        .attribute(
             Attribute::string("topic_prefix")
                 .optional()
                 .computed()
@@ -221,7 +268,7 @@ fn schema() -> Schema {
             Attribute::string("broker_endpoint")
                 .optional()
                 .validate(validators::pattern("[A-Za-z0-9.-]+", "a host name without scheme or port"))
-                .description("Host name of the regional IoT Core ATS data endpoint, used in `helm_values`. Not recorded in AWS."),
+                .description("Host name of the regional IoT Core ATS data endpoint (`maestro_consumer.endpoint`), used in the config secret and `helm_values`. Without it no config secret is written."),
         )
         .attribute(tags)
         .attribute(Attribute::string("id").computed().description("Same as `cluster_id`."))
@@ -239,6 +286,19 @@ fn schema() -> Schema {
         .attribute(Attribute::string("trust_policy").computed().description("The role's trust policy as AWS holds it (JSON)."))
         .attribute(Attribute::string("secrets_policy").computed().description("The inline policy that reads the credential secret, as AWS holds it (JSON)."))
         .attribute(Attribute::string("iot_policy").computed().description("The inline IoT Core policy, as AWS holds it (JSON)."))
+        .attribute(Attribute::string("agent_config").computed().description("The agent's MQTT config YAML as written to the config secret; null without `broker_endpoint`."))
+        .attribute(Attribute::string("config_secret_arn").computed().keep_state_for_unknown().description("ARN of the config secret; null without `broker_endpoint`."))
+        .attribute(
+            Attribute::string("certificate_fingerprint")
+                .computed()
+                .description("Lowercase hex SHA-256 of the public key in `certificate_pem`; equals `maestro_agent_key.public_key_fingerprint` of the key it certifies."),
+        )
+        .attribute(
+            Attribute::string("credential_version_id")
+                .computed()
+                .keep_state_for_unknown()
+                .description("Version of the credential secret that holds the complete bundle (key, `certificate_pem`, CA) and is current."),
+        )
         .attribute(tags_all)
         .attribute(
             Attribute::new("helm_values", helm_values_type())
@@ -246,6 +306,20 @@ fn schema() -> Schema {
                 .description("Values for the Maestro agent Helm chart: `namespace`, `consumerName`, `serviceAccount.name`, and `mqtt` (`secretName`, `region`, `brokerHost`, `clientId`, `topics.sourceEvents`, `topics.agentEvents`)."),
         ),
     )
+}
+
+/// `certificate_pem` must be a PEM certificate with a key type IoT Core issues for.
+fn certificate_validator() -> crate::framework::schema::Validator {
+    std::sync::Arc::new(|v: &Value| match v {
+        Value::String(pem) => keys::cert_public_key_spki(pem)
+            .map(|_| ())
+            .map_err(|e| format!("must be a PEM certificate (maestro_consumer.certificate_pem): {e}")),
+        _ => Ok(()),
+    })
+}
+
+fn certificate_fingerprint(pem: &str) -> Option<String> {
+    keys::cert_public_key_spki(pem).ok().map(|spki| keys::public_key_fingerprint(&spki))
 }
 
 /// Real EKS says this while a just-created role has not reached it yet.
@@ -399,6 +473,211 @@ impl AgentIdentity {
         }
     }
 
+    /// Completes the credential secret with `cert_pem`: finds the version whose key the
+    /// certificate certifies (the staged AWSPENDING key first, then the current and previous
+    /// bundles), writes key + certificate + CA as a new AWSCURRENT version and takes AWSPENDING
+    /// off the key it promoted. Returns the current version. Never writes a bundle whose key
+    /// and certificate disagree.
+    async fn install_certificate(&self, c: &AwsClients, spec: &Spec, cert_pem: &str) -> Result<String, Diagnostics> {
+        let name = &spec.secret_name;
+        let at_secret = AttributePath::root("mqtt_cert_secret_name");
+        let info = match secrets::describe(c, name).await? {
+            Some(info) if !info.scheduled_for_deletion => info,
+            Some(_) => return Err(secrets::scheduled_for_deletion(name, "Apply maestro_agent_key, which restores it with a new key.").at(at_secret).into()),
+            None => {
+                return Err(Diagnostic::error(
+                    "Credential secret not found",
+                    format!("Secret {name} does not exist in account {}. Create it with maestro_agent_key (its secret_name must equal mqtt_cert_secret_name) before setting certificate_pem.", c.account_id),
+                )
+                .at(at_secret)
+                .into())
+            }
+        };
+        let cert_fingerprint = certificate_fingerprint(cert_pem).unwrap_or_default();
+        let mut seen = Vec::new();
+        for stage in [AWSPENDING, AWSCURRENT, AWSPREVIOUS] {
+            let Some(version) = info.version_with(stage).map(str::to_string) else { continue };
+            let Some(value) = secrets::get_version(c, &info.arn, &version).await? else { continue };
+            let Ok(bundle) = CredentialBundle::parse(value.expose()) else { continue };
+            let Ok(key) = GeneratedKey::from_pkcs8_pem(bundle.private_key.expose()) else { continue };
+            if !keys::cert_matches_key(cert_pem, &key) {
+                seen.push(format!("{stage} {}", key.fingerprint()));
+                continue;
+            }
+            if stage == AWSCURRENT && bundle.certificate.as_deref() == Some(cert_pem) && bundle.ca_cert.is_some() {
+                return Ok(version); // already complete
+            }
+            let complete = CredentialBundle {
+                certificate: Some(cert_pem.to_string()),
+                private_key: SecretString::new(key.private_key_pem().expose().to_string()),
+                ca_cert: Some(AMAZON_ROOT_CA_1.to_string()),
+            };
+            debug_assert!(complete.is_coherent().unwrap_or(false));
+            tracing::info!(secret = %name, from_version = %version, from_stage = stage, fingerprint = %cert_fingerprint, "promoting the agent's bundle with its certificate");
+            let token = secrets::derived_token(&[&version, cert_pem]);
+            let current = secrets::put(c, &info.arn, &complete.to_secret_string(), &[], Some(token)).await?;
+            if stage == AWSPENDING {
+                // AWS keeps AWSPENDING on the promoted key's version; the key is current now.
+                let after = secrets::describe(c, &info.arn).await?.unwrap_or_default();
+                if after.has_stage(&version, AWSPENDING) && version != current {
+                    secrets::remove_stage(c, &info.arn, AWSPENDING, &version).await?;
+                }
+            }
+            return Ok(current);
+        }
+        Err(Diagnostic::error(
+            "Certificate does not match the agent's key",
+            format!(
+                "certificate_pem certifies the public key {cert_fingerprint}, but secret {name} holds no key with that fingerprint (found: {}). The certificate must be issued from the csr_pem of the maestro_agent_key that writes this secret.",
+                if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+            ),
+        )
+        .at(AttributePath::root("certificate_pem"))
+        .into())
+    }
+
+    /// Writes the config secret, creating it when `arn` is `None`. Returns its ARN.
+    async fn write_config(
+        &self,
+        c: &AwsClients,
+        spec: &Spec,
+        config: &AgentConfigSecret,
+        arn: Option<&str>,
+    ) -> Result<String, Diagnostics> {
+        let value = SecretString::new(config.to_json());
+        if let Some(arn) = arn {
+            secrets::put(c, arn, &value, &[], None).await?;
+            return Ok(arn.to_string());
+        }
+        let name = &spec.config_secret_name;
+        let created = c
+            .secretsmanager
+            .create_secret()
+            .name(name)
+            .description(format!("Maestro agent MQTT config for cluster {} (managed by terraform-provider-maestro)", spec.cluster_id))
+            .secret_string(value.expose())
+            .set_tags(secrets::tags(&spec.tags_all(c)))
+            .send()
+            .await;
+        match created {
+            Ok(out) => Ok(out.arn().unwrap_or_default().to_string()),
+            Err(e) if matches!(aws_error::code(&e), Some("ResourceExistsException") | Some("InvalidRequestException")) => {
+                let info = secrets::describe(c, name).await?.unwrap_or_default();
+                let ours = info
+                    .description
+                    .as_deref()
+                    .is_some_and(|d| d.contains(&format!("cluster {} (managed by terraform-provider-maestro)", spec.cluster_id)));
+                if info.scheduled_for_deletion {
+                    secrets::restore(c, &info.arn).await?;
+                } else if !ours {
+                    return Err(Diagnostic::error(
+                        "Config secret already exists",
+                        format!("Secret {name} already exists in account {} and was not written by this provider for cluster {}. Delete it, or choose another config_secret_name.", c.account_id, spec.cluster_id),
+                    )
+                    .at(AttributePath::root("config_secret_name"))
+                    .into());
+                }
+                secrets::update_tags(c, &info.arn, &info.tags, &spec.tags_all(c)).await?;
+                secrets::put(c, &info.arn, &value, &[], None).await?;
+                Ok(info.arn)
+            }
+            Err(e) => Err(aws_failure("secretsmanager:CreateSecret", name, &e)),
+        }
+    }
+
+    /// Drift in the secrets: a config secret deleted or edited out of band, a credential secret
+    /// whose current version is no longer the bundle this resource wrote.
+    async fn read_secrets(&self, c: &AwsClients, spec: &Spec, state: &Value, new: &mut Value) -> Result<(), Diagnostics> {
+        new.set("certificate_fingerprint", spec.certificate_pem.as_deref().and_then(certificate_fingerprint).into());
+        if let Some(arn) = opt_text(state, "config_secret_arn") {
+            match secrets::describe(c, &arn).await? {
+                Some(info) if !info.scheduled_for_deletion => {
+                    let found = secrets::get_stage(c, &arn, AWSCURRENT).await?.and_then(|(_, v)| AgentConfigSecret::parse(v.expose()).ok());
+                    if found.as_ref() != spec.agent_config(c).as_ref() {
+                        // Shown as the config found; null when it is not even our shape.
+                        let shown = found.filter(|f| f.consumer_name == spec.cluster_id).map(|f| f.config);
+                        new.set("agent_config", shown.into());
+                    }
+                }
+                _ => new.set("config_secret_arn", Value::Null),
+            }
+        }
+        if let Some(version) = opt_text(state, "credential_version_id") {
+            let current = secrets::describe(c, &spec.secret_name)
+                .await?
+                .is_some_and(|info| !info.scheduled_for_deletion && info.has_stage(&version, AWSCURRENT));
+            if !current {
+                new.set("credential_version_id", Value::Null);
+            }
+        }
+        Ok(())
+    }
+
+    /// Import: the broker endpoint from the config secret, and the certificate from the current
+    /// credential bundle when it is complete and coherent.
+    async fn import_secrets(&self, c: &AwsClients, recovered: &Recovered, state: &mut Value) -> Result<(), Diagnostics> {
+        if let Some(info) = secrets::describe(c, &recovered.config_secret_name).await?.filter(|i| !i.scheduled_for_deletion) {
+            if let Some((_, value)) = secrets::get_stage(c, &info.arn, AWSCURRENT).await? {
+                let endpoint =
+                    AgentConfigSecret::parse(value.expose()).ok().and_then(|cfg| agent_config::parse_broker_endpoint(&cfg.config));
+                if let Some(endpoint) = endpoint {
+                    state.set("broker_endpoint", Value::String(endpoint));
+                    state.set("config_secret_arn", Value::String(info.arn));
+                }
+            }
+        }
+        if let Some((version, value)) = secrets::get_stage(c, &recovered.secret_name, AWSCURRENT).await? {
+            if let Ok(bundle) = CredentialBundle::parse(value.expose()) {
+                if bundle.is_coherent().unwrap_or(false) {
+                    state.set("certificate_pem", bundle.certificate.clone().into());
+                    state.set("credential_version_id", Value::String(version));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The secrets side of create and update: config secret, then the certificate.
+    async fn apply_secrets(&self, c: &AwsClients, spec: &Spec, prior: &Value, state: &mut Value) -> Result<(), Diagnostics> {
+        let prior_arn = opt_text(prior, "config_secret_arn");
+        let renamed = prior_arn.is_some() && prior.get("config_secret_name") != state.get("config_secret_name");
+        let reusable = prior_arn.clone().filter(|_| !renamed);
+        let obsolete = match spec.agent_config(c) {
+            Some(config) => {
+                let changed = prior.get("agent_config").as_str() != Some(config.config.as_str());
+                if reusable.is_none() || changed {
+                    // Until the write succeeds, state keeps the config AWS still has, so a
+                    // failed apply is retried by the next plan.
+                    let wanted = state.get("agent_config").clone();
+                    state.set("agent_config", prior.get("agent_config").clone());
+                    let arn = self.write_config(c, spec, &config, reusable.as_deref()).await?;
+                    state.set("config_secret_arn", Value::String(arn));
+                    state.set("agent_config", wanted);
+                }
+                prior_arn.filter(|_| renamed)
+            }
+            None => {
+                state.set("config_secret_arn", Value::Null);
+                prior_arn
+            }
+        };
+        if let Some(arn) = obsolete {
+            let d = secrets::delete(c, &arn, deletion(prior)).await;
+            if d.has_errors() {
+                return Err(d);
+            }
+        }
+        match &spec.certificate_pem {
+            Some(pem) if state.get("credential_version_id").is_unknown() || prior.get("credential_version_id").is_null() => {
+                let version = self.install_certificate(c, spec, pem).await?;
+                state.set("credential_version_id", Value::String(version));
+            }
+            Some(_) => {}
+            None => state.set("credential_version_id", Value::Null),
+        }
+        Ok(())
+    }
+
     async fn update_tags(
         &self,
         c: &AwsClients,
@@ -453,6 +732,39 @@ impl AgentIdentity {
     }
 }
 
+/// The secrets' planned attributes: what changes when the certificate or the config changes,
+/// or when read found them gone or overwritten.
+fn plan_secrets(prior: &Value, p: &mut Value) {
+    let cert = p.get("certificate_pem").clone();
+    p.set(
+        "certificate_fingerprint",
+        match &cert {
+            Value::String(pem) => certificate_fingerprint(pem).into(),
+            Value::Null => Value::Null,
+            _ => Value::Unknown,
+        },
+    );
+    let credential = match &cert {
+        Value::Null => Value::Null,
+        Value::String(_) if prior.get("certificate_pem") == &cert && !prior.get("credential_version_id").is_null() => {
+            prior.get("credential_version_id").clone()
+        }
+        _ => Value::Unknown,
+    };
+    p.set("credential_version_id", credential);
+    let config = p.get("agent_config").clone();
+    let config_arn = match &config {
+        Value::Null => Value::Null,
+        _ if prior.get("config_secret_arn").is_null() || prior.get("config_secret_name") != p.get("config_secret_name") => Value::Unknown,
+        _ => prior.get("config_secret_arn").clone(),
+    };
+    p.set("config_secret_arn", config_arn);
+}
+
+fn deletion(state: &Value) -> secrets::Deletion {
+    secrets::Deletion { recovery_window_days: state.get("recovery_window_in_days").as_i64().unwrap_or(7), force: false }
+}
+
 fn set_all(state: &mut Value, pairs: Vec<(&'static str, Value)>) {
     for (k, v) in pairs {
         state.set(k, v);
@@ -486,7 +798,16 @@ impl Resource<AwsClients> for AgentIdentity {
         (!id.is_null()).then(|| Value::object([("cluster_id", id.clone())]))
     }
 
-    async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, _diags: &mut Diagnostics) {
+    async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
+        if plan.config.get("certificate_pem").is_null() {
+            diags.push(
+                Diagnostic::warning(
+                    "The agent has no certificate yet",
+                    "certificate_pem is not set, so the agent's credential secret holds only the key staged by maestro_agent_key and the agent cannot connect. Set certificate_pem to the maestro_consumer's certificate_pem (in a two-teams setup, the regional team sends it) and apply again.",
+                )
+                .at(AttributePath::root("certificate_pem")),
+            );
+        }
         let Some(c) = client else { return };
         let p = &mut plan.planned;
         let cluster_id = p.get("cluster_id").clone();
@@ -501,6 +822,10 @@ impl Resource<AwsClients> for AgentIdentity {
             let name = cluster_id.as_str().map(|id| Value::string(agent_binding::default_cert_secret_name(id))).unwrap_or(Value::Unknown);
             p.set("mqtt_cert_secret_name", name);
         }
+        if plan.config.get("config_secret_name").is_null() {
+            let name = cluster_id.as_str().map(|id| Value::string(agent_binding::default_config_secret_name(id))).unwrap_or(Value::Unknown);
+            p.set("config_secret_name", name);
+        }
         // Everything derived is predictable once the arguments are known, so the plan shows
         // real values (role ARN, policies, Helm values) instead of "known after apply".
         if p.attributes_known(ARGUMENTS) {
@@ -512,6 +837,7 @@ impl Resource<AwsClients> for AgentIdentity {
             p.set("association_id", Value::Unknown);
             p.set("association_arn", Value::Unknown);
         }
+        plan_secrets(plan.prior, p);
     }
 
     async fn create(&self, c: &AwsClients, planned: &Value) -> Applied {
@@ -560,8 +886,13 @@ impl Resource<AwsClients> for AgentIdentity {
             Ok((id, arn)) => {
                 state.set("association_id", Value::String(id));
                 state.set("association_arn", Value::String(arn));
-                Applied::ok(state)
             }
+            Err(d) => return Applied::failed(state, d),
+        }
+        state.set("config_secret_arn", Value::Null);
+        state.set("credential_version_id", Value::Null);
+        match self.apply_secrets(c, &spec, &Value::Null, &mut state).await {
+            Ok(()) => Applied::ok(state),
             Err(d) => Applied::failed(state, d),
         }
     }
@@ -603,6 +934,7 @@ impl Resource<AwsClients> for AgentIdentity {
                 new.set("association_arn", Value::Null);
             }
         }
+        self.read_secrets(c, &spec, state, &mut new).await?;
         Ok(Some(new))
     }
 
@@ -650,12 +982,40 @@ impl Resource<AwsClients> for AgentIdentity {
         if let Err(d) = self.update_tags(c, &spec, prior, planned, association_arn.as_deref()).await {
             return Applied::failed(prior.clone(), d);
         }
+        if let Some(arn) =
+            opt_text(prior, "config_secret_arn").filter(|_| prior.get("config_secret_name") == planned.get("config_secret_name"))
+        {
+            let (old, new) = (prior.get("tags_all").string_map_entries(), planned.get("tags_all").string_map_entries());
+            if let Err(d) = secrets::update_tags(c, &arn, &old, &new).await {
+                return Applied::failed(prior.clone(), d);
+            }
+        }
+        if let Err(d) = self.apply_secrets(c, &spec, prior, &mut state).await {
+            // What was not done keeps its prior value, so the next plan tries again.
+            for name in ["config_secret_arn", "credential_version_id"] {
+                if state.get(name).is_unknown() {
+                    state.set(name, prior.get(name).clone());
+                }
+            }
+            if state.get("credential_version_id") == prior.get("credential_version_id") {
+                state.set("certificate_pem", prior.get("certificate_pem").clone());
+                state.set("certificate_fingerprint", prior.get("certificate_fingerprint").clone());
+            }
+            return Applied::failed(state, d);
+        }
         Applied::ok(state)
     }
 
     async fn delete(&self, c: &AwsClients, state: &Value) -> Diagnostics {
         let spec = Spec::from_value(state);
         let role = spec.role_name();
+        // The credential secret belongs to maestro_agent_key; only the config secret is ours.
+        if let Some(arn) = opt_text(state, "config_secret_arn") {
+            let d = secrets::delete(c, &arn, deletion(state)).await;
+            if d.has_errors() {
+                return d;
+            }
+        }
         if let Some(id) = opt_text(state, "association_id") {
             match c.eks.delete_pod_identity_association().cluster_name(&spec.eks_cluster_name).association_id(&id).send().await {
                 Ok(_) => {}
@@ -722,10 +1082,12 @@ impl Resource<AwsClients> for AgentIdentity {
         })?;
         let mut state = Value::object([
             ("cluster_id", Value::string(id)),
-            ("regional_account_id", Value::String(recovered.regional_account_id)),
-            ("region", Value::String(recovered.region)),
-            ("topic_prefix", Value::String(recovered.topic_prefix)),
-            ("mqtt_cert_secret_name", Value::String(recovered.secret_name)),
+            ("regional_account_id", Value::String(recovered.regional_account_id.clone())),
+            ("region", Value::String(recovered.region.clone())),
+            ("topic_prefix", Value::String(recovered.topic_prefix.clone())),
+            ("mqtt_cert_secret_name", Value::String(recovered.secret_name.clone())),
+            ("config_secret_name", Value::String(recovered.config_secret_name.clone())),
+            ("recovery_window_in_days", Value::from(7i64)),
             ("eks_cluster_name", association.cluster_name().map(str::to_string).into()),
             ("namespace", association.namespace().map(str::to_string).into()),
             ("service_account", association.service_account().map(str::to_string).into()),
@@ -735,6 +1097,7 @@ impl Resource<AwsClients> for AgentIdentity {
         // Left null when only default tags are present, as a configuration without `tags` has it.
         let found: BTreeMap<String, String> = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         state.set("tags", tags_value(&configured_tags(&found, &c.default_tags), true));
+        self.import_secrets(c, &recovered, &mut state).await?;
         Ok(state)
     }
 }
@@ -744,6 +1107,7 @@ struct Recovered {
     region: String,
     topic_prefix: String,
     secret_name: String,
+    config_secret_name: String,
 }
 
 /// Reads the arguments back out of the documents this resource writes (for import).
@@ -765,13 +1129,23 @@ fn recover_arguments(cluster_id: &str, iot_policy: &str, secrets_policy: &str) -
     // arn:PARTITION:iot:REGION:ACCOUNT:topic/<prefix>/<cluster_id>/agentevents
     let parts: Vec<&str> = topic.splitn(6, ':').collect();
     let prefix = parts.get(5)?.strip_prefix("topic/")?.strip_suffix(&publish_suffix)?;
-    let secret_arn = resources(&secrets).into_iter().next()?;
-    let secret_name = secret_arn.splitn(7, ':').nth(6)?.strip_suffix("-??????")?.to_string();
+    // In document order (IAM keeps it; normalizing would sort): credential secret first.
+    let raw_resources: Vec<String> = match &secrets["Statement"][0]["Resource"] {
+        serde_json::Value::String(r) => vec![r.clone()],
+        serde_json::Value::Array(rs) => rs.iter().filter_map(|r| r.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    };
+    let secret_names: Vec<String> =
+        raw_resources.iter().filter_map(|arn| Some(arn.splitn(7, ':').nth(6)?.strip_suffix("-??????")?.to_string())).collect();
+    let secret_name = secret_names.first()?.clone();
+    // Roles written before the config secret existed name only the credential secret.
+    let config_secret_name = secret_names.get(1).cloned().unwrap_or_else(|| agent_binding::default_config_secret_name(cluster_id));
     Some(Recovered {
         region: parts.get(3)?.to_string(),
         regional_account_id: parts.get(4)?.to_string(),
         topic_prefix: prefix.to_string(),
         secret_name,
+        config_secret_name,
     })
 }
 

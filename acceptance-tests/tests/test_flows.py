@@ -1,0 +1,213 @@
+"""The whole certificate flow through all three resources, both ways users run it:
+
+- one configuration with two aliased providers, where one apply does everything;
+- two teams with two configurations (two workspaces, two states), where only `csr_pem` travels
+  from management to regional and `certificate_pem` + the endpoint travel back.
+
+Checked in AWS: the key in the management secret is the one whose CSR the regional account
+signed, the current bundle is always coherent (also in the middle of a rotation), the IoT
+policy and the agent's IAM policy grant the same four (action, resource) pairs, and destroy
+leaves nothing behind in either account.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from harness import credentials as creds
+from harness import hcl
+from harness import policy_documents as docs
+from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, REGIONAL_ACCOUNT_ID
+
+pytestmark = pytest.mark.acceptance
+
+KEY = "maestro_agent_key.k"
+CONSUMER = "maestro_consumer.c"
+IDENTITY = "maestro_agent_identity.x"
+
+
+def key_block(cluster_id: str, generation: str) -> str:
+    return hcl.resource("maestro_agent_key", "k", {"cluster_id": cluster_id, "rotation_triggers": {"generation": generation}},
+                        provider="maestro.management")
+
+
+def consumer_block(cluster_id: str, csr: Any, grace_hours: int) -> str:
+    return hcl.resource("maestro_consumer", "c", {
+        "consumer_id": cluster_id, "csr_pem": csr, "account_id": MANAGEMENT_ACCOUNT_ID,
+        "certificate_grace_period_hours": grace_hours}, provider="maestro.regional")
+
+
+def identity_block(cluster_id: str, eks: str, certificate: Any, endpoint: Any) -> str:
+    arguments: dict[str, Any] = {
+        "cluster_id": cluster_id, "regional_account_id": REGIONAL_ACCOUNT_ID, "eks_cluster_name": eks,
+        "mqtt_cert_secret_name": hcl.Raw("maestro_agent_key.k.secret_name"), "broker_endpoint": endpoint}
+    if certificate is not None:
+        arguments["certificate_pem"] = certificate
+    return hcl.resource("maestro_agent_identity", "x", arguments, provider="maestro.management")
+
+
+def one_config(cluster_id: str, eks: str, generation: str = "1", grace_hours: int = 24) -> str:
+    return "\n".join([
+        key_block(cluster_id, generation),
+        consumer_block(cluster_id, hcl.Raw("maestro_agent_key.k.csr_pem"), grace_hours),
+        identity_block(cluster_id, eks, hcl.Raw("maestro_consumer.c.certificate_pem"), hcl.Raw("maestro_consumer.c.endpoint")),
+    ])
+
+
+def iot_certificates(regional) -> dict[str, str]:
+    """Certificate ID → status, for every certificate in the regional account."""
+    iot = regional.client("iot")
+    return {c["certificateId"]: c["status"] for c in iot.list_certificates(pageSize=250)["certificates"]}
+
+
+def assert_flow_coherent(management, regional, key: dict[str, Any], consumer: dict[str, Any], identity: dict[str, Any],
+                         guard) -> creds.Bundle:
+    """The facts that make the agent work, checked in both accounts."""
+    current = creds.assert_current_coherent(management, key["secret_arn"], guard=guard)
+    assert current is not None and current.certificate == consumer["certificate_pem"] == identity["certificate_pem"]
+    # The key in the secret is the one whose CSR the regional account signed.
+    assert current.key_fingerprint == key["public_key_fingerprint"] == consumer["certificate_public_key_fingerprint"]
+    assert creds.csr_fingerprint(key["csr_pem"]) == current.key_fingerprint
+    described = regional.client("iot").describe_certificate(certificateId=consumer["certificate_id"])["certificateDescription"]
+    assert described["status"] == "ACTIVE"
+    assert creds.certificate_fingerprint(described["certificatePem"]) == current.key_fingerprint
+    creds.assert_bundle_shape(current, complete=True)
+    # One source for both policies: the IoT policy grants exactly what the agent's IAM policy does.
+    iot_doc = json.loads(consumer["policy_document"])
+    iam_doc = json.loads(identity["iot_policy"])
+    assert docs.grants(iot_doc) == docs.grants(iam_doc), docs.describe_difference(iot_doc, iam_doc)
+    config = json.loads(management.secretsmanager.get_secret_value(SecretId=identity["config_secret_arn"])["SecretString"])
+    assert f'brokerHost: "{consumer["endpoint"]}:8883"' in config["config"]
+    assert f'sourceEvents: "{consumer["source_events_topic"]}"' in config["config"]
+    assert f'agentEvents: "{consumer["agent_events_topic"]}"' in config["config"]
+    return current
+
+
+def assert_nothing_left(management, regional, cluster_id: str, certificate_ids: set[str]) -> None:
+    iot = regional.client("iot")
+    things = {t["thingName"] for t in iot.list_things()["things"]}
+    policies = {p["policyName"] for p in iot.list_policies()["policies"]}
+    assert f"{cluster_id}-maestro-agent" not in things
+    assert f"{cluster_id}-maestro-agent-policy" not in policies
+    left = certificate_ids & set(iot_certificates(regional))
+    assert not left, f"certificates left in the regional account: {left}"
+    for name in (f"{cluster_id}/maestro/agent-mqtt-cert", f"{cluster_id}/maestro/agent-config"):
+        assert creds.deletion_scheduled(management, name) is not None, f"{name} not scheduled for deletion"
+    assert f"{cluster_id}-maestro-agent" not in {r["RoleName"] for r in management.iam.list_roles()["Roles"]}
+
+
+def test_one_configuration_does_everything_in_one_apply_and_rotates_without_a_gap(
+        make_workspace, provider_preamble, management, regional, make_eks_cluster, leak_guard):
+    cluster_id = "flow-one"
+    eks = make_eks_cluster("flow-one-eks")
+    ws = make_workspace()
+    ws.set_config(provider_preamble + one_config(cluster_id, eks))
+    ws.init()
+    ws.apply()
+    ws.assert_plan_empty()
+    key, consumer, identity = ws.state_resource(KEY), ws.state_resource(CONSUMER), ws.state_resource(IDENTITY)
+    first = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard)
+    issued = {consumer["certificate_id"]}
+
+    # Rotation in one apply: new key staged, new certificate issued, new bundle promoted; the
+    # old certificate stays ACTIVE for the grace period.
+    ws.set_config(provider_preamble + one_config(cluster_id, eks, generation="2"))
+    ws.assert_plan_changes({KEY: "update", CONSUMER: "update", IDENTITY: "update"})
+    ws.apply()
+    ws.assert_plan_empty()
+    key, consumer, identity = ws.state_resource(KEY), ws.state_resource(CONSUMER), ws.state_resource(IDENTITY)
+    second = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard)
+    issued.add(consumer["certificate_id"])
+    assert second.key_fingerprint != first.key_fingerprint
+    previous = creds.read_bundle(management, key["secret_arn"], "AWSPREVIOUS", guard=leak_guard)
+    assert previous.certificate == first.certificate and previous.is_coherent()
+    old_ids = [p["certificate_id"] for p in consumer["previous_certificates"]]
+    assert len(old_ids) == 1 and iot_certificates(regional)[old_ids[0]] == "ACTIVE"
+
+    # Grace over (set to 0): a later apply deactivates and deletes the old certificate.
+    ws.set_config(provider_preamble + one_config(cluster_id, eks, generation="2", grace_hours=0))
+    ws.apply()
+    ws.assert_plan_empty()
+    assert old_ids[0] not in iot_certificates(regional)
+    assert ws.state_resource(CONSUMER)["previous_certificates"] == []
+
+    ws.destroy()
+    assert_nothing_left(management, regional, cluster_id, issued)
+
+
+def test_two_teams_exchange_only_public_material(make_workspace, provider_preamble, management, regional,
+                                                 make_eks_cluster, leak_guard):
+    cluster_id = "flow-two"
+    eks = make_eks_cluster("flow-two-eks")
+    mgmt = make_workspace("management")
+    region = make_workspace("regional")
+
+    def management_config(generation: str, certificate: str | None, endpoint: str | None) -> str:
+        return provider_preamble + key_block(cluster_id, generation) + "\n" + \
+            identity_block(cluster_id, eks, certificate, endpoint) + \
+            'output "csr_pem" {\n  value = maestro_agent_key.k.csr_pem\n}\n'
+
+    def regional_config(csr: str, grace_hours: int = 24) -> str:
+        return provider_preamble + consumer_block(cluster_id, csr, grace_hours) + \
+            'output "certificate_pem" {\n  value = maestro_consumer.c.certificate_pem\n}\n' + \
+            'output "endpoint" {\n  value = maestro_consumer.c.endpoint\n}\n'
+
+    def outputs(ws) -> dict[str, Any]:
+        return {k: v["value"] for k, v in json.loads(ws.run("output", "-json").stdout).items()}
+
+    # Management team: key and identity; no certificate yet, so the plan warns.
+    mgmt.set_config(management_config("1", None, None))
+    mgmt.init()
+    applied = mgmt.apply()
+    assert "The agent has no certificate yet" in applied.output
+    csr = outputs(mgmt)["csr_pem"]
+    assert "PRIVATE KEY" not in csr
+
+    # Regional team: consumer from the CSR alone.
+    region.set_config(regional_config(csr))
+    region.init()
+    region.apply()
+    region.assert_plan_empty()
+    handed_back = outputs(region)
+    assert set(handed_back) == {"certificate_pem", "endpoint"}
+
+    # Management team again: the certificate completes the bundle.
+    mgmt.set_config(management_config("1", handed_back["certificate_pem"], handed_back["endpoint"]))
+    mgmt.apply()
+    mgmt.assert_plan_empty()
+    region.assert_plan_empty()
+    key, identity, consumer = mgmt.state_resource(KEY), mgmt.state_resource(IDENTITY), region.state_resource(CONSUMER)
+    first = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard)
+    issued = {consumer["certificate_id"]}
+
+    # Rotation across teams: management stages a key (current bundle untouched), regional
+    # issues, management promotes. The current bundle is checked coherent at every step.
+    mgmt.set_config(management_config("2", handed_back["certificate_pem"], handed_back["endpoint"]))
+    mgmt.apply()
+    during = creds.assert_current_coherent(management, key["secret_arn"], guard=leak_guard)
+    assert during.certificate == first.certificate
+    new_csr = outputs(mgmt)["csr_pem"]
+    assert new_csr != csr
+    region.set_config(regional_config(new_csr))
+    region.apply()
+    during = creds.assert_current_coherent(management, key["secret_arn"], guard=leak_guard)
+    assert during.certificate == first.certificate, "the regional apply changed the management secret"
+    handed_back = outputs(region)
+    mgmt.set_config(management_config("2", handed_back["certificate_pem"], handed_back["endpoint"]))
+    mgmt.apply()
+    mgmt.assert_plan_empty()
+    key, identity, consumer = mgmt.state_resource(KEY), mgmt.state_resource(IDENTITY), region.state_resource(CONSUMER)
+    second = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard)
+    issued.add(consumer["certificate_id"])
+    assert second.key_fingerprint != first.key_fingerprint
+
+    # Nothing secret ever crossed: neither state holds a private key (the leak guard scans
+    # both workspaces after the test), and the regional state does not even name the secret.
+    assert "agent-mqtt-cert" not in json.dumps(region.show_state())
+
+    mgmt.destroy()
+    region.destroy()
+    assert_nothing_left(management, regional, cluster_id, issued)
