@@ -11,6 +11,9 @@ Besides moto's own ``/moto-api/...`` routes, ``/maestro-emulator/config``
 reads (GET) or changes (POST JSON ``{"iamPropagationSeconds": 2.5}``; null
 returns to the environment value) the IAM propagation delay of a running
 server, so one server can serve tests with and without the fault.
+
+``/maestro-emulator/faults`` arms, lists and clears injected AWS errors
+(see ``maestro_emulator/faults.py``).
 """
 
 from __future__ import annotations
@@ -71,8 +74,10 @@ def build_app() -> Callable[..., Iterable[bytes]]:
         create_backend_app,
     )
 
+    from maestro_emulator import faults
+
     maestro_emulator.install()
-    return _config_app(DomainDispatcherApplication(create_backend_app))
+    return faults.wrap(_config_app(DomainDispatcherApplication(create_backend_app)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,13 +40,14 @@ def install() -> None:
                 f"found {moto.__version__}"
             )
 
-        from . import eks_pod_identity, iam_documents, iot_certificates, iot_endpoint
+        from . import eks_pod_identity, iam_documents, iot_certificates, iot_endpoint, iot_things
 
         extensions = {
             "eks_pod_identity": eks_pod_identity.install,
             "iam_documents": iam_documents.install,
             "iot_certificates": iot_certificates.install,
             "iot_endpoint": iot_endpoint.install,
+            "iot_things": iot_things.install,
         }
         # Switching one extension off lets a test prove that plain moto
         # really misbehaves (i.e. that the extension is still needed).
