@@ -191,3 +191,43 @@ def test_bad_input_is_rejected_at_validate(key_workspace, management, arguments,
     assert attribute in result.output
     with pytest.raises(management.secretsmanager.exceptions.ResourceNotFoundException):
         management.secretsmanager.describe_secret(SecretId=default_secret(cluster_id))
+
+
+def test_the_leak_check_catches_this_key_when_planted(key_workspace, management, leak_guard):
+    """The scan that runs after every test would see this very key in a real artifact: plant
+    it in the real state file (as a leaky provider would, raw and without its PEM armour) and
+    in the real trace log, and check each plant is reported; then put the artifacts back."""
+    import base64
+    import json as _json
+    from cryptography.hazmat.primitives import serialization
+
+    ws = key_workspace(key_block("key-planted"))
+    ws.apply()
+    state = ws.state_resource(ADDRESS)
+    bundle = creds.read_bundle(management, state["secret_arn"], guard=leak_guard)
+    assert leak_guard.scan() == [], "clean artifacts must pass before planting"
+
+    state_file = ws.root / "terraform.tfstate"
+    original = state_file.read_text()
+    der = serialization.load_pem_private_key(bundle.private_key.encode(), None).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    plants = {
+        "PEM in a state attribute": bundle.private_key,
+        "bare base64 DER in a state attribute": base64.b64encode(der).decode(),
+    }
+    for what, planted in plants.items():
+        doc = _json.loads(original)
+        doc["resources"][0]["instances"][0]["attributes"]["csr_pem"] = planted
+        state_file.write_text(_json.dumps(doc))
+        findings = leak_guard.scan()
+        assert any(f.source.startswith(str(state_file)) for f in findings), f"{what} was not found: {findings}"
+    state_file.write_text(original)
+
+    logs = sorted(ws.root.rglob("*.log"))
+    assert logs, "no tofu trace log to plant into"
+    log_text = logs[-1].read_text()
+    logs[-1].write_text(log_text + '\n2026-01-01T00:00:00Z [TRACE] provider: body="' +
+                        _json.dumps(bundle.raw)[1:-1].replace('"', '\\"') + '"\n')
+    assert any(f.source.startswith(str(logs[-1])) for f in leak_guard.scan()), "the bundle escaped inside a log line was not found"
+    logs[-1].write_text(log_text)
+    assert leak_guard.scan() == []
