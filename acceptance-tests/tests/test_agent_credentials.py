@@ -239,3 +239,24 @@ def test_destroy_schedules_the_config_secret_and_leaves_the_credential_secret_to
     f.ws.destroy()
     assert creds.deletion_scheduled(management, config_arn) is not None
     assert creds.deletion_scheduled(management, credential_arn) is not None
+
+
+def test_a_failed_promotion_is_retried_by_the_next_apply(flow, management, emulator_url):
+    from harness.faults import Faults
+    f = flow("cred-fault")
+    f.configure()
+    f.ws.init()
+    f.ws.apply()
+    cert = f.issue()
+    f.configure(certificate_pem=cert)
+    faults = Faults(emulator_url)
+    faults.arm("secretsmanager", "PutSecretValue", code="InvalidRequestException")
+    try:
+        f.ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"PutSecretValue")
+    finally:
+        faults.clear()
+    assert f.current().certificate is None, "nothing was promoted"
+    f.ws.assert_plan_changes({IDENTITY: "update"}, attributes={IDENTITY: {"certificate_pem"}})
+    f.ws.apply()
+    f.ws.assert_plan_empty()
+    assert f.current().certificate == cert

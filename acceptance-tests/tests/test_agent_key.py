@@ -231,3 +231,34 @@ def test_the_leak_check_catches_this_key_when_planted(key_workspace, management,
     assert any(f.source.startswith(str(logs[-1])) for f in leak_guard.scan()), "the bundle escaped inside a log line was not found"
     logs[-1].write_text(log_text)
     assert leak_guard.scan() == []
+
+
+def test_a_create_whose_answer_is_lost_adopts_the_secret_it_made(key_workspace, management, emulator_url, leak_guard):
+    """CreateSecret succeeds in AWS but every answer is lost (the SDK retries, then finds the
+    secret existing): the resource adopts its own secret instead of failing or leaving it."""
+    from harness.faults import Faults
+    faults = Faults(emulator_url)
+    faults.arm("secretsmanager", "CreateSecret", when="after", status=500, code="InternalServiceError")
+    try:
+        ws = key_workspace(key_block("key-lost"))
+        ws.apply()
+        assert faults.fired("secretsmanager", "CreateSecret") == 1
+    finally:
+        faults.clear()
+    ws.assert_plan_empty()
+    state = ws.state_resource(ADDRESS)
+    # The SDK's retry repeats the request with the same idempotency token, so AWS may answer it
+    # as the same create (the key is current) or the resource adopts the secret (staged).
+    stages = creds.versions(management, state["secret_arn"]).get(state["key_version_id"], [])
+    assert stages, "the key's version is not in the secret"
+    assert_key_matches_state(management, state, leak_guard, stage=stages[0])
+    listed = management.secretsmanager.list_secrets(Filters=[{"Key": "name", "Values": ["key-lost/"]}])["SecretList"]
+    assert [s["Name"] for s in listed] == [default_secret("key-lost")]
+
+
+def test_a_secret_of_someone_else_is_not_taken_over(key_workspace, management):
+    management.secretsmanager.create_secret(Name=default_secret("key-foreign"), SecretString="{}", Description="not ours")
+    ws = key_workspace(key_block("key-foreign"))
+    ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"Secret already exists")
+    assert management.secretsmanager.get_secret_value(SecretId=default_secret("key-foreign"))["SecretString"] == "{}"
+    management.secretsmanager.delete_secret(SecretId=default_secret("key-foreign"), ForceDeleteWithoutRecovery=True)

@@ -180,7 +180,9 @@ fn set_key_attributes(state: &mut Value, key: &GeneratedKey, csr: String, versio
 
 impl AgentKey {
     /// Creates the secret holding a key-only bundle as its first version. A secret of that name
-    /// scheduled for deletion (deleted out of band) is restored and the new key staged in it.
+    /// scheduled for deletion (deleted out of band) is restored, and one this provider made for
+    /// the same cluster is adopted (a create retried after its answer was lost); the new key is
+    /// staged in either.
     async fn create_secret(
         &self,
         c: &AwsClients,
@@ -202,7 +204,9 @@ impl AgentKey {
             Ok(out) => Ok((out.arn().unwrap_or_default().to_string(), out.version_id().unwrap_or_default().to_string())),
             Err(e) if matches!(aws_error::code(&e), Some("ResourceExistsException") | Some("InvalidRequestException")) => {
                 let info = secrets::describe(c, &spec.secret_name).await?.unwrap_or_default();
-                if !info.scheduled_for_deletion {
+                // Ours for this cluster (a create whose answer was lost, retried): adopt it.
+                let ours = info.description.as_deref() == Some(spec.description().as_str());
+                if !info.scheduled_for_deletion && !ours {
                     return Err(Diagnostic::error(
                         "Secret already exists",
                         format!(
@@ -213,8 +217,12 @@ impl AgentKey {
                     .at(AttributePath::root("secret_name"))
                     .into());
                 }
-                tracing::info!(secret = %spec.secret_name, "restoring the credential secret, which was scheduled for deletion");
-                secrets::restore(c, &info.arn).await?;
+                if info.scheduled_for_deletion {
+                    tracing::info!(secret = %spec.secret_name, "restoring the credential secret, which was scheduled for deletion");
+                    secrets::restore(c, &info.arn).await?;
+                } else {
+                    tracing::info!(secret = %spec.secret_name, "adopting the credential secret this provider created for the cluster");
+                }
                 self.align_settings(c, &info, spec).await?;
                 // Whatever the restored secret serves stays current until the new key's
                 // certificate is promoted by maestro_agent_identity.
