@@ -13,7 +13,8 @@ returns to the environment value) the IAM propagation delay of a running
 server, so one server can serve tests with and without the fault.
 
 ``/maestro-emulator/faults`` arms, lists and clears injected AWS errors
-(see ``maestro_emulator/faults.py``).
+(see ``maestro_emulator/faults.py``); ``/maestro-emulator/calls`` counts the
+AWS calls served, per account and operation (``maestro_emulator/call_log.py``).
 """
 
 from __future__ import annotations
@@ -74,10 +75,11 @@ def build_app() -> Callable[..., Iterable[bytes]]:
         create_backend_app,
     )
 
-    from maestro_emulator import faults
+    from maestro_emulator import call_log, faults
 
     maestro_emulator.install()
-    return faults.wrap(_config_app(DomainDispatcherApplication(create_backend_app)))
+    # Counted outermost, so a call failed by an injected fault is still a call made.
+    return call_log.wrap(faults.wrap(_config_app(DomainDispatcherApplication(create_backend_app))))
 
 
 def main(argv: list[str] | None = None) -> int:
