@@ -228,7 +228,7 @@ def test_iam_permission_policies_are_valid_json(provider_schema):
     assert not problems, "\n  ".join(["IAM permission problems:", *problems])
 
 
-REQUIRED_GUIDES = ("architecture.md", "migrating-from-modules.md")
+REQUIRED_GUIDES = ("architecture.md", "certificate-rotation.md", "migrating-from-modules.md")
 
 
 def test_guides_exist_and_links_resolve():

@@ -1,5 +1,6 @@
 """Every configuration under examples/ passes `tofu init` and `tofu validate` with the built
 provider, and every import.sh is valid bash that imports an address its resource.tf declares.
+examples/complete/ and examples/two-teams/ are also applied, unchanged, against the emulator.
 
 Directories are discovered, not listed: a new example folder (a new resource's
 examples/resources/<type>/, complete/, two-teams/<side>/) is tested as soon as it exists.
@@ -9,6 +10,7 @@ they are validated together with examples/provider/provider.tf.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import registry_docs as rd, settings
+from harness import complete_example, registry_docs as rd, settings
+from harness import credentials as creds
 
 pytestmark = pytest.mark.acceptance
 
@@ -46,6 +49,8 @@ def test_examples_exist():
     found = {_id(d) for d in example_dirs()}
     assert "provider" in found, f"examples/provider/ is missing; found {sorted(found)}"
     assert any(name.startswith("resources/") for name in found), f"no examples/resources/<type>/; found {sorted(found)}"
+    for required in ("complete", "two-teams/management", "two-teams/regional"):
+        assert required in found, f"examples/{required}/ is missing; found {sorted(found)}"
 
 
 @pytest.mark.parametrize("directory", example_dirs(), ids=_id)
@@ -100,3 +105,80 @@ def test_import_script_is_valid_and_targets_a_declared_address(script: Path):
         assert address in declared, f"{_id(script)} imports {address}, but the folder declares only {sorted(declared)}"
         assert address.split(".")[0] == script.parent.name, \
             f"{_id(script)} imports a {address.split('.')[0]} from the {script.parent.name} folder"
+
+
+# ---------------------------------------------------------------- applied against the emulator
+
+
+def _copy_example(directory: Path, workspace) -> None:
+    for source in sorted(directory.iterdir()):
+        if source.is_file() and source.suffix == ".tf":
+            shutil.copy2(source, workspace.root / source.name)
+
+
+def _outputs(workspace) -> dict:
+    return {name: item["value"] for name, item in json.loads(workspace.run("output", "-json").stdout).items()}
+
+
+def test_complete_example_applies_and_the_agent_credentials_are_coherent(
+        make_workspace, emulator_url, management, regional, make_eks_cluster, leak_guard):
+    """examples/complete, unchanged, against the emulator: one apply builds both accounts, the
+    next plan is empty, the outputs and AWS agree, and a key rotation is again one apply."""
+    cluster_id = "example-complete"
+    eks = make_eks_cluster("example-complete-eks")
+    ws = make_workspace("complete")
+    _copy_example(complete_example.EXAMPLE_DIR, ws)
+    complete_example.write_variables(ws.root, emulator_url, cluster_id, eks)
+    ws.init()
+    ws.apply()
+    ws.assert_plan_empty()
+    first = _outputs(ws)
+    complete_example.verify(management, regional, cluster_id, first, leak_guard)
+
+    complete_example.write_variables(ws.root, emulator_url, cluster_id, eks, key_generation="2")
+    ws.apply()
+    ws.assert_plan_empty()
+    second = _outputs(ws)
+    complete_example.verify(management, regional, cluster_id, second, leak_guard)
+    assert second["fingerprints"]["key"] != first["fingerprints"]["key"]
+    ws.destroy()
+
+
+def test_two_teams_example_exchanges_only_public_values(
+        make_workspace, emulator_url, management, regional, make_eks_cluster, leak_guard):
+    """examples/two-teams/, unchanged, in the order its README gives: management, regional,
+    management again. Only csr_pem, certificate_pem and endpoint pass between the workspaces."""
+    cluster_id = "example-two-teams"
+    eks = make_eks_cluster("example-two-teams-eks")
+    mgmt, region = make_workspace("management"), make_workspace("regional")
+    _copy_example(EXAMPLES / "two-teams" / "management", mgmt)
+    _copy_example(EXAMPLES / "two-teams" / "regional", region)
+
+    def variables(workspace, **values) -> None:
+        workspace.write_file("emulator.auto.tfvars.json", json.dumps({"aws_endpoint": emulator_url, "cluster_id": cluster_id,
+                                                                       **values}))
+
+    variables(mgmt, eks_cluster_name=eks)
+    mgmt.init()
+    assert "The agent has no certificate yet" in mgmt.apply().output
+    csr = _outputs(mgmt)["csr_pem"]
+    assert "PRIVATE KEY" not in csr
+
+    variables(region, csr_pem=csr)
+    region.init()
+    region.apply()
+    region.assert_plan_empty()
+    handed_back = _outputs(region)
+
+    variables(mgmt, eks_cluster_name=eks, certificate_pem=handed_back["certificate_pem"],
+              broker_endpoint=handed_back["endpoint"])
+    mgmt.apply()
+    mgmt.assert_plan_empty()
+    done = _outputs(mgmt)
+    assert done["public_key_fingerprint"] == done["certificate_fingerprint"] == \
+        handed_back["certificate_public_key_fingerprint"]
+    bundle = creds.assert_current_coherent(management, f"{cluster_id}/maestro/agent-mqtt-cert", guard=leak_guard)
+    assert bundle is not None and bundle.key_fingerprint == done["public_key_fingerprint"]
+    assert "agent-mqtt-cert" not in json.dumps(region.show_state()), "the regional state names the credential secret"
+    mgmt.destroy()
+    region.destroy()
