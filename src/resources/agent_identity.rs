@@ -188,7 +188,7 @@ fn schema() -> Schema {
     let [tags, tags_all] = tag_attributes();
     Schema::new(
         Block::new(
-            "The Maestro agent's identity in a management account: an IAM role that EKS Pod Identity hands to the agent's pods, with least-privilege inline policies to read its MQTT credential secret and to reach the regional IoT broker, and the Pod Identity association. Replaces the hand-written agent module; configure it with the management-account provider.",
+            "The Maestro agent's identity in a management account: an IAM role that EKS Pod Identity hands to the agent's pods, with least-privilege inline policies to read its secrets and to reach the regional IoT broker, and the Pod Identity association. Given the certificate from `maestro_consumer`, it completes the credential secret that `maestro_agent_key` started, and it writes the agent's config secret. Replaces the hand-written agent module; configure it with the management-account provider.",
         )
         .attribute(
             Attribute::string("cluster_id")
@@ -284,7 +284,7 @@ fn schema() -> Schema {
                 .description("ARN pattern of the MQTT credential secret that the role may read (`...:secret:<name>-??????`)."),
         )
         .attribute(Attribute::string("trust_policy").computed().description("The role's trust policy as AWS holds it (JSON)."))
-        .attribute(Attribute::string("secrets_policy").computed().description("The inline policy that reads the credential secret, as AWS holds it (JSON)."))
+        .attribute(Attribute::string("secrets_policy").computed().description("The inline policy that reads the credential and config secrets, as AWS holds it (JSON)."))
         .attribute(Attribute::string("iot_policy").computed().description("The inline IoT Core policy, as AWS holds it (JSON)."))
         .attribute(Attribute::string("agent_config").computed().description("The agent's MQTT config YAML as written to the config secret; null without `broker_endpoint`."))
         .attribute(Attribute::string("config_secret_arn").computed().keep_state_for_unknown().description("ARN of the config secret; null without `broker_endpoint`."))

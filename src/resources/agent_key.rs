@@ -77,7 +77,7 @@ fn schema() -> Schema {
         .attribute(
             Attribute::string_map("rotation_triggers")
                 .optional()
-                .description("Arbitrary values; changing any of them generates a new key, staged as the secret's AWSPENDING version until its certificate arrives."),
+                .description("Arbitrary values; adding, removing or changing any of them generates a new key, staged as the secret's AWSPENDING version until its certificate arrives."),
         )
         .attribute(
             Attribute::number("rotate_after_days")
@@ -86,7 +86,7 @@ fn schema() -> Schema {
                 .description("Generate a new key at the first plan after the current one is this many days old."),
         )
         .attribute(tags)
-        .attribute(Attribute::string("id").computed().keep_state_for_unknown().description("ARN of the credential secret."))
+        .attribute(Attribute::string("id").computed().keep_state_for_unknown().description("Same as `secret_arn`."))
         .attribute(Attribute::string("secret_arn").computed().keep_state_for_unknown().description("ARN of the credential secret."))
         .attribute(
             Attribute::string("csr_pem")
