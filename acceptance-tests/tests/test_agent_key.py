@@ -262,3 +262,31 @@ def test_a_secret_of_someone_else_is_not_taken_over(key_workspace, management):
     ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"Secret already exists")
     assert management.secretsmanager.get_secret_value(SecretId=default_secret("key-foreign"))["SecretString"] == "{}"
     management.secretsmanager.delete_secret(SecretId=default_secret("key-foreign"), ForceDeleteWithoutRecovery=True)
+
+
+def test_rotate_after_days_plans_a_new_key_once_the_key_is_old_enough(key_workspace, provider_preamble, management, leak_guard):
+    """The age check runs at plan time against `key_created_at`; the key's recorded creation
+    time is moved back in the state (tofu state push) instead of waiting 30 days."""
+    import json as _json
+    cluster_id = "key-age"
+    ws = key_workspace(key_block(cluster_id, rotate_after_days=30))
+    ws.apply()
+    ws.assert_plan_empty()
+    before = ws.state_resource(ADDRESS)
+
+    state = _json.loads(ws.run("state", "pull").stdout)
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    state["resources"][0]["instances"][0]["attributes"]["key_created_at"] = old
+    state["serial"] += 1
+    ws.write_file("aged.tfstate", _json.dumps(state))
+    ws.run("state", "push", "aged.tfstate")
+    ws.remove_file("aged.tfstate")
+
+    plan = ws.assert_plan_changes({ADDRESS: "update"})
+    assert plan.resource_change(ADDRESS)["change"]["after_unknown"].get("csr_pem") is True
+    ws.apply()
+    ws.assert_plan_empty()
+    after = ws.state_resource(ADDRESS)
+    assert after["public_key_fingerprint"] != before["public_key_fingerprint"]
+    assert after["key_created_at"] > old
+    assert_key_matches_state(management, after, leak_guard, stage="AWSPENDING")
