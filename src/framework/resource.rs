@@ -111,6 +111,26 @@ pub struct IdentityAttribute {
 }
 
 impl IdentitySchema {
+    /// The usual identity: one required string attribute naming the remote object.
+    pub fn single_string(name: &str, description: &str) -> Self {
+        IdentitySchema {
+            version: 0,
+            attributes: vec![IdentityAttribute {
+                name: name.into(),
+                ty: Type::String,
+                required_for_import: true,
+                description: description.into(),
+            }],
+        }
+    }
+
+    /// The identity `{name = <state.name>}` of a [`single_string`](Self::single_string)
+    /// schema; `None` while the state has no value for it.
+    pub fn single_from_state(state: &Value, name: &str) -> Option<Value> {
+        let id = state.get(name);
+        (!id.is_null()).then(|| Value::object([(name, id.clone())]))
+    }
+
     pub fn value_type(&self) -> Type {
         Type::Object(self.attributes.iter().map(|a| (a.name.clone(), a.ty.clone())).collect())
     }

@@ -11,7 +11,7 @@ use super::common::{aws_failure, configured_tags, json_text, merge_tags, opt_tex
 use super::secrets::{self, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 use crate::crypto::keys::{self, GeneratedKey};
 use crate::crypto::{AgentConfigSecret, CredentialBundle, SecretString, AMAZON_ROOT_CA_1};
-use crate::framework::resource::{IdentityAttribute, IdentitySchema};
+use crate::framework::resource::IdentitySchema;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
 use crate::policy::agent_binding::{self, AgentBinding, DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT};
@@ -782,20 +782,11 @@ impl Resource<AwsClients> for AgentIdentity {
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![IdentityAttribute {
-                name: "cluster_id".into(),
-                ty: Type::String,
-                required_for_import: true,
-                description: "Management cluster identifier.".into(),
-            }],
-        })
+        Some(IdentitySchema::single_string("cluster_id", "Management cluster identifier."))
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        let id = state.get("cluster_id");
-        (!id.is_null()).then(|| Value::object([("cluster_id", id.clone())]))
+        IdentitySchema::single_from_state(state, "cluster_id")
     }
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {

@@ -9,7 +9,7 @@
 
 use super::common::{aws_failure, json_text, opt_text, text};
 use crate::crypto::keys;
-use crate::framework::resource::{IdentityAttribute, IdentitySchema};
+use crate::framework::resource::IdentitySchema;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
 use crate::policy::agent_binding::AgentBinding;
@@ -910,20 +910,11 @@ impl Resource<AwsClients> for Consumer {
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![IdentityAttribute {
-                name: "consumer_id".into(),
-                ty: Type::String,
-                required_for_import: true,
-                description: "Maestro consumer name.".into(),
-            }],
-        })
+        Some(IdentitySchema::single_string("consumer_id", "Maestro consumer name."))
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        let id = state.get("consumer_id");
-        (!id.is_null()).then(|| Value::object([("consumer_id", id.clone())]))
+        IdentitySchema::single_from_state(state, "consumer_id")
     }
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {

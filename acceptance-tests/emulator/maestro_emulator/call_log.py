@@ -12,13 +12,12 @@ told apart.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections import Counter
 from typing import Any, Callable, Iterable
 
-from .faults import _SCOPE, _operation
+from .faults import request_operation
 
 PATH = "/maestro-emulator/calls"
 
@@ -56,14 +55,10 @@ def wrap(inner: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]
     def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == PATH:
             return _control(environ, start_response)
-        match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if match is None:
+        operation = request_operation(environ)
+        if operation is None:
             return inner(environ, start_response)
-        service = match.group(1)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        action = _operation(dict(environ, **{"wsgi.input": io.BytesIO(body)}), service) or "?"
-        environ["wsgi.input"] = io.BytesIO(body)
+        service, action = operation
         with _lock:
             _calls[(_account(environ), service, action)] += 1
         return inner(environ, start_response)

@@ -118,6 +118,20 @@ def _operation(environ: dict[str, Any], service: str) -> str | None:
         return None
 
 
+def request_operation(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """(service, operation) of an AWS request, or None for anything else. Reads the body (the
+    operation of query and json protocols is in it) and puts back a fresh copy for the app."""
+    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if match is None:
+        return None
+    service = match.group(1)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    action = _operation(dict(environ, **{"wsgi.input": io.BytesIO(body)}), service)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return service, action or "?"
+
+
 def _error(fault: Fault, service: str) -> tuple[str, list[tuple[str, str]], bytes]:
     from moto.core.utils import get_service_model
 
@@ -164,16 +178,11 @@ def wrap(inner: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]
         if environ.get("PATH_INFO") == PATH:
             return _control(environ, start_response)
         match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        service = match.group(1) if match else None
         # Untouched unless a fault waits for this service: nothing is buffered otherwise.
-        if service is None or not _armed_for(service):
+        if match is None or not _armed_for(match.group(1)):
             return inner(environ, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        probe = dict(environ, **{"wsgi.input": io.BytesIO(body)})
-        action = _operation(probe, service)
-        environ["wsgi.input"] = io.BytesIO(body)
-        fault = _take(service, action) if action else None
+        service, action = request_operation(environ) or ("", "?")
+        fault = _take(service, action) if action != "?" else None
         if fault is None:
             return inner(environ, start_response)
         if fault.when == "after":
