@@ -65,6 +65,20 @@ def flow(make_workspace, provider_preamble, management, regional, make_eks_clust
             self.issued.append(certificate_id)
             return pem
 
+        def start(self) -> None:
+            """Key and identity applied, no certificate yet."""
+            self.configure()
+            self.ws.init()
+            self.ws.apply()
+
+        def complete(self) -> str:
+            """start(), then a certificate issued for the key and applied; returns it."""
+            self.start()
+            cert = self.issue()
+            self.configure(certificate_pem=cert)
+            self.ws.apply()
+            return cert
+
         def current(self) -> creds.Bundle | None:
             return creds.assert_current_coherent(management, self.key()["secret_arn"], guard=leak_guard)
 
@@ -117,9 +131,7 @@ def test_without_a_certificate_the_plan_warns_and_the_config_secret_is_written(f
 
 def test_certificate_completes_the_bundle_and_rotation_has_no_gap(flow, management):
     f = flow("cred-rotate")
-    f.configure()
-    f.ws.init()
-    f.ws.apply()
+    f.start()
 
     first_cert = f.issue()
     f.configure(certificate_pem=first_cert)
@@ -159,9 +171,7 @@ def test_certificate_completes_the_bundle_and_rotation_has_no_gap(flow, manageme
 
 def test_a_certificate_for_another_key_is_refused(flow, management, regional):
     f = flow("cred-mismatch")
-    f.configure()
-    f.ws.init()
-    f.ws.apply()
+    f.start()
     before = f.current()
     # A certificate for a CSR made by somebody else.
     from cryptography import x509
@@ -184,12 +194,7 @@ def test_a_certificate_for_another_key_is_refused(flow, management, regional):
 
 def test_secret_drift_is_repaired(flow, management):
     f = flow("cred-drift")
-    f.configure()
-    f.ws.init()
-    f.ws.apply()
-    cert = f.issue()
-    f.configure(certificate_pem=cert)
-    f.ws.apply()
+    cert = f.complete()
     good = f.current()
 
     # Somebody overwrites the current bundle by hand, and deletes the config secret.
@@ -213,12 +218,7 @@ def test_secret_drift_is_repaired(flow, management):
 
 def test_import_recovers_broker_endpoint_and_certificate(flow, management):
     f = flow("cred-import")
-    f.configure()
-    f.ws.init()
-    f.ws.apply()
-    cert = f.issue()
-    f.configure(certificate_pem=cert)
-    f.ws.apply()
+    cert = f.complete()
     original = f.identity()
     f.ws.state_rm(IDENTITY)
     f.ws.import_resource(IDENTITY, f.cluster_id)
@@ -231,9 +231,7 @@ def test_import_recovers_broker_endpoint_and_certificate(flow, management):
 
 def test_destroy_schedules_the_config_secret_and_leaves_the_credential_secret_to_the_key(flow, management):
     f = flow("cred-destroy")
-    f.configure()
-    f.ws.init()
-    f.ws.apply()
+    f.start()
     config_arn = f.identity()["config_secret_arn"]
     credential_arn = f.key()["secret_arn"]
     f.ws.destroy()
@@ -244,9 +242,7 @@ def test_destroy_schedules_the_config_secret_and_leaves_the_credential_secret_to
 def test_a_failed_promotion_is_retried_by_the_next_apply(flow, management, emulator_url):
     from harness.faults import Faults
     f = flow("cred-fault")
-    f.configure()
-    f.ws.init()
-    f.ws.apply()
+    f.start()
     cert = f.issue()
     f.configure(certificate_pem=cert)
     faults = Faults(emulator_url)
