@@ -198,3 +198,14 @@ def make_plain_workspace(tmp_path: Path, tofu_binary: Path, empty_mirror: Provid
 def provider_preamble(emulator_url: str) -> str:
     """terraform block + `maestro.regional` and `maestro.management` pointed at the emulator."""
     return hcl.preamble(hcl.standard_providers(emulator_url))
+
+
+@pytest.fixture
+def config_workspace(make_workspace, provider_preamble) -> Callable[..., TofuWorkspace]:
+    """An initialised workspace whose config is the standard providers plus the given blocks."""
+    def make(*blocks: str, name: str = "ws") -> TofuWorkspace:
+        ws = make_workspace(name)
+        ws.set_config(provider_preamble + "\n" + "\n".join(blocks))
+        ws.init()
+        return ws
+    return make

@@ -132,17 +132,6 @@ def assert_identity_in_aws(management, state: dict[str, Any], *, tags_all: dict[
     return association
 
 
-@pytest.fixture
-def identity_workspace(make_workspace, provider_preamble):
-    """A workspace whose config is the standard providers plus the given resource blocks."""
-    def make(*blocks: str, name: str = "ws"):
-        ws = make_workspace(name)
-        ws.set_config(provider_preamble + "\n" + "\n".join(blocks))
-        ws.init()
-        return ws
-    return make
-
-
 def set_blocks(ws, preamble: str, *blocks: str) -> None:
     ws.set_config(preamble + "\n" + "\n".join(blocks))
 
@@ -174,10 +163,10 @@ def test_schema_lists_agent_identity(make_workspace, provider_preamble):
     assert {"assume_role", "endpoints", "default_tags"} <= set(provider_block.get("block_types", {}))
 
 
-def test_basic_create_with_required_arguments(identity_workspace, management, make_eks_cluster):
+def test_basic_create_with_required_arguments(config_workspace, management, make_eks_cluster):
     cluster_id = "acc-basic"
     eks = make_eks_cluster("acc-basic-eks")
-    ws = identity_workspace(identity_block(**required(cluster_id, eks)))
+    ws = config_workspace(identity_block(**required(cluster_id, eks)))
     ws.apply()
     ws.assert_plan_empty()
 
@@ -192,10 +181,10 @@ def test_basic_create_with_required_arguments(identity_workspace, management, ma
 # ---------------------------------------------------------------- (b) update in place
 
 
-def test_update_in_place(identity_workspace, provider_preamble, management, make_eks_cluster):
+def test_update_in_place(config_workspace, provider_preamble, management, make_eks_cluster):
     cluster_id = "acc-update"
     eks = make_eks_cluster("acc-update-eks")
-    ws = identity_workspace(identity_block(**required(cluster_id, eks)))
+    ws = config_workspace(identity_block(**required(cluster_id, eks)))
     ws.apply()
     before = ws.state_resource(ADDRESS)
     role_created = aws_inspect.get_role(management, role_name(cluster_id))["CreateDate"]
@@ -223,10 +212,10 @@ def test_update_in_place(identity_workspace, provider_preamble, management, make
 # ---------------------------------------------------------------- (c) replace
 
 
-def test_namespace_change_replaces(identity_workspace, provider_preamble, management, make_eks_cluster):
+def test_namespace_change_replaces(config_workspace, provider_preamble, management, make_eks_cluster):
     cluster_id = "acc-replace"
     eks = make_eks_cluster("acc-replace-eks")
-    ws = identity_workspace(identity_block(**required(cluster_id, eks)))
+    ws = config_workspace(identity_block(**required(cluster_id, eks)))
     ws.apply()
     before = ws.state_resource(ADDRESS)
 
@@ -247,11 +236,11 @@ def test_namespace_change_replaces(identity_workspace, provider_preamble, manage
 # ---------------------------------------------------------------- (d) drift
 
 
-def test_drift_of_inline_policy_is_repaired(identity_workspace, management, make_eks_cluster):
+def test_drift_of_inline_policy_is_repaired(config_workspace, management, make_eks_cluster):
     cluster_id = "acc-drift-policy"
     eks = make_eks_cluster("acc-drift-policy-eks")
     name = role_name(cluster_id)
-    ws = identity_workspace(identity_block(**required(cluster_id, eks)))
+    ws = config_workspace(identity_block(**required(cluster_id, eks)))
     ws.apply()
 
     management.iam.delete_role_policy(RoleName=name, PolicyName=docs.IOT_POLICY_NAME)
@@ -268,11 +257,11 @@ def test_drift_of_inline_policy_is_repaired(identity_workspace, management, make
     assert_identity_in_aws(management, ws.state_resource(ADDRESS), tags_all=DEFAULT_TAGS)
 
 
-def test_drift_of_association_and_role_is_repaired(identity_workspace, management, make_eks_cluster):
+def test_drift_of_association_and_role_is_repaired(config_workspace, management, make_eks_cluster):
     cluster_id = "acc-drift-role"
     eks = make_eks_cluster("acc-drift-role-eks")
     name = role_name(cluster_id)
-    ws = identity_workspace(identity_block(**required(cluster_id, eks)))
+    ws = config_workspace(identity_block(**required(cluster_id, eks)))
     ws.apply()
     first_association = ws.state_resource(ADDRESS)["association_id"]
 
@@ -297,9 +286,9 @@ def test_drift_of_association_and_role_is_repaired(identity_workspace, managemen
 # ---------------------------------------------------------------- (e) import
 
 
-def test_import_by_cluster_id(identity_workspace, management, management_cluster):
+def test_import_by_cluster_id(config_workspace, management, management_cluster):
     cluster_id = "management-01"
-    ws = identity_workspace(identity_block(**required(cluster_id, management_cluster)))
+    ws = config_workspace(identity_block(**required(cluster_id, management_cluster)))
     ws.apply()
     applied = ws.state_resource(ADDRESS)
 
@@ -326,9 +315,9 @@ def test_import_by_cluster_id(identity_workspace, management, management_cluster
     ws.remove_file("imports.tf")
 
 
-def test_import_of_missing_identity_fails(identity_workspace, make_eks_cluster):
+def test_import_of_missing_identity_fails(config_workspace, make_eks_cluster):
     eks = make_eks_cluster("acc-import-missing-eks")
-    ws = identity_workspace(identity_block(**required("acc-import-missing", eks)))
+    ws = config_workspace(identity_block(**required("acc-import-missing", eks)))
     result = ws.expect_error(["import", "-input=false", "-no-color", ADDRESS, "acc-import-missing"],
                              r"(?i)(cannot import non-existent|nothing to import|not found|does not exist|no such)")
     assert "acc-import-missing" in result.stderr, result.describe()  # says which identity is missing
@@ -345,7 +334,7 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- (f) destroy
 
 
-def test_destroy_removes_only_its_own_objects(identity_workspace, management, make_eks_cluster):
+def test_destroy_removes_only_its_own_objects(config_workspace, management, make_eks_cluster):
     cluster_id = "acc-destroy"
     eks = make_eks_cluster("acc-destroy-eks")
     # Neighbours that share the cluster, a policy name and even the role-name prefix.
@@ -356,7 +345,7 @@ def test_destroy_removes_only_its_own_objects(identity_workspace, management, ma
     unrelated = aws_inspect.create_association(management, eks, "other", "other-sa", unrelated_arn)
     lookalike = aws_inspect.create_association(management, eks, "maestro-old", "maestro-agent", lookalike_arn)
 
-    ws = identity_workspace(identity_block(**required(cluster_id, eks)))
+    ws = config_workspace(identity_block(**required(cluster_id, eks)))
     ws.apply()
     ours = ws.state_resource(ADDRESS)["association_id"]
     ws.destroy()
@@ -384,13 +373,13 @@ INVALID_CASES = [
 
 
 @pytest.mark.parametrize("attribute, bad_value, message", INVALID_CASES)
-def test_invalid_arguments_fail_before_any_aws_call(identity_workspace, management, make_eks_cluster,
+def test_invalid_arguments_fail_before_any_aws_call(config_workspace, management, make_eks_cluster,
                                                      attribute, bad_value, message):
     eks = make_eks_cluster("acc-invalid-eks")
     arguments = required("acc-invalid", eks)
     arguments[attribute] = bad_value
     before = aws_inspect.snapshot(management, [eks])
-    ws = identity_workspace(identity_block(**arguments))
+    ws = config_workspace(identity_block(**arguments))
     config = (ws.root / "main.tf").read_text()
     attribute_line = next(number for number, line in enumerate(config.splitlines(), start=1)
                           if re.match(rf"\s*{attribute}\s*=", line))

@@ -32,16 +32,6 @@ def default_secret(cluster_id: str) -> str:
     return f"{cluster_id}/maestro/agent-mqtt-cert"
 
 
-@pytest.fixture
-def key_workspace(make_workspace, provider_preamble):
-    def make(*blocks: str, name: str = "ws"):
-        ws = make_workspace(name)
-        ws.set_config(provider_preamble + "\n" + "\n".join(blocks))
-        ws.init()
-        return ws
-    return make
-
-
 def assert_key_matches_state(management, state: dict[str, Any], guard, stage: str = "AWSCURRENT") -> creds.Bundle:
     """The version at `stage` holds the key whose CSR and fingerprint the state shows."""
     bundle = creds.read_bundle(management, state["secret_arn"], stage, guard=guard)
@@ -54,9 +44,9 @@ def assert_key_matches_state(management, state: dict[str, Any], guard, stage: st
     return bundle
 
 
-def test_create_writes_the_key_only_into_the_secret(key_workspace, management, leak_guard):
+def test_create_writes_the_key_only_into_the_secret(config_workspace, management, leak_guard):
     cluster_id = "key-basic"
-    ws = key_workspace(key_block(cluster_id, tags={"team": "mgmt"}))
+    ws = config_workspace(key_block(cluster_id, tags={"team": "mgmt"}))
     ws.apply()
     ws.assert_plan_empty()
 
@@ -78,10 +68,10 @@ def test_create_writes_the_key_only_into_the_secret(key_workspace, management, l
 
 
 @pytest.mark.parametrize("algorithm,key_type", [("ECDSA_P384", "secp384r1"), ("RSA_2048", 2048)])
-def test_algorithm_is_selectable(key_workspace, management, leak_guard, algorithm, key_type):
+def test_algorithm_is_selectable(config_workspace, management, leak_guard, algorithm, key_type):
     from cryptography.hazmat.primitives import serialization
     cluster_id = f"key-{algorithm.lower().replace('_', '-')}"
-    ws = key_workspace(key_block(cluster_id, algorithm=algorithm))
+    ws = config_workspace(key_block(cluster_id, algorithm=algorithm))
     ws.apply()
     state = ws.state_resource(ADDRESS)
     bundle = assert_key_matches_state(management, state, leak_guard)
@@ -92,9 +82,9 @@ def test_algorithm_is_selectable(key_workspace, management, leak_guard, algorith
         assert key.curve.name == key_type
 
 
-def test_rotation_stages_a_pending_key_and_keeps_the_current_one(key_workspace, provider_preamble, management, leak_guard):
+def test_rotation_stages_a_pending_key_and_keeps_the_current_one(config_workspace, provider_preamble, management, leak_guard):
     cluster_id = "key-rotate"
-    ws = key_workspace(key_block(cluster_id, rotation_triggers={"generation": "1"}))
+    ws = config_workspace(key_block(cluster_id, rotation_triggers={"generation": "1"}))
     ws.apply()
     first = ws.state_resource(ADDRESS)
     current_before = creds.read_bundle(management, first["secret_arn"], guard=leak_guard)
@@ -119,8 +109,8 @@ def test_rotation_stages_a_pending_key_and_keeps_the_current_one(key_workspace, 
     assert ws.state_resource(ADDRESS)["public_key_fingerprint"] == second["public_key_fingerprint"]
 
 
-def test_destroy_schedules_deletion_with_the_recovery_window(key_workspace, management):
-    ws = key_workspace(key_block("key-destroy", recovery_window_in_days=10))
+def test_destroy_schedules_deletion_with_the_recovery_window(config_workspace, management):
+    ws = config_workspace(key_block("key-destroy", recovery_window_in_days=10))
     ws.apply()
     arn = ws.state_resource(ADDRESS)["secret_arn"]
     ws.destroy()
@@ -130,8 +120,8 @@ def test_destroy_schedules_deletion_with_the_recovery_window(key_workspace, mana
     assert 9.5 < days <= 10.01, f"recovery window of {days:.2f} days, expected 10"
 
 
-def test_force_delete_removes_the_secret_at_once(key_workspace, management):
-    ws = key_workspace(key_block("key-force", force_delete_without_recovery=True))
+def test_force_delete_removes_the_secret_at_once(config_workspace, management):
+    ws = config_workspace(key_block("key-force", force_delete_without_recovery=True))
     ws.apply()
     arn = ws.state_resource(ADDRESS)["secret_arn"]
     ws.destroy()
@@ -139,9 +129,9 @@ def test_force_delete_removes_the_secret_at_once(key_workspace, management):
         management.secretsmanager.describe_secret(SecretId=arn)
 
 
-def test_secret_deleted_out_of_band_is_restored_with_a_new_pending_key(key_workspace, management, leak_guard):
+def test_secret_deleted_out_of_band_is_restored_with_a_new_pending_key(config_workspace, management, leak_guard):
     cluster_id = "key-drift"
-    ws = key_workspace(key_block(cluster_id))
+    ws = config_workspace(key_block(cluster_id))
     ws.apply()
     first = ws.state_resource(ADDRESS)
     management.secretsmanager.delete_secret(SecretId=first["secret_arn"], RecoveryWindowInDays=7)
@@ -157,9 +147,9 @@ def test_secret_deleted_out_of_band_is_restored_with_a_new_pending_key(key_works
     assert creds.read_bundle(management, second["secret_arn"], guard=leak_guard).key_fingerprint == first["public_key_fingerprint"]
 
 
-def test_import_by_secret_name_recovers_the_key_facts(key_workspace, provider_preamble, management, leak_guard):
+def test_import_by_secret_name_recovers_the_key_facts(config_workspace, provider_preamble, management, leak_guard):
     cluster_id = "key-import"
-    ws = key_workspace(key_block(cluster_id, tags={"team": "mgmt"}))
+    ws = config_workspace(key_block(cluster_id, tags={"team": "mgmt"}))
     ws.apply()
     original = ws.state_resource(ADDRESS)
     ws.state_rm(ADDRESS)
@@ -173,8 +163,8 @@ def test_import_by_secret_name_recovers_the_key_facts(key_workspace, provider_pr
     assert_key_matches_state(management, imported, leak_guard)
 
 
-def test_import_of_a_missing_secret_says_so(key_workspace):
-    ws = key_workspace(key_block("key-missing"))
+def test_import_of_a_missing_secret_says_so(config_workspace):
+    ws = config_workspace(key_block("key-missing"))
     ws.expect_error(["import", ADDRESS, "key-missing/maestro/agent-mqtt-cert"], r"No secret .*key-missing")
 
 
@@ -184,16 +174,16 @@ def test_import_of_a_missing_secret_says_so(key_workspace):
     ({"rotate_after_days": 0}, "rotate_after_days", r"between 1 and 3650"),
     ({"secret_name": "bad name!"}, "secret_name", r"Secrets Manager secret name"),
 ])
-def test_bad_input_is_rejected_at_validate(key_workspace, management, arguments, attribute, message):
+def test_bad_input_is_rejected_at_validate(config_workspace, management, arguments, attribute, message):
     cluster_id = "key-bad"
-    ws = key_workspace(key_block(cluster_id, **arguments))
+    ws = config_workspace(key_block(cluster_id, **arguments))
     result = ws.expect_error(["validate"], message)
     assert attribute in result.output
     with pytest.raises(management.secretsmanager.exceptions.ResourceNotFoundException):
         management.secretsmanager.describe_secret(SecretId=default_secret(cluster_id))
 
 
-def test_the_leak_check_catches_this_key_when_planted(key_workspace, management, leak_guard):
+def test_the_leak_check_catches_this_key_when_planted(config_workspace, management, leak_guard):
     """The scan that runs after every test would see this very key in a real artifact: plant
     it in the real state file (as a leaky provider would, raw and without its PEM armour) and
     in the real trace log, and check each plant is reported; then put the artifacts back."""
@@ -201,7 +191,7 @@ def test_the_leak_check_catches_this_key_when_planted(key_workspace, management,
     import json as _json
     from cryptography.hazmat.primitives import serialization
 
-    ws = key_workspace(key_block("key-planted"))
+    ws = config_workspace(key_block("key-planted"))
     ws.apply()
     state = ws.state_resource(ADDRESS)
     bundle = creds.read_bundle(management, state["secret_arn"], guard=leak_guard)
@@ -233,14 +223,14 @@ def test_the_leak_check_catches_this_key_when_planted(key_workspace, management,
     assert leak_guard.scan() == []
 
 
-def test_a_create_whose_answer_is_lost_adopts_the_secret_it_made(key_workspace, management, emulator_url, leak_guard):
+def test_a_create_whose_answer_is_lost_adopts_the_secret_it_made(config_workspace, management, emulator_url, leak_guard):
     """CreateSecret succeeds in AWS but every answer is lost (the SDK retries, then finds the
     secret existing): the resource adopts its own secret instead of failing or leaving it."""
     from harness.faults import Faults
     faults = Faults(emulator_url)
     faults.arm("secretsmanager", "CreateSecret", when="after", status=500, code="InternalServiceError")
     try:
-        ws = key_workspace(key_block("key-lost"))
+        ws = config_workspace(key_block("key-lost"))
         ws.apply()
         assert faults.fired("secretsmanager", "CreateSecret") == 1
     finally:
@@ -256,20 +246,20 @@ def test_a_create_whose_answer_is_lost_adopts_the_secret_it_made(key_workspace, 
     assert [s["Name"] for s in listed] == [default_secret("key-lost")]
 
 
-def test_a_secret_of_someone_else_is_not_taken_over(key_workspace, management):
+def test_a_secret_of_someone_else_is_not_taken_over(config_workspace, management):
     management.secretsmanager.create_secret(Name=default_secret("key-foreign"), SecretString="{}", Description="not ours")
-    ws = key_workspace(key_block("key-foreign"))
+    ws = config_workspace(key_block("key-foreign"))
     ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"Secret already exists")
     assert management.secretsmanager.get_secret_value(SecretId=default_secret("key-foreign"))["SecretString"] == "{}"
     management.secretsmanager.delete_secret(SecretId=default_secret("key-foreign"), ForceDeleteWithoutRecovery=True)
 
 
-def test_rotate_after_days_plans_a_new_key_once_the_key_is_old_enough(key_workspace, provider_preamble, management, leak_guard):
+def test_rotate_after_days_plans_a_new_key_once_the_key_is_old_enough(config_workspace, provider_preamble, management, leak_guard):
     """The age check runs at plan time against `key_created_at`; the key's recorded creation
     time is moved back in the state (tofu state push) instead of waiting 30 days."""
     import json as _json
     cluster_id = "key-age"
-    ws = key_workspace(key_block(cluster_id, rotate_after_days=30))
+    ws = config_workspace(key_block(cluster_id, rotate_after_days=30))
     ws.apply()
     ws.assert_plan_empty()
     before = ws.state_resource(ADDRESS)

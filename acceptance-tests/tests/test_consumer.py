@@ -73,16 +73,6 @@ def consumer_block(consumer_id: str, csr_pem: str, **extra: Any) -> str:
 
 
 @pytest.fixture
-def consumer_workspace(make_workspace, provider_preamble):
-    def make(*blocks: str, name: str = "ws"):
-        ws = make_workspace(name)
-        ws.set_config(provider_preamble + "\n" + "\n".join(blocks))
-        ws.init()
-        return ws
-    return make
-
-
-@pytest.fixture
 def faults(emulator_url):
     armed = Faults(emulator_url)
     yield armed
@@ -170,10 +160,10 @@ def assert_nothing_left(regional, consumer_id: str, keys: list[AgentKey]) -> Non
 # ---------------------------------------------------------------- lifecycle
 
 
-def test_create_rotate_with_grace_and_destroy(consumer_workspace, provider_preamble, regional, leak_guard):
+def test_create_rotate_with_grace_and_destroy(config_workspace, provider_preamble, regional, leak_guard):
     consumer_id = "acc-consumer"
     key = AgentKey(leak_guard)
-    ws = consumer_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
+    ws = config_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
 
     plan = ws.assert_plan_changes({ADDRESS: "create"})
     planned = plan.resource_change(ADDRESS)["change"]
@@ -233,10 +223,10 @@ def test_create_rotate_with_grace_and_destroy(consumer_workspace, provider_pream
 # ---------------------------------------------------------------- drift
 
 
-def test_drift_is_shown_and_repaired(consumer_workspace, regional, leak_guard):
+def test_drift_is_shown_and_repaired(config_workspace, regional, leak_guard):
     consumer_id = "acc-consumer-drift"
     key = AgentKey(leak_guard)
-    ws = consumer_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
+    ws = config_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
     ws.apply()
     state = ws.state_resource(ADDRESS)
     thing_name, policy_name = state["thing_name"], state["policy_name"]
@@ -302,10 +292,10 @@ def test_drift_is_shown_and_repaired(consumer_workspace, regional, leak_guard):
 # ---------------------------------------------------------------- import
 
 
-def test_import_by_consumer_id(consumer_workspace, regional, leak_guard):
+def test_import_by_consumer_id(config_workspace, regional, leak_guard):
     consumer_id = "acc-consumer-import"
     key = AgentKey(leak_guard)
-    ws = consumer_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
+    ws = config_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
     ws.apply()
     applied = ws.state_resource(ADDRESS)
 
@@ -326,9 +316,9 @@ def test_import_by_consumer_id(consumer_workspace, regional, leak_guard):
     assert certificates_for(regional, key.spki) == {applied["certificate_id"]: "ACTIVE"}
 
 
-def test_import_of_missing_consumer_fails(consumer_workspace, leak_guard):
+def test_import_of_missing_consumer_fails(config_workspace, leak_guard):
     key = AgentKey(leak_guard)
-    ws = consumer_workspace(consumer_block("acc-consumer-missing", key.csr("x")))
+    ws = config_workspace(consumer_block("acc-consumer-missing", key.csr("x")))
     result = ws.expect_error(["import", "-input=false", "-no-color", ADDRESS, "acc-consumer-missing"],
                              r"(?i)(nothing to import|cannot import non-existent)")
     assert "acc-consumer-missing" in result.stderr
@@ -338,10 +328,10 @@ def test_import_of_missing_consumer_fails(consumer_workspace, leak_guard):
 # ---------------------------------------------------------------- failures
 
 
-def test_failure_after_the_certificate_is_issued_records_it(consumer_workspace, regional, leak_guard, faults):
+def test_failure_after_the_certificate_is_issued_records_it(config_workspace, regional, leak_guard, faults):
     consumer_id = "acc-consumer-fault"
     key = AgentKey(leak_guard)
-    ws = consumer_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
+    ws = config_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
     faults.arm("iot", "AttachThingPrincipal", message="injected after the certificate was issued")
     ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"injected after the certificate was issued")
     assert faults.fired("iot", "AttachThingPrincipal") == 1
@@ -361,10 +351,10 @@ def test_failure_after_the_certificate_is_issued_records_it(consumer_workspace, 
     assert certificates_for(regional, key.spki) == {state["certificate_id"]: "ACTIVE"}
 
 
-def test_lost_certificate_answer_and_throttling(consumer_workspace, regional, leak_guard, faults):
+def test_lost_certificate_answer_and_throttling(config_workspace, regional, leak_guard, faults):
     consumer_id = "acc-consumer-lost"
     key = AgentKey(leak_guard)
-    ws = consumer_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
+    ws = config_workspace(consumer_block(consumer_id, key.csr(f"{consumer_id}-work-agent")))
     # Throttled calls are retried (by the SDK, and by us for CreateCertificateFromCsr, whose
     # SDK retry is off); a CreateCertificateFromCsr whose answer is lost after IoT issued the
     # certificate must not leave a second, unrecorded one behind.
@@ -380,12 +370,12 @@ def test_lost_certificate_answer_and_throttling(consumer_workspace, regional, le
     assert certificates_for(regional, key.spki) == {state["certificate_id"]: "ACTIVE"}
 
 
-def test_foreign_thing_is_not_taken_over(consumer_workspace, regional, leak_guard):
+def test_foreign_thing_is_not_taken_over(config_workspace, regional, leak_guard):
     consumer_id = "acc-consumer-foreign"
     iot(regional).create_thing(thingName=f"{consumer_id}-maestro-agent", attributePayload={"attributes": {"owner": "someone"}})
     try:
         key = AgentKey(leak_guard)
-        ws = consumer_workspace(consumer_block(consumer_id, key.csr("x")))
+        ws = config_workspace(consumer_block(consumer_id, key.csr("x")))
         ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"(?i)already exists.*import")
         assert ws.state_resources() == {}
         assert certificates_for(regional, key.spki) == {}
@@ -402,9 +392,9 @@ INVALID_CSRS = [
 
 
 @pytest.mark.parametrize("csr, message", INVALID_CSRS)
-def test_bad_csr_is_rejected_before_any_aws_call(consumer_workspace, regional, csr, message):
+def test_bad_csr_is_rejected_before_any_aws_call(config_workspace, regional, csr, message):
     consumer_id = "acc-consumer-badcsr"
-    ws = consumer_workspace(consumer_block(consumer_id, csr))
+    ws = config_workspace(consumer_block(consumer_id, csr))
     line = next(n for n, text in enumerate((ws.root / "main.tf").read_text().splitlines(), start=1)
                 if re.match(r"\s*csr_pem\s*=", text))
     report = ws.validate_json()
