@@ -21,17 +21,19 @@ EXAMPLE_DIR = settings.REPO_ROOT / "examples" / "complete"
 
 
 def write_variables(workspace_root: Path, endpoint_url: str, cluster_id: str, eks_cluster_name: str,
-                    key_generation: str = "1") -> Path:
-    """An auto-loaded tfvars file, so apply, plan and the teardown destroy all see the same values."""
+                    key_generation: str = "1", broker_ca_pem: str | None = None) -> Path:
+    """An auto-loaded tfvars file, so apply, plan and the teardown destroy all see the same values.
+    `broker_ca_pem` is the emulator broker's CA, so the agent's `ca.crt` verifies that broker."""
     path = workspace_root / "emulator.auto.tfvars.json"
     path.write_text(json.dumps({"aws_endpoint": endpoint_url, "cluster_id": cluster_id,
-                                "eks_cluster_name": eks_cluster_name, "key_generation": key_generation}, indent=2),
+                                "eks_cluster_name": eks_cluster_name, "key_generation": key_generation,
+                                "broker_ca_pem": broker_ca_pem}, indent=2),
                     encoding="utf-8")
     return path
 
 
 def verify(management: AwsAccount, regional: AwsAccount, cluster_id: str, outputs: dict[str, Any],
-           scanner: Any) -> list[str]:
+           scanner: Any, broker_ca_pem: str | None = None) -> list[str]:
     """Checks the example's outputs against both accounts; returns a report (no secret in it).
     `scanner` has register_secret(value, label): a LeakScanner or the tests' leak guard."""
     secrets, fingerprints, mqtt = outputs["secrets"], outputs["fingerprints"], outputs["mqtt"]
@@ -40,7 +42,7 @@ def verify(management: AwsAccount, regional: AwsAccount, cluster_id: str, output
     # The current credential bundle pairs the key with its own certificate.
     bundle = creds.assert_current_coherent(management, secrets["credentials"], guard=scanner)
     assert bundle is not None and bundle.certificate, f"{secrets['credentials']} has no complete current bundle"
-    creds.assert_bundle_shape(bundle, complete=True)
+    creds.assert_bundle_shape(bundle, complete=True, ca_pem=broker_ca_pem)
     assert bundle.key_fingerprint == fingerprints["key"] == fingerprints["certificate"] == fingerprints["installed"], \
         f"key in the secret {bundle.key_fingerprint} vs outputs {fingerprints}"
 

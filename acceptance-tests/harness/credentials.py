@@ -93,12 +93,15 @@ def read_bundle(account: AwsAccount, secret_id: str, stage: str = "AWSCURRENT", 
     return bundle
 
 
-def assert_bundle_shape(bundle: Bundle, *, complete: bool) -> None:
+def assert_bundle_shape(bundle: Bundle, *, complete: bool, ca_pem: str | None = None) -> None:
     """The keys the agent's CSI mount expects, and nothing else."""
     expected = {"certificate", "privateKey", "caCert"} if complete else {"privateKey", "caCert"}
     assert set(bundle.raw) == expected, f"bundle keys {sorted(bundle.raw)} != {sorted(expected)}"
     assert bundle.private_key.startswith("-----BEGIN PRIVATE KEY-----"), "privateKey is not PKCS#8 PEM"
-    assert ca_fingerprint(bundle.raw["caCert"]) == AMAZON_ROOT_CA_1_SHA256, "caCert is not Amazon Root CA 1"
+    if ca_pem is None:
+        assert ca_fingerprint(bundle.raw["caCert"]) == AMAZON_ROOT_CA_1_SHA256, "caCert is not Amazon Root CA 1"
+    else:
+        assert ca_fingerprint(bundle.raw["caCert"]) == ca_fingerprint(ca_pem), "caCert is not the configured broker CA"
 
 
 def assert_current_coherent(account: AwsAccount, secret_id: str, guard: Any = None) -> Bundle | None:

@@ -105,7 +105,7 @@ def iot_policy(region: str, regional_account_id: str, cluster_id: str, topic_pre
     return {
         "Version": POLICY_VERSION,
         "Statement": [
-            {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{base}:client/{cluster_id}-work-agent"},
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{base}:client/{cluster_id}-work-agent-client"},
             {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"{base}:topicfilter/{topics}/sourceevents"},
             {"Effect": "Allow", "Action": "iot:Receive", "Resource": f"{base}:topic/{topics}/sourceevents"},
             {"Effect": "Allow", "Action": "iot:Publish", "Resource": f"{base}:topic/{topics}/agentevents"},

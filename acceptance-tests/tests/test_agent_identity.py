@@ -52,8 +52,8 @@ def expected_state(cluster_id: str, eks_cluster_name: str, *, regional_account_i
                    broker_endpoint: str | None = None) -> dict[str, Any]:
     """The attributes the brief fixes for given inputs (everything but AWS-assigned ids)."""
     secret_name = secret_name or f"{cluster_id}/maestro/agent-mqtt-cert"
-    client_id = f"{cluster_id}-work-agent"
-    topics = f"{topic_prefix}/{cluster_id}"
+    # The agent's transport appends `-client` to --cloudevents-client-id=<cluster>-work-agent.
+    client_id = f"{cluster_id}-work-agent-client"
     return {
         "id": cluster_id,
         "cluster_id": cluster_id,
@@ -70,17 +70,25 @@ def expected_state(cluster_id: str, eks_cluster_name: str, *, regional_account_i
         "role_name": role_name(cluster_id),
         "role_arn": f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/{role_name(cluster_id)}",
         "secret_arn_pattern": docs.secret_arn_pattern(REGION, MANAGEMENT_ACCOUNT_ID, secret_name),
+        "cloudevents_client_id": f"{cluster_id}-work-agent",
+        # The deployed chart's layout (rosa-regional-platform management-cluster/maestro-agent).
         "helm_values": {
-            "namespace": namespace,
-            "consumerName": cluster_id,
-            "serviceAccount": {"name": service_account},
-            "mqtt": {
-                "secretName": secret_name,
-                "region": region,
-                "brokerHost": f"{broker_endpoint}:8883" if broker_endpoint else None,
-                "clientId": client_id,
-                "topics": {"sourceEvents": f"{topics}/sourceevents", "agentEvents": f"{topics}/agentevents"},
+            "global": {"aws_region": REGION},
+            "maestroAgent": {
+                "maestro": {"serviceAccount": service_account, "consumerName": cluster_id},
+                "broker": {"type": "mqtt", "endpoint": broker_endpoint, "topicPrefix": topic_prefix},
+                "ascp": {"enabled": True, "mqttCertSecretName": secret_name},
             },
+        },
+        # Upstream's chart layout (openshift-online/maestro charts/maestro-agent).
+        "upstream_helm_values": {
+            "consumerName": cluster_id,
+            "cloudeventsClientId": f"{cluster_id}-work-agent",
+            "serviceAccount": {"name": service_account},
+            "messageBroker": {"type": "mqtt", "mqtt": {
+                "host": broker_endpoint, "port": "8883", "user": "", "password": "",
+                "rootCert": "/secrets/mqtt-certs/ca.crt", "clientCert": "/secrets/mqtt-certs/certificate",
+                "clientKey": "/secrets/mqtt-certs/privateKey"}},
         },
     }
 
@@ -189,7 +197,7 @@ def test_update_in_place(config_workspace, provider_preamble, management, make_e
     before = ws.state_resource(ADDRESS)
     role_created = aws_inspect.get_role(management, role_name(cluster_id))["CreateDate"]
 
-    changed = dict(topic_prefix="fleet/blue", tags={"team": "blue"}, regional_account_id="111122223333",
+    changed = dict(topic_prefix="fleet/blue/consumers", tags={"team": "blue"}, regional_account_id="111122223333",
                    broker_endpoint="a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com")
     set_blocks(ws, provider_preamble, identity_block(**{**required(cluster_id, eks), **changed}))
     ws.assert_plan_changes({ADDRESS: "update"},
@@ -198,14 +206,15 @@ def test_update_in_place(config_workspace, provider_preamble, management, make_e
     ws.assert_plan_empty()
 
     after = ws.state_resource(ADDRESS)
-    assert_state_matches(after, expected_state(cluster_id, eks, topic_prefix="fleet/blue", regional_account_id="111122223333",
+    assert_state_matches(after, expected_state(cluster_id, eks, topic_prefix="fleet/blue/consumers", regional_account_id="111122223333",
                                                broker_endpoint=changed["broker_endpoint"]))
-    assert after["helm_values"]["mqtt"]["brokerHost"] == "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com:8883"
+    assert after["helm_values"]["maestroAgent"]["broker"]["endpoint"] == "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com"
+    assert after["upstream_helm_values"]["messageBroker"]["mqtt"]["host"] == "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com"
     # Updated, not recreated: same role (same creation time) and same association.
     assert after["association_id"] == before["association_id"]
     assert aws_inspect.get_role(management, role_name(cluster_id))["CreateDate"] == role_created
     assert_identity_in_aws(management, after, tags_all={**DEFAULT_TAGS, "team": "blue"},
-                           topic_prefix="fleet/blue", regional_account_id="111122223333")
+                           topic_prefix="fleet/blue/consumers", regional_account_id="111122223333")
     assert after["iot_policy"] != before["iot_policy"]
 
 
@@ -369,6 +378,14 @@ INVALID_CASES = [
     pytest.param("cluster_id", "bad id!", r"(?i)(character|alphanumeric|letters|digits|a-z)", id="cluster-id-characters"),
     pytest.param("cluster_id", "a" * 60, r"(?i)(50|length|long)", id="cluster-id-60-chars"),
     pytest.param("cluster_id", "-leading-dash", r"(?i)(start|begin|alphanumeric|letter)", id="cluster-id-leading-dash"),
+    # Valid for AWS, refused by Maestro: consumer names are RFC 1123 labels, and the agent's
+    # transport refuses topics with anything but [a-z0-9-] in the consumer level.
+    pytest.param("cluster_id", "Mgmt_01", r"RFC 1123", id="cluster-id-not-rfc1123"),
+    pytest.param("topic_prefix", "maestro/consumers", r"three topic levels", id="topic-prefix-two-levels"),
+    pytest.param("topic_prefix", "sources/Maestro/consumers", r"three topic levels", id="topic-prefix-uppercase"),
+    pytest.param("cloudevents_client_id", "mc-*", r"no wildcards", id="client-id-wildcard"),
+    pytest.param("kms_key_arn", "alias/maestro", r"ARN of service kms|must be an ARN", id="kms-key-not-arn"),
+    pytest.param("broker_ca_pem", "not a pem", r"PEM CA certificate", id="broker-ca-garbage"),
 ]
 
 
@@ -454,7 +471,7 @@ def test_defaults_secret_name_and_topic_prefix(make_workspace, emulator_url, man
     secret_arn = management.secretsmanager.create_secret(Name=default_secret, SecretString=bundle)["ARN"]
     decoy_arn = management.secretsmanager.create_secret(Name=f"{default_secret}-old", SecretString="{}")["ARN"]
 
-    fleet_provider = hcl.management_provider(emulator_url, alias="fleet", topic_prefix="fleet/eu")
+    fleet_provider = hcl.management_provider(emulator_url, alias="fleet", topic_prefix="fleet/eu/consumers")
     preamble = hcl.preamble(hcl.standard_providers(emulator_url) + [fleet_provider])
     x_block = identity_block(**required(cluster_id, eks))
     y_block = identity_block("y", provider="maestro.fleet", **required("acc-defaults-fleet", fleet_eks))
@@ -475,8 +492,8 @@ def test_defaults_secret_name_and_topic_prefix(make_workspace, emulator_url, man
 
     # A resource without topic_prefix takes its provider's.
     y = ws.state_resource(f"{RESOURCE_TYPE}.y")
-    assert_state_matches(y, expected_state("acc-defaults-fleet", fleet_eks, topic_prefix="fleet/eu"))
-    assert_identity_in_aws(management, y, tags_all=DEFAULT_TAGS, topic_prefix="fleet/eu")
+    assert_state_matches(y, expected_state("acc-defaults-fleet", fleet_eks, topic_prefix="fleet/eu/consumers"))
+    assert_identity_in_aws(management, y, tags_all=DEFAULT_TAGS, topic_prefix="fleet/eu/consumers")
 
     # Overriding the secret name is an in-place update that touches nothing else.
     ws.set_config(preamble + identity_block(**required(cluster_id, eks, mqtt_cert_secret_name="custom/agent-cert"))

@@ -116,10 +116,10 @@ def assert_consumer_in_aws(regional, state: dict[str, Any], key: AgentKey, topic
     consumer_id = state["consumer_id"]
     thing_name, policy_name = f"{consumer_id}-maestro-agent", f"{consumer_id}-maestro-agent-policy"
     topics = f"{topic_prefix}/{consumer_id}"
-    assert {k: state[k] for k in ("id", "thing_name", "policy_name", "client_id", "source_events_topic",
-                                  "agent_events_topic")} == {
+    assert {k: state[k] for k in ("id", "thing_name", "policy_name", "client_id", "cloudevents_client_id",
+                                  "source_events_topic", "agent_events_topic")} == {
         "id": consumer_id, "thing_name": thing_name, "policy_name": policy_name,
-        "client_id": f"{consumer_id}-work-agent", "source_events_topic": f"{topics}/sourceevents",
+        "client_id": f"{consumer_id}-work-agent-client", "cloudevents_client_id": f"{consumer_id}-work-agent", "source_events_topic": f"{topics}/sourceevents",
         "agent_events_topic": f"{topics}/agentevents"}
 
     thing = thing_of(regional, consumer_id)

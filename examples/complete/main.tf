@@ -50,6 +50,12 @@ variable "key_generation" {
   default     = "1"
 }
 
+variable "broker_ca_pem" {
+  description = "CA the agent trusts for the broker; null for IoT Core's ATS endpoint (Amazon Root CA 1). Set it for an IoT Core custom domain, or for the local emulator's broker."
+  type        = string
+  default     = null
+}
+
 variable "aws_endpoint" {
   description = "One URL for every AWS API (a local emulator); null for real AWS."
   type        = string
@@ -148,6 +154,7 @@ resource "maestro_agent_identity" "this" {
   mqtt_cert_secret_name = maestro_agent_key.this.secret_name
   certificate_pem       = maestro_consumer.this.certificate_pem
   broker_endpoint       = maestro_consumer.this.endpoint
+  broker_ca_pem         = var.broker_ca_pem
 }
 
 # Equal fingerprints mean the certificate in the current bundle certifies the key staged by
@@ -185,7 +192,15 @@ output "role_arn" {
   value = maestro_agent_identity.this.role_arn
 }
 
-# Feed straight into a Helm release: values = [yamlencode(maestro_agent_identity.this.helm_values)]
+# Feed straight into a Helm release of the deployed agent chart:
+#   values = [yamlencode(maestro_agent_identity.this.helm_values)]
+# That chart mounts the secrets maestro/agent-cert and maestro/agent-config by fixed names; with
+# it, set secret_name and config_secret_name to those (see docs/resources/agent_identity.md).
 output "helm_values" {
   value = maestro_agent_identity.this.helm_values
+}
+
+# The same for upstream's chart (openshift-online/maestro charts/maestro-agent).
+output "upstream_helm_values" {
+  value = maestro_agent_identity.this.upstream_helm_values
 }

@@ -12,6 +12,11 @@ fn on_string(check: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static)
     })
 }
 
+/// A rule written as a plain check on strings (the naming rules in `crate::policy::naming`).
+pub fn rule(check: fn(&str) -> Result<(), String>) -> Validator {
+    on_string(check)
+}
+
 /// Length in characters between `min` and `max` inclusive.
 pub fn length(min: usize, max: usize) -> Validator {
     on_string(move |s| {

@@ -11,6 +11,9 @@ pub struct AgentBinding {
     /// Region and account of the regional IoT broker.
     pub broker_region: String,
     pub broker_account_id: String,
+    /// The agent's `--cloudevents-client-id` flag ([`default_cloudevents_client_id`] as the
+    /// deployed charts pass it). The agent's MQTT transport connects as this plus `-client`.
+    pub cloudevents_client_id: String,
 }
 
 pub const DEFAULT_TOPIC_PREFIX: &str = "sources/maestro/consumers";
@@ -24,9 +27,11 @@ impl AgentBinding {
         &self.cluster_id
     }
 
-    /// The MQTT client ID the Maestro agent connects with (`<consumer>-work-agent`).
+    /// The MQTT client ID IoT Core sees from this agent: `<cloudevents_client_id>-client`,
+    /// because the open-cluster-management agent transport appends `-client` to the
+    /// `--cloudevents-client-id` it is given. The IoT policy pins exactly this.
     pub fn client_id(&self) -> String {
-        client_id(&self.cluster_id)
+        mqtt_client_id(&self.cloudevents_client_id)
     }
 
     /// The server publishes work here; the agent subscribes.
@@ -45,8 +50,16 @@ impl AgentBinding {
     }
 }
 
-pub fn client_id(cluster_id: &str) -> String {
-    format!("{cluster_id}-work-agent")
+/// The `--cloudevents-client-id` both agent charts pass by default: `<consumer>-work-agent`
+/// (the deployed chart hard-codes `$(CONSUMER_NAME)-work-agent`; upstream's values default to
+/// `cluster1-work-agent` for consumer `cluster1`).
+pub fn default_cloudevents_client_id(consumer: &str) -> String {
+    format!("{consumer}-work-agent")
+}
+
+/// The MQTT client ID an agent started with `--cloudevents-client-id=<id>` connects with.
+pub fn mqtt_client_id(cloudevents_client_id: &str) -> String {
+    format!("{cloudevents_client_id}{}", super::naming::AGENT_CLIENT_ID_SUFFIX)
 }
 
 /// The IAM role the agent's pods assume through EKS Pod Identity.
@@ -72,6 +85,7 @@ pub(crate) fn seed_binding() -> AgentBinding {
         partition: "aws".into(),
         broker_region: "us-east-1".into(),
         broker_account_id: "123456789012".into(),
+        cloudevents_client_id: "management-01-work-agent".into(),
     }
 }
 
@@ -98,7 +112,10 @@ mod tests {
 
     #[test]
     fn names_match_what_agents_use() {
-        assert_eq!(binding().client_id(), "management-01-work-agent");
+        // What sdk-go's agent transport sends for --cloudevents-client-id=management-01-work-agent.
+        assert_eq!(binding().client_id(), "management-01-work-agent-client");
+        assert_eq!(default_cloudevents_client_id("management-01"), "management-01-work-agent");
+        assert_eq!(mqtt_client_id("custom"), "custom-client");
         assert_eq!(agent_role_name("management-01"), "management-01-maestro-agent");
         assert_eq!(default_cert_secret_name("management-01"), "management-01/maestro/agent-mqtt-cert");
         assert_eq!(default_config_secret_name("management-01"), "management-01/maestro/agent-config");

@@ -139,7 +139,7 @@ mod tests {
         assert_eq!(
             granted_pairs(&doc),
             vec![
-                ("iot:Connect".to_string(), format!("{p}:client/management-01-work-agent")),
+                ("iot:Connect".to_string(), format!("{p}:client/management-01-work-agent-client")),
                 ("iot:Subscribe".to_string(), format!("{p}:topicfilter/sources/maestro/consumers/management-01/sourceevents")),
                 ("iot:Receive".to_string(), format!("{p}:topic/sources/maestro/consumers/management-01/sourceevents")),
                 ("iot:Publish".to_string(), format!("{p}:topic/sources/maestro/consumers/management-01/agentevents")),

@@ -26,16 +26,58 @@ pub fn secret_arn_pattern(partition: &str, region: &str, account_id: &str, secre
     format!("arn:{partition}:secretsmanager:{region}:{account_id}:secret:{secret_name}-??????")
 }
 
-/// Read access to the agent's own credential secret(s) — nothing else in Secrets Manager.
-pub fn secret_read_policy(secret_arn_patterns: &[String]) -> Value {
-    json!({
-        "Version": POLICY_VERSION,
-        "Statement": [{
-            "Sid": "ReadMaestroAgentSecrets",
+/// A customer-managed KMS key that encrypts the secrets: without `kms:Decrypt` on it,
+/// GetSecretValue fails and the Secrets Store CSI driver cannot mount them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsDecrypt {
+    pub key_arn: String,
+    /// `secretsmanager.<region>.<dns suffix>`: the key may be used only through Secrets Manager.
+    pub via_service: String,
+}
+
+impl KmsDecrypt {
+    pub fn through_secrets_manager(key_arn: &str, partition: &str, region: &str) -> KmsDecrypt {
+        let suffix = if partition == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" };
+        KmsDecrypt { key_arn: key_arn.to_string(), via_service: format!("secretsmanager.{region}.{suffix}") }
+    }
+}
+
+/// Read access to the agent's own secrets — nothing else in Secrets Manager — and, when they
+/// are encrypted with a customer-managed key, decryption with exactly that key, only on behalf
+/// of Secrets Manager.
+pub fn secret_read_policy(secret_arn_patterns: &[String], decrypt: Option<&KmsDecrypt>) -> Value {
+    let mut statements = vec![json!({
+        "Sid": "ReadMaestroAgentSecrets",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+        "Resource": secret_arn_patterns
+    })];
+    if let Some(kms) = decrypt {
+        statements.push(json!({
+            "Sid": "DecryptMaestroAgentSecrets",
             "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Resource": secret_arn_patterns
-        }]
+            "Action": ["kms:Decrypt"],
+            "Resource": [kms.key_arn],
+            "Condition": {"StringEquals": {"kms:ViaService": kms.via_service}}
+        }));
+    }
+    json!({"Version": POLICY_VERSION, "Statement": statements})
+}
+
+/// The customer-managed key a secrets policy written by [`secret_read_policy`] decrypts with.
+pub fn decrypt_key_arn(secrets_policy: &Value) -> Option<String> {
+    secrets_policy["Statement"].as_array()?.iter().find_map(|st| {
+        let decrypts = match &st["Action"] {
+            Value::String(a) => a == "kms:Decrypt",
+            Value::Array(actions) => actions.iter().any(|a| a == "kms:Decrypt"),
+            _ => false,
+        };
+        let resource = match &st["Resource"] {
+            Value::String(r) => Some(r.clone()),
+            Value::Array(rs) => rs.first().and_then(|r| r.as_str()).map(str::to_string),
+            _ => None,
+        };
+        decrypts.then_some(resource).flatten()
     })
 }
 
@@ -67,6 +109,7 @@ mod tests {
             partition: "aws".into(),
             broker_region: "us-east-1".into(),
             broker_account_id: "123456789012".into(),
+            cloudevents_client_id: "management-01-work-agent".into(),
         }
     }
 
@@ -91,7 +134,7 @@ mod tests {
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             "Resource": "arn:aws:secretsmanager:*:987654321098:secret:management-01/maestro/agent-mqtt-cert*"}]});
         let pattern = secret_arn_pattern("aws", "us-east-1", "987654321098", "management-01/maestro/agent-mqtt-cert");
-        let ours = secret_read_policy(std::slice::from_ref(&pattern));
+        let ours = secret_read_policy(std::slice::from_ref(&pattern), None);
         let mut expected = seed.clone();
         expected["Version"] = json!("2012-10-17");
         expected["Statement"][0]["Sid"] = json!("ReadMaestroAgentSecrets");
@@ -129,12 +172,32 @@ mod tests {
         }
         let p = "arn:aws:iot:us-east-1:123456789012";
         let expected = vec![
-            ("iot:Connect".to_string(), format!("{p}:client/management-01-work-agent")),
+            ("iot:Connect".to_string(), format!("{p}:client/management-01-work-agent-client")),
             ("iot:Subscribe".to_string(), format!("{p}:topicfilter/sources/maestro/consumers/management-01/sourceevents")),
             ("iot:Receive".to_string(), format!("{p}:topic/sources/maestro/consumers/management-01/sourceevents")),
             ("iot:Publish".to_string(), format!("{p}:topic/sources/maestro/consumers/management-01/agentevents")),
         ];
         assert_eq!(grants, expected);
+    }
+
+    #[test]
+    fn a_customer_managed_key_is_granted_exactly_and_only_through_secrets_manager() {
+        let key = "arn:aws:kms:us-east-1:987654321098:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let kms = KmsDecrypt::through_secrets_manager(key, "aws", "us-east-1");
+        let doc = secret_read_policy(&["arn:x".to_string()], Some(&kms));
+        let decrypt = &doc["Statement"][1];
+        assert_eq!(decrypt["Action"], json!(["kms:Decrypt"]));
+        assert_eq!(decrypt["Resource"], json!([key]));
+        assert_eq!(decrypt["Condition"], json!({"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}));
+        assert_eq!(decrypt_key_arn(&doc).as_deref(), Some(key));
+        // Without a key, no KMS grant at all (the AWS-managed key needs none).
+        let plain = secret_read_policy(&["arn:x".to_string()], None);
+        assert_eq!(plain["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(decrypt_key_arn(&plain), None);
+        assert_eq!(
+            KmsDecrypt::through_secrets_manager(key, "aws-cn", "cn-north-1").via_service,
+            "secretsmanager.cn-north-1.amazonaws.com.cn"
+        );
     }
 
     #[test]

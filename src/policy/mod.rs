@@ -9,5 +9,6 @@ pub mod agent_config;
 pub mod consumer_iot;
 pub mod document;
 pub mod iam;
+pub mod naming;
 
 pub use agent_binding::AgentBinding;

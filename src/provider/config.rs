@@ -5,6 +5,7 @@ use crate::framework::schema::{Attribute, Block, NestedBlock, Schema};
 use crate::framework::validators;
 use crate::framework::value::Value;
 use crate::policy::agent_binding::DEFAULT_TOPIC_PREFIX;
+use crate::policy::naming;
 use std::collections::BTreeMap;
 
 /// Services whose endpoint can be overridden (emulators, VPC endpoints, FIPS endpoints).
@@ -38,7 +39,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::string("topic_prefix")
                 .optional()
-                .validate(validators::pattern("[^#+\\s]+", "an MQTT topic prefix without wildcards or spaces"))
+                .validate(validators::rule(naming::check_topic_prefix))
                 .description(&format!("MQTT topic prefix shared by the Maestro server and agents. Defaults to `{DEFAULT_TOPIC_PREFIX}`.")),
         )
         .block(NestedBlock::single(

@@ -15,7 +15,7 @@ use crate::framework::resource::IdentitySchema;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
 use crate::policy::agent_binding::{self, AgentBinding, DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT};
-use crate::policy::{agent_config, document, iam};
+use crate::policy::{agent_config, document, iam, naming};
 use crate::provider::{aws_error, retry, AwsClients};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -36,8 +36,15 @@ const ARGUMENTS: &[&str] = &[
     "config_secret_name",
     "topic_prefix",
     "broker_endpoint",
+    "cloudevents_client_id",
+    "kms_key_arn",
     "tags",
 ];
+
+/// Where the upstream agent chart (openshift-online/maestro `charts/maestro-agent`) mounts the
+/// Kubernetes secret `maestro-agent-certs` when `messageBroker.mqtt.rootCert` is set; the
+/// file names are the keys of that secret, which we name as the CSI driver mounts them.
+const UPSTREAM_CERTS_DIR: &str = "/secrets/mqtt-certs";
 
 /// The arguments, once known (apply and read).
 #[derive(Clone, Debug)]
@@ -53,6 +60,9 @@ struct Spec {
     topic_prefix: String,
     broker_endpoint: Option<String>,
     certificate_pem: Option<String>,
+    cloudevents_client_id: String,
+    kms_key_arn: Option<String>,
+    broker_ca_pem: Option<String>,
     tags: BTreeMap<String, String>,
 }
 
@@ -70,6 +80,9 @@ impl Spec {
             topic_prefix: text(v, "topic_prefix"),
             broker_endpoint: opt_text(v, "broker_endpoint"),
             certificate_pem: opt_text(v, "certificate_pem"),
+            cloudevents_client_id: text(v, "cloudevents_client_id"),
+            kms_key_arn: opt_text(v, "kms_key_arn"),
+            broker_ca_pem: opt_text(v, "broker_ca_pem"),
             tags: v.get("tags").string_map_entries(),
         }
     }
@@ -81,7 +94,14 @@ impl Spec {
             partition: c.partition.clone(),
             broker_region: self.region.clone(),
             broker_account_id: self.regional_account_id.clone(),
+            cloudevents_client_id: self.cloudevents_client_id.clone(),
         }
+    }
+
+    /// The CA the agent trusts for the broker's server certificate (`caCert`, mounted as
+    /// `ca.crt`): Amazon Root CA 1 for IoT Core's ATS endpoints unless configured.
+    fn broker_ca(&self) -> &str {
+        self.broker_ca_pem.as_deref().unwrap_or(AMAZON_ROOT_CA_1)
     }
 
     fn role_name(&self) -> String {
@@ -102,7 +122,8 @@ impl Spec {
 
     /// The credential secret first, then the config secret (import reads them back in order).
     fn secrets_policy(&self, c: &AwsClients) -> serde_json::Value {
-        iam::secret_read_policy(&[self.secret_arn_pattern(c), self.config_secret_arn_pattern(c)])
+        let decrypt = self.kms_key_arn.as_deref().map(|arn| iam::KmsDecrypt::through_secrets_manager(arn, &c.partition, &c.region));
+        iam::secret_read_policy(&[self.secret_arn_pattern(c), self.config_secret_arn_pattern(c)], decrypt.as_ref())
     }
 
     /// The config secret's content; `None` without a broker endpoint to put in it.
@@ -122,24 +143,63 @@ impl Spec {
         merge_tags(&c.default_tags, &self.tags)
     }
 
+    /// Values for the deployed agent chart (rosa-regional-platform
+    /// `argocd/config/management-cluster/maestro-agent`), in its own layout. That chart reads
+    /// the broker, the certificates and the topics from the config secret through its
+    /// SecretProviderClass, in the region `global.aws_region` — where the secrets are, this
+    /// provider's region, not the broker's.
     fn helm_values(&self, c: &AwsClients) -> Value {
-        let b = self.binding(c);
         Value::object([
-            ("namespace", Value::string(&self.namespace)),
-            ("consumerName", Value::string(b.consumer_name())),
+            ("global", Value::object([("aws_region", Value::string(&c.region))])),
+            (
+                "maestroAgent",
+                Value::object([
+                    (
+                        "maestro",
+                        Value::object([
+                            ("serviceAccount", Value::string(&self.service_account)),
+                            ("consumerName", Value::string(&self.cluster_id)),
+                        ]),
+                    ),
+                    (
+                        "broker",
+                        Value::object([
+                            ("type", Value::string("mqtt")),
+                            ("endpoint", self.broker_endpoint.clone().into()),
+                            ("topicPrefix", Value::string(self.topic_prefix.trim_end_matches('/'))),
+                        ]),
+                    ),
+                    ("ascp", Value::object([("enabled", Value::Bool(true)), ("mqttCertSecretName", Value::string(&self.secret_name))])),
+                ]),
+            ),
+        ])
+    }
+
+    /// Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`),
+    /// which renders its own config.yaml from these and reads the certificates from the
+    /// Kubernetes secret `maestro-agent-certs` (keys `ca.crt`, `certificate`, `privateKey`).
+    fn upstream_helm_values(&self) -> Value {
+        let file = |name: &str| Value::string(format!("{UPSTREAM_CERTS_DIR}/{name}"));
+        Value::object([
+            ("consumerName", Value::string(&self.cluster_id)),
+            ("cloudeventsClientId", Value::string(&self.cloudevents_client_id)),
             ("serviceAccount", Value::object([("name", Value::string(&self.service_account))])),
             (
-                "mqtt",
+                "messageBroker",
                 Value::object([
-                    ("secretName", Value::string(&self.secret_name)),
-                    ("region", Value::string(&self.region)),
-                    ("brokerHost", self.broker_endpoint.as_deref().map(agent_config::broker_host).into()),
-                    ("clientId", Value::string(b.client_id())),
+                    ("type", Value::string("mqtt")),
                     (
-                        "topics",
+                        "mqtt",
                         Value::object([
-                            ("sourceEvents", Value::string(b.source_events_topic())),
-                            ("agentEvents", Value::string(b.agent_events_topic())),
+                            ("host", self.broker_endpoint.clone().into()),
+                            ("port", Value::string(agent_binding::MQTT_PORT.to_string())),
+                            // The chart's default user `maestro` would be sent as the MQTT
+                            // username; certificate clients of IoT Core send none.
+                            ("user", Value::string("")),
+                            ("password", Value::string("")),
+                            ("rootCert", file("ca.crt")),
+                            ("clientCert", file("certificate")),
+                            ("clientKey", file("privateKey")),
                         ]),
                     ),
                 ]),
@@ -152,7 +212,7 @@ impl Spec {
         vec![
             ("id", Value::string(&self.cluster_id)),
             ("consumer_name", Value::string(&self.cluster_id)),
-            ("client_id", Value::string(agent_binding::client_id(&self.cluster_id))),
+            ("client_id", Value::string(self.binding(c).client_id())),
             ("role_name", Value::string(self.role_name())),
             ("role_arn", Value::string(self.role_arn(c))),
             ("secret_arn_pattern", Value::string(self.secret_arn_pattern(c))),
@@ -161,6 +221,7 @@ impl Spec {
             ("iot_policy", json_text(&self.iot_policy(c))),
             ("tags_all", Value::string_map(&self.tags_all(c))),
             ("helm_values", self.helm_values(c)),
+            ("upstream_helm_values", self.upstream_helm_values()),
             ("agent_config", self.agent_config(c).map(|a| a.config).into()),
         ]
     }
@@ -168,19 +229,25 @@ impl Spec {
 
 fn helm_values_type() -> Type {
     Type::object([
-        ("namespace", Type::String),
-        ("consumerName", Type::String),
-        ("serviceAccount", Type::object([("name", Type::String)])),
+        ("global", Type::object([("aws_region", Type::String)])),
         (
-            "mqtt",
+            "maestroAgent",
             Type::object([
-                ("secretName", Type::String),
-                ("region", Type::String),
-                ("brokerHost", Type::String),
-                ("clientId", Type::String),
-                ("topics", Type::object([("sourceEvents", Type::String), ("agentEvents", Type::String)])),
+                ("maestro", Type::object([("serviceAccount", Type::String), ("consumerName", Type::String)])),
+                ("broker", Type::object([("type", Type::String), ("endpoint", Type::String), ("topicPrefix", Type::String)])),
+                ("ascp", Type::object([("enabled", Type::Bool), ("mqttCertSecretName", Type::String)])),
             ]),
         ),
+    ])
+}
+
+fn upstream_helm_values_type() -> Type {
+    let mqtt = ["host", "port", "user", "password", "rootCert", "clientCert", "clientKey"].map(|k| (k, Type::String));
+    Type::object([
+        ("consumerName", Type::String),
+        ("cloudeventsClientId", Type::String),
+        ("serviceAccount", Type::object([("name", Type::String)])),
+        ("messageBroker", Type::object([("type", Type::String), ("mqtt", Type::object(mqtt))])),
     ])
 }
 
@@ -194,7 +261,7 @@ fn schema() -> Schema {
             Attribute::string("cluster_id")
                 .required()
                 .force_new()
-                .validate(validators::pattern("[a-zA-Z0-9][a-zA-Z0-9_-]{0,49}", "1 to 50 letters, digits, '-' or '_', starting with a letter or digit"))
+                .validate(validators::rule(naming::check_consumer_name))
                 .description("Management cluster identifier; also the Maestro consumer name and the topic level of this agent. Names the role `<cluster_id>-maestro-agent`."),
         )
         .attribute(
@@ -261,7 +328,7 @@ fn schema() -> Schema {
             Attribute::string("topic_prefix")
                 .optional()
                 .computed()
-                .validate(validators::pattern("[^#+\\s]+", "an MQTT topic prefix without wildcards or spaces"))
+                .validate(validators::rule(naming::check_topic_prefix))
                 .description("MQTT topic prefix. Defaults to the provider's `topic_prefix`."),
         )
         .attribute(
@@ -270,10 +337,23 @@ fn schema() -> Schema {
                 .validate(validators::pattern("[A-Za-z0-9.-]+", "a host name without scheme or port"))
                 .description("Host name of the regional IoT Core ATS data endpoint (`maestro_consumer.endpoint`), used in the config secret and `helm_values`. Without it no config secret is written."),
         )
+        .attribute(super::consumer::cloudevents_client_id_attribute("cluster_id"))
+        .attribute(
+            Attribute::string("kms_key_arn")
+                .optional()
+                .validate(validators::arn(Some("kms")))
+                .description("ARN of the customer-managed KMS key that encrypts the agent's secrets (the `kms_key_id` of `maestro_agent_key`, as an ARN). The role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager, and the config secret is encrypted with it; without it the agent's CSI mount of a secret under a customer-managed key fails. Leave unset for the AWS-managed `aws/secretsmanager` key."),
+        )
+        .attribute(
+            Attribute::string("broker_ca_pem")
+                .optional()
+                .validate(ca_validator())
+                .description("PEM of the CA the agent trusts for the broker's server certificate, written as the bundle's `caCert` (mounted as `ca.crt`). Defaults to Amazon Root CA 1, which IoT Core's ATS endpoints chain to; set it for an IoT Core custom domain whose server certificate chains elsewhere."),
+        )
         .attribute(tags)
         .attribute(Attribute::string("id").computed().description("Same as `cluster_id`."))
         .attribute(Attribute::string("consumer_name").computed().description("Maestro consumer name of this agent (the cluster ID)."))
-        .attribute(Attribute::string("client_id").computed().description("MQTT client ID the agent connects with: `<cluster_id>-work-agent`."))
+        .attribute(Attribute::string("client_id").computed().description("MQTT client ID IoT Core sees from the agent: `<cloudevents_client_id>-client` (`<cluster_id>-work-agent-client` by default); the IoT policy on its role allows only this one."))
         .attribute(Attribute::string("role_name").computed().description("Name of the agent's IAM role."))
         .attribute(Attribute::string("role_arn").computed().description("ARN of the agent's IAM role."))
         .attribute(Attribute::string("association_id").computed().keep_state_for_unknown().description("ID of the EKS Pod Identity association."))
@@ -303,7 +383,12 @@ fn schema() -> Schema {
         .attribute(
             Attribute::new("helm_values", helm_values_type())
                 .computed()
-                .description("Values for the Maestro agent Helm chart: `namespace`, `consumerName`, `serviceAccount.name`, and `mqtt` (`secretName`, `region`, `brokerHost`, `clientId`, `topics.sourceEvents`, `topics.agentEvents`)."),
+                .description("Values for the deployed Maestro agent chart (rosa-regional-platform `management-cluster/maestro-agent`), in its layout: `global.aws_region` (where the secrets are), `maestroAgent.maestro.{serviceAccount, consumerName}`, `maestroAgent.broker.{type, endpoint, topicPrefix}`, `maestroAgent.ascp.{enabled, mqttCertSecretName}`. That chart's SecretProviderClass mounts the secrets `maestro/agent-cert` and `maestro/agent-config` by those fixed names and passes `--cloudevents-client-id=$(CONSUMER_NAME)-work-agent`."),
+        )
+        .attribute(
+            Attribute::new("upstream_helm_values", upstream_helm_values_type())
+                .computed()
+                .description("Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`): `consumerName`, `cloudeventsClientId`, `serviceAccount.name`, `messageBroker.type` and `messageBroker.mqtt.{host, port, user, password, rootCert, clientCert, clientKey}` (files of the Kubernetes secret `maestro-agent-certs` under `/secrets/mqtt-certs`: `ca.crt`, `certificate`, `privateKey`). That chart writes the topics with the default prefix `sources/maestro/consumers` only."),
         ),
     )
 }
@@ -314,6 +399,14 @@ fn certificate_validator() -> crate::framework::schema::Validator {
         Value::String(pem) => keys::cert_public_key_spki(pem)
             .map(|_| ())
             .map_err(|e| format!("must be a PEM certificate (maestro_consumer.certificate_pem): {e}")),
+        _ => Ok(()),
+    })
+}
+
+/// `broker_ca_pem` must be a PEM certificate.
+fn ca_validator() -> crate::framework::schema::Validator {
+    std::sync::Arc::new(|v: &Value| match v {
+        Value::String(pem) => keys::cert_public_key_spki(pem).map(|_| ()).map_err(|e| format!("must be a PEM CA certificate: {e}")),
         _ => Ok(()),
     })
 }
@@ -504,17 +597,18 @@ impl AgentIdentity {
                 seen.push(format!("{stage} {}", key.fingerprint()));
                 continue;
             }
-            if stage == AWSCURRENT && bundle.certificate.as_deref() == Some(cert_pem) && bundle.ca_cert.is_some() {
+            if stage == AWSCURRENT && bundle.certificate.as_deref() == Some(cert_pem) && bundle.ca_cert.as_deref() == Some(spec.broker_ca())
+            {
                 return Ok(version); // already complete
             }
             let complete = CredentialBundle {
                 certificate: Some(cert_pem.to_string()),
                 private_key: SecretString::new(key.private_key_pem().expose().to_string()),
-                ca_cert: Some(AMAZON_ROOT_CA_1.to_string()),
+                ca_cert: Some(spec.broker_ca().to_string()),
             };
             debug_assert!(complete.is_coherent().unwrap_or(false));
             tracing::info!(secret = %name, from_version = %version, from_stage = stage, fingerprint = %cert_fingerprint, "promoting the agent's bundle with its certificate");
-            let token = secrets::derived_token(&[&version, cert_pem]);
+            let token = secrets::derived_token(&[&version, cert_pem, spec.broker_ca()]);
             let current = secrets::put(c, &info.arn, &complete.to_secret_string(), &[], Some(token)).await?;
             if stage == AWSPENDING {
                 // AWS keeps AWSPENDING on the promoted key's version; the key is current now.
@@ -556,6 +650,7 @@ impl AgentIdentity {
             .name(name)
             .description(format!("Maestro agent MQTT config for cluster {} (managed by terraform-provider-maestro)", spec.cluster_id))
             .secret_string(value.expose())
+            .set_kms_key_id(spec.kms_key_arn.clone())
             .set_tags(secrets::tags(&spec.tags_all(c)))
             .send()
             .await;
@@ -746,7 +841,12 @@ fn plan_secrets(prior: &Value, p: &mut Value) {
     );
     let credential = match &cert {
         Value::Null => Value::Null,
-        Value::String(_) if prior.get("certificate_pem") == &cert && !prior.get("credential_version_id").is_null() => {
+        // A new CA is a new bundle too, written next to the same key and certificate.
+        Value::String(_)
+            if prior.get("certificate_pem") == &cert
+                && prior.get("broker_ca_pem") == p.get("broker_ca_pem")
+                && !prior.get("credential_version_id").is_null() =>
+        {
             prior.get("credential_version_id").clone()
         }
         _ => Value::Unknown,
@@ -808,6 +908,20 @@ impl Resource<AwsClients> for AgentIdentity {
         }
         if plan.config.get("topic_prefix").is_null() {
             p.set("topic_prefix", Value::string(&c.topic_prefix));
+        }
+        if plan.config.get("cloudevents_client_id").is_null() {
+            let id = cluster_id.as_str().map(|id| Value::string(agent_binding::default_cloudevents_client_id(id)));
+            p.set("cloudevents_client_id", id.unwrap_or(Value::Unknown));
+        } else if let (Some(id), Some(cluster)) = (plan.config.get("cloudevents_client_id").as_str(), cluster_id.as_str()) {
+            if id != agent_binding::default_cloudevents_client_id(cluster) {
+                diags.push(
+                    Diagnostic::warning(
+                        "The deployed agent chart cannot pass this client ID",
+                        format!("The deployed agent chart (rosa-regional-platform) always starts the agent with --cloudevents-client-id=$(CONSUMER_NAME)-work-agent, so with cloudevents_client_id = {id:?} only a chart that takes it (upstream's, see upstream_helm_values) connects; maestro_consumer.cloudevents_client_id must be the same value."),
+                    )
+                    .at(AttributePath::root("cloudevents_client_id")),
+                );
+            }
         }
         if plan.config.get("mqtt_cert_secret_name").is_null() {
             let name = cluster_id.as_str().map(|id| Value::string(agent_binding::default_cert_secret_name(id))).unwrap_or(Value::Unknown);
@@ -1078,6 +1192,8 @@ impl Resource<AwsClients> for AgentIdentity {
             ("topic_prefix", Value::String(recovered.topic_prefix.clone())),
             ("mqtt_cert_secret_name", Value::String(recovered.secret_name.clone())),
             ("config_secret_name", Value::String(recovered.config_secret_name.clone())),
+            ("cloudevents_client_id", Value::String(recovered.cloudevents_client_id.clone())),
+            ("kms_key_arn", recovered.kms_key_arn.clone().into()),
             ("recovery_window_in_days", Value::from(7i64)),
             ("eks_cluster_name", association.cluster_name().map(str::to_string).into()),
             ("namespace", association.namespace().map(str::to_string).into()),
@@ -1099,6 +1215,8 @@ struct Recovered {
     topic_prefix: String,
     secret_name: String,
     config_secret_name: String,
+    cloudevents_client_id: String,
+    kms_key_arn: Option<String>,
 }
 
 /// Reads the arguments back out of the documents this resource writes (for import).
@@ -1131,12 +1249,21 @@ fn recover_arguments(cluster_id: &str, iot_policy: &str, secrets_policy: &str) -
     let secret_name = secret_names.first()?.clone();
     // Roles written before the config secret existed name only the credential secret.
     let config_secret_name = secret_names.get(1).cloned().unwrap_or_else(|| agent_binding::default_config_secret_name(cluster_id));
+    // The Connect grant pins `<cloudevents_client_id>-client`; a role written before that
+    // pinned `<cluster_id>-work-agent`, which imports as the default (and the plan fixes it).
+    let cloudevents_client_id = resources(&iot)
+        .iter()
+        .find_map(|r| r.splitn(6, ':').nth(5)?.strip_prefix("client/")?.strip_suffix(naming::AGENT_CLIENT_ID_SUFFIX).map(str::to_string))
+        .filter(|id| naming::check_cloudevents_client_id(id).is_ok())
+        .unwrap_or_else(|| agent_binding::default_cloudevents_client_id(cluster_id));
     Some(Recovered {
         region: parts.get(3)?.to_string(),
         regional_account_id: parts.get(4)?.to_string(),
         topic_prefix: prefix.to_string(),
         secret_name,
         config_secret_name,
+        cloudevents_client_id,
+        kms_key_arn: iam::decrypt_key_arn(&secrets),
     })
 }
 
@@ -1149,17 +1276,23 @@ mod tests {
     fn arguments_are_recovered_from_our_own_documents() {
         let b = AgentBinding {
             cluster_id: "mc-1".into(),
-            topic_prefix: "custom/prefix".into(),
+            topic_prefix: "custom/prefix/consumers".into(),
             partition: "aws".into(),
             broker_region: "eu-west-1".into(),
             broker_account_id: "123456789012".into(),
+            cloudevents_client_id: "mc-1-custom".into(),
         };
         let iot = iam::agent_iot_policy(&b).to_string();
-        let secrets = iam::secret_read_policy(&[iam::secret_arn_pattern("aws", "us-east-1", "987654321098", "mc-1/x/cert")]).to_string();
+        let key = "arn:aws:kms:us-east-1:987654321098:key/k";
+        let kms = iam::KmsDecrypt::through_secrets_manager(key, "aws", "us-east-1");
+        let secrets =
+            iam::secret_read_policy(&[iam::secret_arn_pattern("aws", "us-east-1", "987654321098", "mc-1/x/cert")], Some(&kms)).to_string();
         let r = recover_arguments("mc-1", &iot, &secrets).unwrap();
         assert_eq!((r.region.as_str(), r.regional_account_id.as_str()), ("eu-west-1", "123456789012"));
-        assert_eq!(r.topic_prefix, "custom/prefix");
+        assert_eq!(r.topic_prefix, "custom/prefix/consumers");
         assert_eq!(r.secret_name, "mc-1/x/cert");
+        assert_eq!(r.cloudevents_client_id, "mc-1-custom");
+        assert_eq!(r.kms_key_arn.as_deref(), Some(key));
         assert!(recover_arguments("other", &iot, &secrets).is_none());
     }
 

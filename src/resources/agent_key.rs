@@ -16,7 +16,7 @@ use crate::crypto::keys::{self, GeneratedKey, KeyAlgorithm};
 use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Value};
-use crate::policy::agent_binding;
+use crate::policy::{agent_binding, naming};
 use crate::provider::{aws_error, AwsClients};
 use async_trait::async_trait;
 use aws_smithy_types::date_time::{DateTime, Format};
@@ -41,8 +41,8 @@ fn schema() -> Schema {
             Attribute::string("cluster_id")
                 .required()
                 .force_new()
-                .validate(validators::pattern("[a-zA-Z0-9][a-zA-Z0-9_-]{0,49}", "1 to 50 letters, digits, '-' or '_', starting with a letter or digit"))
-                .description("Management cluster identifier (the Maestro consumer name). The CSR's common name is the agent's MQTT client ID, `<cluster_id>-work-agent`."),
+                .validate(validators::rule(naming::check_consumer_name))
+                .description("Management cluster identifier (the Maestro consumer name). The CSR's common name is the agent's `--cloudevents-client-id`, `<cluster_id>-work-agent` (IoT Core ignores it)."),
         )
         .attribute(
             Attribute::string("secret_name")
@@ -156,7 +156,7 @@ fn rotation_due(created_at: &str, days: i64, now: SystemTime) -> bool {
 
 /// A new key and its CSR, made off the async runtime (RSA 3072 takes a noticeable moment).
 async fn new_key(algorithm: KeyAlgorithm, cluster_id: &str) -> Result<(GeneratedKey, String), Diagnostics> {
-    let common_name = agent_binding::client_id(cluster_id);
+    let common_name = agent_binding::default_cloudevents_client_id(cluster_id);
     let made = tokio::task::spawn_blocking(move || {
         let key = keys::generate(algorithm)?;
         let csr = keys::csr_pem(&key, &common_name)?;
@@ -410,7 +410,7 @@ impl Resource<AwsClients> for AgentKey {
                 format!("Secret {} has no AWSPENDING or AWSCURRENT value holding a private key.", info.name),
             ))
         })?;
-        let csr = keys::csr_pem(&key, &agent_binding::client_id(&cluster_id))
+        let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(&cluster_id))
             .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot import", e.to_string())))?;
         let created_at = c
             .secretsmanager

@@ -12,8 +12,8 @@ use crate::crypto::keys;
 use crate::framework::resource::IdentitySchema;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
-use crate::policy::agent_binding::AgentBinding;
-use crate::policy::{consumer_iot, document};
+use crate::policy::agent_binding::{self, AgentBinding};
+use crate::policy::{consumer_iot, document, naming};
 use crate::provider::{aws_error, retry, AwsClients};
 use async_trait::async_trait;
 use aws_sdk_iot::types::{AttributePayload, CertificateStatus};
@@ -49,7 +49,18 @@ pub struct Consumer {
 }
 
 fn consumer_id_validator() -> Validator {
-    validators::pattern("[a-zA-Z0-9][a-zA-Z0-9_-]{0,49}", "1 to 50 letters, digits, '-' or '_', starting with a letter or digit")
+    validators::rule(naming::check_consumer_name)
+}
+
+/// The `--cloudevents-client-id` whose MQTT form (`<id>-client`) the IoT policy pins.
+pub(crate) fn cloudevents_client_id_attribute(whose: &str) -> Attribute {
+    Attribute::string("cloudevents_client_id")
+        .optional()
+        .computed()
+        .validate(validators::rule(naming::check_cloudevents_client_id))
+        .description(&format!(
+            "The agent's `--cloudevents-client-id` flag. Defaults to `<{whose}>-work-agent`, which both agent charts pass (the deployed chart hard-codes it). The agent's MQTT transport connects to IoT Core as `<cloudevents_client_id>-client`, and that exact client ID is the only one the policy allows."
+        ))
 }
 
 /// Checks the CSR the way IoT will (signature, key type), so that CreateCertificateFromCsr —
@@ -107,9 +118,10 @@ fn schema() -> Schema {
             Attribute::string("topic_prefix")
                 .optional()
                 .computed()
-                .validate(validators::pattern("[^#+\\s]+", "an MQTT topic prefix without wildcards or spaces"))
+                .validate(validators::rule(naming::check_topic_prefix))
                 .description("MQTT topic prefix. Defaults to the provider's `topic_prefix`."),
         )
+        .attribute(cloudevents_client_id_attribute("consumer_id"))
         .attribute(
             Attribute::number("certificate_grace_period_hours")
                 .default(DEFAULT_GRACE_HOURS)
@@ -126,7 +138,7 @@ fn schema() -> Schema {
                 .computed()
                 .description("The IoT policy's default version, as AWS holds it (JSON): connect as `client_id`, subscribe to and receive `source_events_topic`, publish `agent_events_topic`."),
         )
-        .attribute(Attribute::string("client_id").computed().description("MQTT client ID the agent connects with: `<consumer_id>-work-agent`."))
+        .attribute(Attribute::string("client_id").computed().description("MQTT client ID IoT Core sees from the agent, and the only one the policy lets connect: `<cloudevents_client_id>-client` (`<consumer_id>-work-agent-client` by default)."))
         .attribute(Attribute::string("source_events_topic").computed().description("Topic the Maestro server publishes work to and the agent subscribes to."))
         .attribute(Attribute::string("agent_events_topic").computed().description("Topic the agent publishes status to."))
         .attribute(
@@ -176,11 +188,17 @@ struct Spec {
     consumer_id: String,
     account_id: String,
     topic_prefix: String,
+    cloudevents_client_id: String,
 }
 
 impl Spec {
     fn from_value(v: &Value) -> Spec {
-        Spec { consumer_id: text(v, "consumer_id"), account_id: text(v, "account_id"), topic_prefix: text(v, "topic_prefix") }
+        Spec {
+            consumer_id: text(v, "consumer_id"),
+            account_id: text(v, "account_id"),
+            topic_prefix: text(v, "topic_prefix"),
+            cloudevents_client_id: text(v, "cloudevents_client_id"),
+        }
     }
 
     /// The broker is this (regional) account's IoT Core.
@@ -191,6 +209,7 @@ impl Spec {
             partition: c.partition.clone(),
             broker_region: c.region.clone(),
             broker_account_id: c.account_id.clone(),
+            cloudevents_client_id: self.cloudevents_client_id.clone(),
         }
     }
 
@@ -899,6 +918,17 @@ fn recover_topic_prefix(consumer_id: &str, policy_document: &str) -> Option<Stri
     })
 }
 
+/// The `--cloudevents-client-id` recorded in one of our policy documents (import): the client
+/// the Connect statement pins, less the `-client` the agent's transport adds.
+fn recover_cloudevents_client_id(_consumer_id: &str, policy_document: &str) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_str(policy_document).ok()?;
+    consumer_iot::granted_pairs(&document::normalize(&doc)).into_iter().find_map(|(action, resource)| {
+        let client = resource.splitn(6, ':').nth(5)?.strip_prefix("client/")?;
+        let id = client.strip_suffix(naming::AGENT_CLIENT_ID_SUFFIX)?;
+        (action == "iot:Connect" && naming::check_cloudevents_client_id(id).is_ok()).then(|| id.to_string())
+    })
+}
+
 #[async_trait]
 impl Resource<AwsClients> for Consumer {
     fn type_name(&self) -> &'static str {
@@ -924,6 +954,10 @@ impl Resource<AwsClients> for Consumer {
         if plan.config.get("topic_prefix").is_null() {
             p.set("topic_prefix", Value::string(&c.topic_prefix));
         }
+        if plan.config.get("cloudevents_client_id").is_null() {
+            let id = p.get("consumer_id").as_str().map(|id| Value::string(agent_binding::default_cloudevents_client_id(id)));
+            p.set("cloudevents_client_id", id.unwrap_or(Value::Unknown));
+        }
         // Known at plan time, so configurations can use it before the first apply.
         match self.endpoint(c).await {
             Ok(host) => p.set("endpoint", Value::String(host)),
@@ -934,7 +968,7 @@ impl Resource<AwsClients> for Consumer {
                 diags.push(Diagnostic::error("Invalid consumer_id", e.to_string()).at(AttributePath::root("consumer_id")));
             }
         }
-        if p.attributes_known(&["consumer_id", "topic_prefix"]) {
+        if p.attributes_known(&["consumer_id", "topic_prefix", "cloudevents_client_id"]) {
             let spec = Spec::from_value(p);
             if let Err(e) = spec.policy(c) {
                 diags.push(Diagnostic::error("IoT policy too large", e.to_string()).at(AttributePath::root("topic_prefix")));
@@ -1145,7 +1179,12 @@ impl Resource<AwsClients> for Consumer {
         if let Err(msg) = consumer_id_validator()(&Value::string(id)) {
             return Err(Diagnostic::error("Invalid import ID", format!("The import ID is the consumer_id, which {msg}")).into());
         }
-        let spec = Spec { consumer_id: id.to_string(), account_id: String::new(), topic_prefix: String::new() };
+        let spec = Spec {
+            consumer_id: id.to_string(),
+            account_id: String::new(),
+            topic_prefix: String::new(),
+            cloudevents_client_id: String::new(),
+        };
         let thing = spec.thing_name();
         let found = match c.iot.describe_thing().thing_name(&thing).send().await {
             Ok(out) => out,
@@ -1168,12 +1207,17 @@ impl Resource<AwsClients> for Consumer {
             )
             .into());
         };
-        let topic_prefix = match c.iot.get_policy().policy_name(spec.policy_name()).send().await {
-            Ok(out) => recover_topic_prefix(id, out.policy_document().unwrap_or_default()),
+        let policy_document = match c.iot.get_policy().policy_name(spec.policy_name()).send().await {
+            Ok(out) => out.policy_document().map(str::to_string),
             Err(e) if aws_error::is_not_found(&e) => None,
             Err(e) => return Err(aws_failure("iot:GetPolicy", &spec.policy_name(), &e)),
-        }
-        .unwrap_or_else(|| c.topic_prefix.clone());
+        };
+        let recovered = |f: fn(&str, &str) -> Option<String>| policy_document.as_deref().and_then(|doc| f(id, doc));
+        let topic_prefix = recovered(recover_topic_prefix).unwrap_or_else(|| c.topic_prefix.clone());
+        // A policy from before the client ID was configurable pins `<id>-work-agent` without
+        // the `-client` the agent adds; it imports as the default, and the plan fixes the policy.
+        let cloudevents_client_id =
+            recovered(recover_cloudevents_client_id).unwrap_or_else(|| agent_binding::default_cloudevents_client_id(id));
         // The newest ACTIVE certificate on the thing is the current one; the others are in
         // their grace period from now on.
         let mut certs = Vec::new();
@@ -1195,6 +1239,7 @@ impl Resource<AwsClients> for Consumer {
             ("consumer_id", Value::string(id)),
             ("account_id", Value::String(account_id)),
             ("topic_prefix", Value::String(topic_prefix)),
+            ("cloudevents_client_id", Value::String(cloudevents_client_id)),
             ("certificate_grace_period_hours", Value::from(DEFAULT_GRACE_HOURS)),
             ("certificate_id", cert_id.into()),
             ("certificate_arn", cert_arn.into()),
@@ -1233,14 +1278,19 @@ mod tests {
     fn topic_prefix_is_recovered_from_our_document() {
         let b = AgentBinding {
             cluster_id: "mc-1".into(),
-            topic_prefix: "fleet/blue".into(),
+            topic_prefix: "fleet/blue/consumers".into(),
             partition: "aws".into(),
             broker_region: "us-east-1".into(),
             broker_account_id: "123456789012".into(),
+            cloudevents_client_id: "mc-1-agent".into(),
         };
         let doc = consumer_iot::agent_iot_policy_document(&b).unwrap().to_string();
-        assert_eq!(recover_topic_prefix("mc-1", &doc).as_deref(), Some("fleet/blue"));
+        assert_eq!(recover_topic_prefix("mc-1", &doc).as_deref(), Some("fleet/blue/consumers"));
         assert_eq!(recover_topic_prefix("other", &doc), None);
+        assert_eq!(recover_cloudevents_client_id("mc-1", &doc).as_deref(), Some("mc-1-agent"));
+        // The document written before the fix pinned `<id>-work-agent`: no flag to recover.
+        let old = doc.replace("client/mc-1-agent-client", "client/mc-1-work-agent");
+        assert_eq!(recover_cloudevents_client_id("mc-1", &old), None);
     }
 
     #[test]
