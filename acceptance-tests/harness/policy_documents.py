@@ -86,17 +86,20 @@ def secret_arn_pattern(region: str, account_id: str, secret_name: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{secret_name}-??????"
 
 
-def secrets_policy(region: str, account_id: str, secret_name: str, config_secret_name: str) -> dict[str, Any]:
-    """Read access to exactly the agent's two secrets: credentials and config."""
-    return {
-        "Version": POLICY_VERSION,
-        "Statement": [{
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Resource": [secret_arn_pattern(region, account_id, secret_name),
-                         secret_arn_pattern(region, account_id, config_secret_name)],
-        }],
-    }
+def secrets_policy(region: str, account_id: str, secret_name: str, config_secret_name: str,
+                   kms_key_arn: str | None = None) -> dict[str, Any]:
+    """Read access to exactly the agent's two secrets: credentials and config; with a
+    customer-managed key, decryption with exactly that key and only through Secrets Manager."""
+    statements: list[dict[str, Any]] = [{
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+        "Resource": [secret_arn_pattern(region, account_id, secret_name),
+                     secret_arn_pattern(region, account_id, config_secret_name)],
+    }]
+    if kms_key_arn:
+        statements.append({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [kms_key_arn],
+                           "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}})
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def iot_policy(region: str, regional_account_id: str, cluster_id: str, topic_prefix: str) -> dict[str, Any]:

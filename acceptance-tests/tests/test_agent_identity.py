@@ -504,3 +504,41 @@ def test_defaults_secret_name_and_topic_prefix(make_workspace, emulator_url, man
     x = ws.state_resource(ADDRESS)
     assert_state_matches(x, expected_state(cluster_id, eks, secret_name="custom/agent-cert"))
     assert_identity_in_aws(management, x, tags_all=DEFAULT_TAGS, secret_name="custom/agent-cert")
+
+
+# ---------------------------------------------------------------- (j) customer-managed KMS key
+
+
+def test_a_customer_managed_key_is_granted_and_encrypts_the_config_secret(config_workspace, provider_preamble,
+                                                                         management, make_eks_cluster):
+    """Without kms:Decrypt on the key that encrypts its secrets, the agent's CSI mount fails."""
+    cluster_id = "acc-kms"
+    eks = make_eks_cluster("acc-kms-eks")
+    kms = management.client("kms")
+    first, second = (kms.create_key(Description=f"acc-kms {n}")["KeyMetadata"]["Arn"] for n in ("1", "2"))
+    endpoint = "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com"
+    ws = config_workspace(identity_block(**required(cluster_id, eks, broker_endpoint=endpoint, kms_key_arn=first)))
+    ws.apply()
+    ws.assert_plan_empty()
+    state = ws.state_resource(ADDRESS)
+    expected = docs.secrets_policy(REGION, MANAGEMENT_ACCOUNT_ID, state["mqtt_cert_secret_name"],
+                                   state["config_secret_name"], kms_key_arn=first)
+    docs.assert_same_policy(aws_inspect.inline_policy(management, role_name(cluster_id), docs.SECRETS_POLICY_NAME),
+                            expected, "secrets policy with a customer-managed key")
+    assert management.secretsmanager.describe_secret(SecretId=state["config_secret_arn"])["KmsKeyId"] == first
+
+    # Another key: the grant moves to exactly that key and the config secret is re-encrypted.
+    ws.set_config(provider_preamble + "\n" + identity_block(**required(cluster_id, eks, broker_endpoint=endpoint,
+                                                                          kms_key_arn=second)))
+    ws.assert_plan_changes({ADDRESS: "update"})
+    ws.apply()
+    ws.assert_plan_empty()
+    expected = docs.secrets_policy(REGION, MANAGEMENT_ACCOUNT_ID, state["mqtt_cert_secret_name"],
+                                   state["config_secret_name"], kms_key_arn=second)
+    docs.assert_same_policy(aws_inspect.inline_policy(management, role_name(cluster_id), docs.SECRETS_POLICY_NAME),
+                            expected, "secrets policy after the key change")
+    assert management.secretsmanager.describe_secret(SecretId=state["config_secret_arn"])["KmsKeyId"] == second
+    # Import recovers the key from the policy, so an imported identity plans clean.
+    ws.state_rm(ADDRESS)
+    ws.import_resource(ADDRESS, cluster_id)
+    ws.assert_plan_empty()

@@ -1094,6 +1094,14 @@ impl Resource<AwsClients> for AgentIdentity {
             if let Err(d) = secrets::update_tags(c, &arn, &old, &new).await {
                 return Applied::failed(prior.clone(), d);
             }
+            if prior.get("kms_key_arn") != planned.get("kms_key_arn") {
+                // Secrets Manager re-encrypts the current version with the new key; without
+                // one configured, back to the account's AWS-managed key.
+                let key = spec.kms_key_arn.clone().unwrap_or_else(|| "alias/aws/secretsmanager".to_string());
+                if let Err(e) = c.secretsmanager.update_secret().secret_id(&arn).kms_key_id(&key).send().await {
+                    return Applied::failed(prior.clone(), aws_failure("secretsmanager:UpdateSecret", &spec.config_secret_name, &e));
+                }
+            }
         }
         if let Err(d) = self.apply_secrets(c, &spec, prior, &mut state).await {
             // What was not done keeps its prior value, so the next plan tries again.
