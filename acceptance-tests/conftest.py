@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import aws_accounts, aws_inspect, hcl, settings  # noqa: E402
+from harness import aws_accounts, aws_inspect, go_tools, hcl, settings, wire_flow  # noqa: E402
 from harness.aws_accounts import AwsAccount  # noqa: E402
 from harness.emulator import Emulator  # noqa: E402
 from harness.leak_check import LeakScanner, assert_no_leaks  # noqa: E402
@@ -83,6 +83,9 @@ def empty_mirror(session_dir: Path) -> ProviderMirror:
 def emulator(session_dir: Path) -> Iterator[Emulator]:
     env = dict(os.environ)
     env.setdefault("MAESTRO_EMULATOR_IAM_PROPAGATION_SECONDS", settings.IAM_PROPAGATION_SECONDS_DEFAULT)
+    # IoT Core's data plane (an MQTT broker authorising by the emulated IoT policies) runs in
+    # every session, so any test can put what the provider wrote on the wire.
+    env.setdefault("MAESTRO_EMULATOR_IOT_DATA_BROKER", str(go_tools.iot_data_broker()))
     server = Emulator(settings.emulator_script(), session_dir / "emulator", env=env)
     server.start()
     yield server
@@ -93,6 +96,19 @@ def emulator(session_dir: Path) -> Iterator[Emulator]:
 def emulator_url(emulator: Emulator) -> str:
     assert emulator.url is not None
     return emulator.url
+
+
+@pytest.fixture(scope="session")
+def iot_data(emulator_url: str) -> wire_flow.IotData:
+    """Where the emulator's IoT Core data plane listens, and the CA its server certificate
+    chains to (what `broker_ca_pem` is set to in tests)."""
+    return wire_flow.iot_data(emulator_url)
+
+
+@pytest.fixture(scope="session")
+def maestro_wire() -> Path:
+    """The Maestro-faithful server/agent/probe binary (harness/maestro_wire)."""
+    return go_tools.maestro_wire()
 
 
 @pytest.fixture(scope="session")

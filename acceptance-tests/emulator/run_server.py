@@ -15,6 +15,13 @@ server, so one server can serve tests with and without the fault.
 ``/maestro-emulator/faults`` arms, lists and clears injected AWS errors
 (see ``maestro_emulator/faults.py``); ``/maestro-emulator/calls`` counts the
 AWS calls served, per account and operation (``maestro_emulator/call_log.py``).
+
+``--iot-data-broker PATH`` (or ``MAESTRO_EMULATOR_IOT_DATA_BROKER``) also runs
+the IoT Core data plane: the MQTT broker built from ``iot_data/``, which
+authorises against this emulator's IoT registry.  Its address is printed as
+``IOT-DATA 127.0.0.1:N`` before READY, and ``GET /maestro-emulator/iot-data``
+returns it with the CA of its server certificate
+(``maestro_emulator/iot_data.py``).
 """
 
 from __future__ import annotations
@@ -75,11 +82,25 @@ def build_app() -> Callable[..., Iterable[bytes]]:
         create_backend_app,
     )
 
-    from maestro_emulator import call_log, faults
+    from maestro_emulator import call_log, faults, iot_data
 
     maestro_emulator.install()
-    # Counted outermost, so a call failed by an injected fault is still a call made.
-    return call_log.wrap(faults.wrap(_config_app(DomainDispatcherApplication(create_backend_app))))
+    # Counted outermost, so a call failed by an injected fault is still a call made; the
+    # broker's control calls are answered before either, so they are never counted or failed.
+    return iot_data.wrap(
+        call_log.wrap(faults.wrap(_config_app(DomainDispatcherApplication(create_backend_app))))
+    )
+
+
+def _control_url(host: str, port: int) -> str:
+    """Where the broker reaches this server: a wildcard bind address is not dialable."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet",
         action="store_true",
         help="do not log each request to stderr",
+    )
+    parser.add_argument(
+        "--iot-data-broker",
+        metavar="PATH",
+        default=os.environ.get("MAESTRO_EMULATOR_IOT_DATA_BROKER") or None,
+        help="run this IoT Core data-plane broker binary (default: $MAESTRO_EMULATOR_IOT_DATA_BROKER)",
     )
     args = parser.parse_args(argv)
 
@@ -120,13 +147,25 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    print(f"READY http://{args.host}:{port}", flush=True)
+    from maestro_emulator import iot_data
+
     try:
+        if args.iot_data_broker:
+            # The broker calls back only when an MQTT client connects, and the socket is
+            # already listening: a call made before serve_forever() runs waits in the backlog.
+            try:
+                broker = iot_data.start_broker(args.iot_data_broker, _control_url(args.host, port))
+            except iot_data.BrokerError as err:
+                print(f"error: {err}", file=sys.stderr, flush=True)
+                return 1
+            print(f"IOT-DATA {broker.address}", flush=True)
+        print(f"READY http://{args.host}:{port}", flush=True)
         server.serve_forever()
     except SystemExit:
         pass
     finally:
         server.server_close()
+        iot_data.stop_broker()
     return 0
 
 

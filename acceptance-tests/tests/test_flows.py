@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness import credentials as creds
-from harness import hcl
+from harness import csi_mount, hcl, wire_flow
 from harness import policy_documents as docs
 from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, REGIONAL_ACCOUNT_ID
 
@@ -40,10 +40,11 @@ def consumer_block(cluster_id: str, csr: Any, grace_hours: int) -> str:
         "certificate_grace_period_hours": grace_hours}, provider="maestro.regional")
 
 
-def identity_block(cluster_id: str, eks: str, certificate: Any, endpoint: Any) -> str:
+def identity_block(cluster_id: str, eks: str, certificate: Any, endpoint: Any, broker_ca_pem: str | None = None) -> str:
     arguments: dict[str, Any] = {
         "cluster_id": cluster_id, "regional_account_id": REGIONAL_ACCOUNT_ID, "eks_cluster_name": eks,
-        "mqtt_cert_secret_name": hcl.Raw("maestro_agent_key.k.secret_name"), "broker_endpoint": endpoint}
+        "mqtt_cert_secret_name": hcl.Raw("maestro_agent_key.k.secret_name"), "broker_endpoint": endpoint,
+        "broker_ca_pem": broker_ca_pem}
     if certificate is not None:
         arguments["certificate_pem"] = certificate
     return hcl.resource("maestro_agent_identity", "x", arguments, provider="maestro.management")
@@ -64,7 +65,7 @@ def iot_certificates(regional) -> dict[str, str]:
 
 
 def assert_flow_coherent(management, regional, key: dict[str, Any], consumer: dict[str, Any], identity: dict[str, Any],
-                         guard) -> creds.Bundle:
+                         guard, ca_pem: str | None = None) -> creds.Bundle:
     """The facts that make the agent work, checked in both accounts."""
     current = creds.assert_current_coherent(management, key["secret_arn"], guard=guard)
     assert current is not None and current.certificate == consumer["certificate_pem"] == identity["certificate_pem"]
@@ -74,7 +75,7 @@ def assert_flow_coherent(management, regional, key: dict[str, Any], consumer: di
     described = regional.client("iot").describe_certificate(certificateId=consumer["certificate_id"])["certificateDescription"]
     assert described["status"] == "ACTIVE"
     assert creds.certificate_fingerprint(described["certificatePem"]) == current.key_fingerprint
-    creds.assert_bundle_shape(current, complete=True)
+    creds.assert_bundle_shape(current, complete=True, ca_pem=ca_pem)
     # One source for both policies: the IoT policy grants exactly what the agent's IAM policy does.
     iot_doc = json.loads(consumer["policy_document"])
     iam_doc = json.loads(identity["iot_policy"])
@@ -139,7 +140,7 @@ def test_one_configuration_does_everything_in_one_apply_and_rotates_without_a_ga
 
 
 def test_two_teams_exchange_only_public_material(make_workspace, provider_preamble, management, regional,
-                                                 make_eks_cluster, leak_guard):
+                                                 make_eks_cluster, leak_guard, iot_data, maestro_wire, tmp_path):
     cluster_id = "flow-two"
     eks = make_eks_cluster("flow-two-eks")
     mgmt = make_workspace("management")
@@ -147,7 +148,7 @@ def test_two_teams_exchange_only_public_material(make_workspace, provider_preamb
 
     def management_config(generation: str, certificate: str | None, endpoint: str | None) -> str:
         return provider_preamble + key_block(cluster_id, generation) + "\n" + \
-            identity_block(cluster_id, eks, certificate, endpoint) + \
+            identity_block(cluster_id, eks, certificate, endpoint, iot_data.ca_pem) + \
             'output "csr_pem" {\n  value = maestro_agent_key.k.csr_pem\n}\n'
 
     def regional_config(csr: str, grace_hours: int = 24) -> str:
@@ -180,7 +181,7 @@ def test_two_teams_exchange_only_public_material(make_workspace, provider_preamb
     mgmt.assert_plan_empty()
     region.assert_plan_empty()
     key, identity, consumer = mgmt.state_resource(KEY), mgmt.state_resource(IDENTITY), region.state_resource(CONSUMER)
-    first = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard)
+    first = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard, iot_data.ca_pem)
     issued = {consumer["certificate_id"]}
 
     # Rotation across teams: management stages a key (current bundle untouched), regional
@@ -200,9 +201,17 @@ def test_two_teams_exchange_only_public_material(make_workspace, provider_preamb
     mgmt.apply()
     mgmt.assert_plan_empty()
     key, identity, consumer = mgmt.state_resource(KEY), mgmt.state_resource(IDENTITY), region.state_resource(CONSUMER)
-    second = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard)
+    second = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard, iot_data.ca_pem)
     issued.add(consumer["certificate_id"])
     assert second.key_fingerprint != first.key_fingerprint
+
+    # On the wire, with only what the two teams' applies wrote: the agent, from its CSI mount,
+    # receives work from a server and answers with status.
+    agent_files = csi_mount.mount_agent_secrets(management, key["secret_arn"], identity["config_secret_arn"],
+                                                tmp_path / "mounts" / "agent", guard=leak_guard)
+    seen = wire_flow.exchange_with_harness_server(maestro_wire, iot_data, regional, agent_files, cluster_id,
+                                                  handed_back["endpoint"], tmp_path / "wire", guard=leak_guard)
+    assert seen["connected"]["clientId"] == consumer["client_id"] == f"{cluster_id}-work-agent-client"
 
     # Nothing secret ever crossed: neither state holds a private key (the leak guard scans
     # both workspaces after the test), and the regional state does not even name the secret.

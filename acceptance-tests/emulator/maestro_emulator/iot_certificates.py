@@ -122,9 +122,12 @@ def sign_csr(csr_pem: str) -> x509.Certificate:
 
 
 def create_certificate_from_csr(
-    self: IoTBackend, csr: str, set_as_active: bool
+    self: IoTBackend, csr: str, set_as_active: bool | str | None
 ) -> FakeCertificate:
     cert = sign_csr(csr)
+    # setAsActive arrives as the query string's text ("true"/"false"); bool("false") is True.
+    if isinstance(set_as_active, str):
+        set_as_active = set_as_active.strip().lower() == "true"
     pem = cert.public_bytes(serialization.Encoding.PEM).decode("utf-8")
     fake = self.register_certificate(
         pem, ca_certificate_pem=None, set_as_active=bool(set_as_active), status="INACTIVE"

@@ -28,10 +28,12 @@ STARTUP_TIMEOUT = 60.0
 
 
 class Emulator:
-    def __init__(self, proc: subprocess.Popen[str], endpoint: str, log: Path):
+    def __init__(self, proc: subprocess.Popen[str], endpoint: str, log: Path, iot_data: str | None = None):
         self.proc = proc
         self.endpoint = endpoint
         self.log = log
+        # host:port of the IoT data-plane broker (the IOT-DATA line), if one was started.
+        self.iot_data = iot_data
 
     def client(self, service: str, **credentials: str):  # type: ignore[no-untyped-def]
         creds = credentials or {
@@ -75,17 +77,18 @@ class Emulator:
         self.log.unlink(missing_ok=True)
 
 
-def start_emulator(extra_env: dict[str, str] | None = None) -> Emulator:
+def start_emulator(extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None) -> Emulator:
     env = dict(os.environ)
     env.pop("MAESTRO_EMULATOR_IAM_PROPAGATION_SECONDS", None)
     env.pop("MAESTRO_EMULATOR_DISABLE", None)
+    env.pop("MAESTRO_EMULATOR_IOT_DATA_BROKER", None)
     env.update(extra_env or {})
     # stderr goes to a file: werkzeug logs every request there, and an
     # undrained pipe would eventually block the server.
     log = Path(tempfile.mkstemp(prefix="maestro-emulator-", suffix=".log")[1])
     log_handle = log.open("w")
     proc = subprocess.Popen(
-        [sys.executable, str(RUN_SERVER), "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, str(RUN_SERVER), "--host", "127.0.0.1", "--port", "0", *(extra_args or [])],
         stdout=subprocess.PIPE,
         stderr=log_handle,
         text=True,
@@ -93,12 +96,21 @@ def start_emulator(extra_env: dict[str, str] | None = None) -> Emulator:
     )
     log_handle.close()
 
-    # readline() blocks; read it on a thread so a hung start-up times out.
-    line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    # readline() blocks; read on a thread so a hung start-up times out. An IOT-DATA line (the
+    # broker's address, with --iot-data-broker) comes before READY.
+    lines: list[str] = []
+
+    def read_until_ready() -> None:
+        for raw in proc.stdout:  # type: ignore[union-attr]
+            lines.append(raw.strip())
+            if raw.startswith("READY "):
+                return
+
+    reader = threading.Thread(target=read_until_ready, daemon=True)
     reader.start()
     reader.join(STARTUP_TIMEOUT)
-    first = line[0].strip() if line else ""
+    first = lines[-1] if lines else ""
+    iot_data = next((line.split(" ", 1)[1] for line in lines if line.startswith("IOT-DATA ")), None)
     if not first.startswith("READY "):
         proc.kill()
         proc.wait()
@@ -106,7 +118,7 @@ def start_emulator(extra_env: dict[str, str] | None = None) -> Emulator:
         text = log.read_text()
         log.unlink(missing_ok=True)
         raise RuntimeError(f"emulator did not start (got {first!r}); log:\n{text}")
-    return Emulator(proc, first.split(" ", 1)[1], log)
+    return Emulator(proc, first.split(" ", 1)[1], log, iot_data)
 
 
 def unique(prefix: str) -> str:

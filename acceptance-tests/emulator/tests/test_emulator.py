@@ -478,6 +478,9 @@ def test_certificate_from_csr_certifies_the_csr_key(emulator: Emulator, kind: st
     second = iot.create_certificate_from_csr(certificateSigningRequest=make_csr(key))
     assert second["certificateId"] != out["certificateId"]
     assert iot.describe_certificate(certificateId=second["certificateId"])["certificateDescription"]["status"] == "INACTIVE"
+    # setAsActive=false travels as the text "false", which must not read as true.
+    third = iot.create_certificate_from_csr(certificateSigningRequest=make_csr(key), setAsActive=False)
+    assert iot.describe_certificate(certificateId=third["certificateId"])["certificateDescription"]["status"] == "INACTIVE"
 
 
 def test_certificate_from_csr_rejects_weak_keys(emulator: Emulator) -> None:

@@ -1,0 +1,230 @@
+"""The wire proof: a Maestro-faithful server and agents, configured only from what the provider
+wrote (the files each chart mounts from the secrets, the Helm values), exchange work and status
+over the emulator's IoT Core data plane, which authorises every CONNECT, SUBSCRIBE, PUBLISH and
+delivery by the IoT policies attached to the certificate, as IoT Core does.
+
+Agent `wire-a` is deployed the way the rosa-regional-platform chart mounts it (secrets named
+`maestro/agent-cert` and `maestro/agent-config`, client ID `$(CONSUMER_NAME)-work-agent` + the
+transport's `-client`); agent `wire-b` the way upstream's chart does (config.yaml rendered from
+`upstream_helm_values`, certificates from the Kubernetes secret, the provider's default secret
+names). The server's certificate and policy are the harness's (`server_side`) until the
+provider has a server resource.
+
+MQTT reason codes: 0x87 (135) Not authorized, below 0x80 success.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import charts, hcl, server_side, wire, wire_flow
+from harness import credentials as creds
+from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, REGIONAL_ACCOUNT_ID
+
+pytestmark = pytest.mark.acceptance
+
+NOT_AUTHORIZED = 0x87
+
+
+def agent_blocks(name: str, eks: str, *, deployed_chart_names: bool, generation: str = "1", grace_hours: int = 24) -> str:
+    """One agent: key, consumer and identity, the broker CA being the emulator's."""
+    key_args: dict[str, Any] = {"cluster_id": name, "rotation_triggers": {"generation": generation},
+                                "force_delete_without_recovery": True}
+    identity_args: dict[str, Any] = {
+        "cluster_id": name, "regional_account_id": REGIONAL_ACCOUNT_ID, "eks_cluster_name": eks,
+        "mqtt_cert_secret_name": hcl.Raw(f"maestro_agent_key.{name.replace('-', '_')}.secret_name"),
+        "certificate_pem": hcl.Raw(f"maestro_consumer.{name.replace('-', '_')}.certificate_pem"),
+        "broker_endpoint": hcl.Raw(f"maestro_consumer.{name.replace('-', '_')}.endpoint"),
+        "broker_ca_pem": hcl.Raw("var.broker_ca_pem"),
+    }
+    if deployed_chart_names:
+        cert_object, config_object = (o.object_name for o in charts.DEPLOYED_AGENT_OBJECTS)
+        key_args["secret_name"] = cert_object
+        identity_args["config_secret_name"] = config_object
+    label = name.replace("-", "_")
+    return "\n".join([
+        hcl.resource("maestro_agent_key", label, key_args, provider="maestro.management"),
+        hcl.resource("maestro_consumer", label, {
+            "consumer_id": name, "csr_pem": hcl.Raw(f"maestro_agent_key.{label}.csr_pem"),
+            "account_id": MANAGEMENT_ACCOUNT_ID, "certificate_grace_period_hours": grace_hours},
+            provider="maestro.regional"),
+        hcl.resource("maestro_agent_identity", label, identity_args, provider="maestro.management"),
+    ])
+
+
+VARIABLES = 'variable "broker_ca_pem" {\n  type = string\n}\n'
+
+
+@pytest.fixture
+def wire_world(config_workspace, provider_preamble, make_eks_cluster, regional, management, iot_data, tmp_path,
+               leak_guard):
+    """Two agents applied with the real CLI, plus the harness's server identity."""
+    eks_a, eks_b = make_eks_cluster("wire-a-eks"), make_eks_cluster("wire-b-eks")
+    config = lambda **a: VARIABLES + agent_blocks("wire-a", eks_a, deployed_chart_names=True, **a) + "\n" + \
+        agent_blocks("wire-b", eks_b, deployed_chart_names=False)
+    ws = config_workspace(config())
+    ws.write_file("broker.auto.tfvars.json", json.dumps({"broker_ca_pem": iot_data.ca_pem}))
+    ws.apply()
+    ws.assert_plan_empty()
+    server = server_side.issue_server_identity(regional, "wire", guard=leak_guard)
+    endpoint = ws.state_resource("maestro_consumer.wire_a")["endpoint"]
+    world = {"ws": ws, "config": config, "server": server, "endpoint": endpoint, "mounts": tmp_path / "mounts",
+             "logs": tmp_path / "wire-logs"}
+    yield world
+    server_side.remove_server_identity(regional, server)
+
+
+def start_server(world, maestro_wire, iot_data) -> wire.WireClient:
+    mount = server_side.mount_server_files(world["server"], world["endpoint"], iot_data.ca_pem,
+                                           world["mounts"] / "server")
+    client = wire.start_server(maestro_wire, mount, iot_data.address, world["logs"] / "server",
+                               client_id=server_side.SERVER_CLIENT_ID, source_id=world["server"].source_id)
+    client.wait_for("subscribed")
+    return client
+
+
+def mount_a(world, management, leak_guard, tag: str) -> Path:
+    return wire_flow.mount_deployed_chart_agent(management, world["mounts"] / f"a-{tag}", guard=leak_guard)
+
+
+def mount_b(world, management, leak_guard, tag: str) -> Path:
+    b = world["ws"].state_resource("maestro_agent_identity.wire_b")
+    return wire_flow.mount_upstream_chart_agent(management, b["mqtt_cert_secret_name"], b["upstream_helm_values"],
+                                                world["mounts"] / f"b-{tag}", guard=leak_guard)
+
+
+def probe(maestro_wire, iot_data, mount: Path, client_id: str, **kwargs: Any) -> dict[str, Any]:
+    """The probe's events by kind (the last of each), plus every suback/puback keyed by topic."""
+    events = wire.probe(maestro_wire, mount, iot_data.address, client_id, **kwargs)
+    by_kind: dict[str, Any] = {e["event"]: e for e in events}
+    by_kind["subacks"] = {e["filter"]: e["reasonCode"] for e in events if e["event"] == "suback"}
+    by_kind["pubacks"] = {e["topic"]: e["reasonCode"] for e in events if e["event"] == "puback"}
+    by_kind["messages"] = [e["topic"] for e in events if e["event"] == "message"]
+    return by_kind
+
+
+def accepted(reason_code: int | None) -> bool:
+    """An MQTT acknowledgement that says success (None: none arrived, e.g. the broker hung up)."""
+    return reason_code is not None and reason_code < 0x80
+
+
+def connects(maestro_wire, iot_data, mount: Path, client_id: str) -> bool:
+    result = probe(maestro_wire, iot_data, mount, client_id, listen_seconds=0)
+    return "connack" in result and accepted(result["connack"]["reasonCode"])
+
+
+def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
+        wire_world, maestro_wire, iot_data, management, leak_guard):
+    world = wire_world
+    a_mount = mount_a(world, management, leak_guard, "1")
+    b_mount = mount_b(world, management, leak_guard, "1")
+    b_values = world["ws"].state_resource("maestro_agent_identity.wire_b")["upstream_helm_values"]
+
+    with start_server(world, maestro_wire, iot_data) as server, \
+            wire.start_agent(maestro_wire, a_mount, iot_data.address, world["logs"] / "agent-a") as agent_a, \
+            wire.start_agent(maestro_wire, b_mount, iot_data.address, world["logs"] / "agent-b",
+                             cloudevents_client_id=b_values["cloudeventsClientId"],
+                             consumer_name=b_values["consumerName"]) as agent_b:
+        connected_a = agent_a.wait_for("connected")
+        assert connected_a["clientId"] == world["ws"].state_resource("maestro_consumer.wire_a")["client_id"] \
+            == "wire-a-work-agent-client"
+        assert agent_b.wait_for("connected")["clientId"] == "wire-b-work-agent-client"
+        for agent in (agent_a, agent_b):
+            subscribed = agent.wait_for("subscribed")
+            assert all(accepted(code) for code in subscribed["reasonCodes"]), subscribed
+
+        seen_a = wire_flow.exchange(server, agent_a, "wire-a")
+        seen_b = wire_flow.exchange(server, agent_b, "wire-b")
+        assert seen_a["status"]["topic"] == "sources/maestro/consumers/wire-a/agentevents"
+        assert seen_b["work"]["topic"] == "sources/maestro/consumers/wire-b/sourceevents"
+        # Neither agent ever saw the other's work.
+        assert [e["id"] for e in agent_a.events() if e["event"] == "work"] == [seen_a["work"]["id"]]
+        assert [e["id"] for e in agent_b.events() if e["event"] == "work"] == [seen_b["work"]["id"]]
+
+    # What an agent's certificate cannot do (the agents are stopped, so no session is taken over).
+    a_topics = "sources/maestro/consumers/wire-a"
+    b_topics = "sources/maestro/consumers/wire-b"
+    for wrong_id in ("wire-b-work-agent-client", "wire-a-work-agent", "wire-a-work-agent-clientx", "maestro-0"):
+        refused = probe(maestro_wire, iot_data, a_mount, wrong_id, listen_seconds=0)
+        assert refused["connack"]["reasonCode"] == NOT_AUTHORIZED, (wrong_id, refused)
+    own = probe(maestro_wire, iot_data, a_mount, "wire-a-work-agent-client",
+                subscribe=[f"{b_topics}/sourceevents", "sources/maestro/consumers/+/sourceevents",
+                           f"{a_topics}/sourceevents"],
+                publish=[f"{a_topics}/sourceevents", f"{b_topics}/agentevents", f"{a_topics}/agentevents"],
+                listen_seconds=1)
+    assert accepted(own["connack"]["reasonCode"])
+    assert own["subacks"][f"{b_topics}/sourceevents"] == NOT_AUTHORIZED
+    assert own["subacks"]["sources/maestro/consumers/+/sourceevents"] == NOT_AUTHORIZED
+    assert accepted(own["subacks"][f"{a_topics}/sourceevents"])
+    assert own["pubacks"][f"{a_topics}/sourceevents"] == NOT_AUTHORIZED, "an agent must not publish work"
+    assert own["pubacks"][f"{b_topics}/agentevents"] == NOT_AUTHORIZED
+    assert accepted(own["pubacks"][f"{a_topics}/agentevents"])
+
+
+def test_rotation_keeps_both_certificates_live_for_the_grace_period_then_only_the_new_one(
+        wire_world, maestro_wire, iot_data, management, regional, leak_guard):
+    world = wire_world
+    ws = world["ws"]
+    old_mount = mount_a(world, management, leak_guard, "before")
+    old_certificate = ws.state_resource("maestro_consumer.wire_a")["certificate_id"]
+
+    ws.set_config(ws.root.joinpath("main.tf").read_text().split(VARIABLES)[0] + world["config"](generation="2"))
+    ws.apply()
+    ws.assert_plan_empty()
+    new_mount = mount_a(world, management, leak_guard, "after")
+    consumer = ws.state_resource("maestro_consumer.wire_a")
+    assert consumer["certificate_id"] != old_certificate
+    # Grace period: the agent still holding the old bundle and one holding the new both connect.
+    assert connects(maestro_wire, iot_data, old_mount, "wire-a-work-agent-client")
+    assert connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
+    with start_server(world, maestro_wire, iot_data) as server, \
+            wire.start_agent(maestro_wire, new_mount, iot_data.address, world["logs"] / "agent-a-new") as agent:
+        agent.wait_for("subscribed")
+        wire_flow.exchange(server, agent, "wire-a")
+
+    # The retiring apply (grace 0): only the new certificate connects.
+    ws.set_config(ws.root.joinpath("main.tf").read_text().split(VARIABLES)[0]
+                  + world["config"](generation="2", grace_hours=0))
+    ws.apply()
+    ws.assert_plan_empty()
+    assert not connects(maestro_wire, iot_data, old_mount, "wire-a-work-agent-client")
+    assert connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
+
+    # Deactivated out of band: refused at once, and the next plan shows the drift.
+    regional.client("iot").update_certificate(certificateId=consumer["certificate_id"], newStatus="INACTIVE")
+    assert not connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
+    plan = ws.plan()
+    assert "maestro_consumer.wire_a" in plan.actions(), plan.describe()
+    ws.apply()
+    assert connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client"), "apply did not repair the drift"
+
+    # After destroy nothing of this configuration connects.
+    b_mount = mount_b(world, management, leak_guard, "final")
+    ws.destroy()
+    assert not connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
+    assert not connects(maestro_wire, iot_data, b_mount, "wire-b-work-agent-client")
+
+
+def test_helm_values_are_in_the_layouts_the_charts_read(wire_world):
+    ws = wire_world["ws"]
+    for label in ("wire_a", "wire_b"):
+        identity = ws.state_resource(f"maestro_agent_identity.{label}")
+        deployed = charts.leaf_paths(identity["helm_values"])
+        assert deployed <= charts.DEPLOYED_AGENT_VALUE_PATHS, deployed - charts.DEPLOYED_AGENT_VALUE_PATHS
+        assert charts.DEPLOYED_AGENT_REQUIRED <= deployed
+        upstream = charts.leaf_paths(identity["upstream_helm_values"])
+        assert upstream <= charts.UPSTREAM_AGENT_VALUE_PATHS, upstream - charts.UPSTREAM_AGENT_VALUE_PATHS
+        consumer = ws.state_resource(f"maestro_consumer.{label}")
+        assert charts.lookup(identity["upstream_helm_values"], "messageBroker.mqtt.host") == consumer["endpoint"]
+        assert charts.lookup(identity["helm_values"], "maestroAgent.maestro.consumerName") == consumer["consumer_id"]
+        # The chart's default client ID flag becomes exactly what the IoT policy pins.
+        flag = charts.lookup(identity["upstream_helm_values"], "cloudeventsClientId")
+        assert f"{flag}-client" == consumer["client_id"] == identity["client_id"]
+    # Agent A's secrets carry the names the deployed chart's SecretProviderClass mounts.
+    a = ws.state_resource("maestro_agent_identity.wire_a")
+    assert (a["mqtt_cert_secret_name"], a["config_secret_name"]) == tuple(
+        o.object_name for o in charts.DEPLOYED_AGENT_OBJECTS)
