@@ -4,8 +4,8 @@
 //! Layers, each depending only on the ones before it:
 //! - [`protocol`]: the go-plugin handshake and the tfplugin6 gRPC server;
 //! - [`framework`]: schemas, values, planning, and the traits resources implement;
-//! - [`provider`]: provider configuration and AWS clients;
-//! - [`resources`]: one file per resource type;
+//! - [`provider`]: provider configuration, AWS clients, error predicates and retries;
+//! - [`resources`]: one folder (or file) per resource type, and the AWS finders they share;
 //! - [`policy`]: pure functions producing names, topics and policy documents;
 //! - [`crypto`]: agent key pairs, CSRs and the credential bundles (pure, no I/O).
 
@@ -15,3 +15,9 @@ pub mod policy;
 pub mod protocol;
 pub mod provider;
 pub mod resources;
+
+/// The provider as the plugin serves it: the provider layer with every resource registered in
+/// [`resources::all`].
+pub fn maestro_provider() -> provider::MaestroProvider {
+    provider::MaestroProvider::new(resources::all())
+}

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    terraform_provider_maestro::protocol::serve(terraform_provider_maestro::provider::MaestroProvider).await
+    terraform_provider_maestro::protocol::serve(terraform_provider_maestro::maestro_provider()).await
 }

@@ -58,14 +58,21 @@ pub trait Resource<C: Send + Sync>: Send + Sync {
 
     fn schema(&self) -> Schema;
 
-    /// Resource identity (protocol 6.9+): attributes that name the remote object.
-    fn identity_schema(&self) -> Option<IdentitySchema> {
+    /// The one string attribute, and its description, that names the remote object — the
+    /// usual resource identity. Resources with such an identity say only this; the two methods
+    /// below follow from it.
+    fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {
         None
     }
 
+    /// Resource identity (protocol 6.9+): attributes that name the remote object.
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        self.identity_attribute().map(|(name, description)| IdentitySchema::single_string(name, description))
+    }
+
     /// The identity of a resource as derived from its state.
-    fn identity(&self, _state: &Value) -> Option<Value> {
-        None
+    fn identity(&self, state: &Value) -> Option<Value> {
+        self.identity_attribute().and_then(|(name, _)| IdentitySchema::single_from_state(state, name))
     }
 
     /// Checks beyond per-attribute validators (cross-attribute rules). Values may be unknown.

@@ -28,3 +28,14 @@ where
 pub fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(code(err), Some("NoSuchEntity" | "NoSuchEntityException" | "ResourceNotFoundException" | "NotFoundException"))
 }
+
+/// Whether a service error carries this AWS error code.
+pub fn has_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, expected: &str) -> bool {
+    code(err) == Some(expected)
+}
+
+/// Whether a service error carries this code and its message contains `fragment`: for the
+/// errors AWS reuses one code for (EKS's InvalidParameterException "Role ... does not exist").
+pub fn has_code_and_message<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, expected: &str, fragment: &str) -> bool {
+    has_code(err, expected) && message(err).is_some_and(|m| m.contains(fragment))
+}

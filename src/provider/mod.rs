@@ -1,5 +1,6 @@
-//! The maestro provider: its configuration, the AWS clients it builds, and the registry of
-//! resources (see `crate::resources`).
+//! The maestro provider: its configuration and the AWS clients it builds, with the error
+//! predicates and retries every AWS call shares. It is handed its resources (see
+//! [`crate::maestro_provider`]), so this layer never depends on the resources built on it.
 
 pub mod aws_error;
 pub mod clients;
@@ -12,7 +13,15 @@ use std::sync::Arc;
 
 pub use clients::AwsClients;
 
-pub struct MaestroProvider;
+pub struct MaestroProvider {
+    resources: Vec<Arc<dyn Resource<AwsClients>>>,
+}
+
+impl MaestroProvider {
+    pub fn new(resources: Vec<Arc<dyn Resource<AwsClients>>>) -> Self {
+        MaestroProvider { resources }
+    }
+}
 
 #[async_trait]
 impl crate::framework::provider::Provider for MaestroProvider {
@@ -32,6 +41,6 @@ impl crate::framework::provider::Provider for MaestroProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<AwsClients>>> {
-        crate::resources::all()
+        self.resources.clone()
     }
 }

@@ -7,11 +7,13 @@
 //! key whose public key the certificate certifies, so the current bundle is always coherent —
 //! and writes the agent's config secret (MQTT config YAML and consumer name).
 
-use super::common::{aws_failure, configured_tags, json_text, merge_tags, opt_text, tag_attributes, tag_changes, tags_value, text};
-use super::secrets::{self, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+use super::aws::secretsmanager::{self as secrets, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+use super::common::{
+    aws_failure, certificate_fingerprint, configured_tags, json_text, merge_tags, opt_text, secret_name_validator, set_all, tag_attributes,
+    tag_changes, tags_value, text,
+};
 use crate::crypto::keys::{self, GeneratedKey};
 use crate::crypto::{AgentConfigSecret, CredentialBundle, SecretString, AMAZON_ROOT_CA_1};
-use crate::framework::resource::IdentitySchema;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
 use crate::policy::agent_binding::{self, AgentBinding, DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT};
@@ -302,14 +304,14 @@ fn schema() -> Schema {
             Attribute::string("mqtt_cert_secret_name")
                 .optional()
                 .computed()
-                .validate(validators::pattern("[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name"))
+                .validate(secret_name_validator())
                 .description("Name of the Secrets Manager secret holding the agent's MQTT certificate bundle. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`."),
         )
         .attribute(
             Attribute::string("config_secret_name")
                 .optional()
                 .computed()
-                .validate(validators::pattern("[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name"))
+                .validate(secret_name_validator())
                 .description("Name of the Secrets Manager secret this resource writes the agent's MQTT config to (`config` YAML and `consumerName`). Defaults to `<cluster_id>/maestro/agent-config`."),
         )
         .attribute(
@@ -409,10 +411,6 @@ fn ca_validator() -> crate::framework::schema::Validator {
         Value::String(pem) => keys::cert_public_key_spki(pem).map(|_| ()).map_err(|e| format!("must be a PEM CA certificate: {e}")),
         _ => Ok(()),
     })
-}
-
-fn certificate_fingerprint(pem: &str) -> Option<String> {
-    keys::cert_public_key_spki(pem).ok().map(|spki| keys::public_key_fingerprint(&spki))
 }
 
 /// Real EKS says this while a just-created role has not reached it yet.
@@ -757,7 +755,7 @@ impl AgentIdentity {
             }
         };
         if let Some(arn) = obsolete {
-            let d = secrets::delete(c, &arn, deletion(prior)).await;
+            let d = secrets::delete(c, &arn, secrets::Deletion::from_state(prior)).await;
             if d.has_errors() {
                 return Err(d);
             }
@@ -861,16 +859,6 @@ fn plan_secrets(prior: &Value, p: &mut Value) {
     p.set("config_secret_arn", config_arn);
 }
 
-fn deletion(state: &Value) -> secrets::Deletion {
-    secrets::Deletion { recovery_window_days: state.get("recovery_window_in_days").as_i64().unwrap_or(7), force: false }
-}
-
-fn set_all(state: &mut Value, pairs: Vec<(&'static str, Value)>) {
-    for (k, v) in pairs {
-        state.set(k, v);
-    }
-}
-
 #[async_trait]
 impl Resource<AwsClients> for AgentIdentity {
     fn type_name(&self) -> &'static str {
@@ -881,12 +869,8 @@ impl Resource<AwsClients> for AgentIdentity {
         schema()
     }
 
-    fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema::single_string("cluster_id", "Management cluster identifier."))
-    }
-
-    fn identity(&self, state: &Value) -> Option<Value> {
-        IdentitySchema::single_from_state(state, "cluster_id")
+    fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {
+        Some(("cluster_id", "Management cluster identifier."))
     }
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
@@ -1124,7 +1108,7 @@ impl Resource<AwsClients> for AgentIdentity {
         let role = spec.role_name();
         // The credential secret belongs to maestro_agent_key; only the config secret is ours.
         if let Some(arn) = opt_text(state, "config_secret_arn") {
-            let d = secrets::delete(c, &arn, deletion(state)).await;
+            let d = secrets::delete(c, &arn, secrets::Deletion::from_state(state)).await;
             if d.has_errors() {
                 return d;
             }

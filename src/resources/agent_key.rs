@@ -10,8 +10,8 @@
 //! once a certificate for it arrives, so a current bundle always pairs a key with its own
 //! certificate.
 
-use super::common::{configured_tags, merge_tags, opt_text, tag_attributes, tags_value, text};
-use super::secrets::{self, SecretInfo, AWSCURRENT, AWSPENDING};
+use super::aws::secretsmanager::{self as secrets, SecretInfo, AWSCURRENT, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
+use super::common::{configured_tags, merge_tags, opt_text, secret_name_validator, tag_attributes, tags_value, text};
 use crate::crypto::keys::{self, GeneratedKey, KeyAlgorithm};
 use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
 use crate::framework::schema::{Attribute, Block, Schema};
@@ -26,7 +26,6 @@ use std::time::SystemTime;
 pub struct AgentKey;
 
 const ALGORITHMS: &[&str] = &["ECDSA_P256", "ECDSA_P384", "RSA_2048", "RSA_3072"];
-const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 7;
 /// Attributes that describe the key itself; they change only when a new key is generated.
 const KEY_ATTRIBUTES: &[&str] = &["csr_pem", "public_key_fingerprint", "key_version_id", "key_created_at"];
 const DESCRIPTION_PREFIX: &str = "Maestro agent MQTT credentials for cluster ";
@@ -49,7 +48,7 @@ fn schema() -> Schema {
                 .optional()
                 .computed()
                 .force_new()
-                .validate(validators::pattern("[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name"))
+                .validate(secret_name_validator())
                 .description("Name of the credential secret the key is written to. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`, the name `maestro_agent_identity` expects."),
         )
         .attribute(
@@ -133,13 +132,6 @@ impl Spec {
 
     fn description(&self) -> String {
         format!("{DESCRIPTION_PREFIX}{} (managed by terraform-provider-maestro)", self.cluster_id)
-    }
-}
-
-fn deletion(state: &Value) -> secrets::Deletion {
-    secrets::Deletion {
-        recovery_window_days: state.get("recovery_window_in_days").as_i64().unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS),
-        force: state.get("force_delete_without_recovery").as_bool().unwrap_or(false),
     }
 }
 
@@ -380,7 +372,7 @@ impl Resource<AwsClients> for AgentKey {
 
     async fn delete(&self, c: &AwsClients, state: &Value) -> Diagnostics {
         let id = opt_text(state, "secret_arn").unwrap_or_else(|| text(state, "secret_name"));
-        secrets::delete(c, &id, deletion(state)).await
+        secrets::delete(c, &id, secrets::Deletion::from_state(state)).await
     }
 
     /// The import ID is the secret's name or ARN. The key is read back (in memory only) to

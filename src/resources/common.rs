@@ -69,6 +69,25 @@ where
     Diagnostic::error(format!("{action} failed"), format!("{action} for {object}: {}", aws_error::describe(err))).into()
 }
 
+/// Writes several computed attributes at once.
+pub fn set_all(state: &mut Value, pairs: Vec<(&'static str, Value)>) {
+    for (name, value) in pairs {
+        state.set(name, value);
+    }
+}
+
+/// A Secrets Manager secret name (what CreateSecret accepts).
+pub fn secret_name_validator() -> crate::framework::schema::Validator {
+    validators::pattern("[A-Za-z0-9/_+=.@-]{1,512}", "a Secrets Manager secret name")
+}
+
+/// Lowercase hex SHA-256 of a PEM certificate's public key, the fingerprint every resource
+/// reports; `None` for anything that is not a certificate.
+pub fn certificate_fingerprint(pem: &str) -> Option<String> {
+    use crate::crypto::keys;
+    keys::cert_public_key_spki(pem).ok().map(|spki| keys::public_key_fingerprint(&spki))
+}
+
 /// The JSON text of a document, as stored in state.
 pub fn json_text(v: &serde_json::Value) -> Value {
     Value::String(v.to_string())

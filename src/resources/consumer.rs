@@ -7,9 +7,8 @@
 //! (moto 5.2.5) implements no IoT tagging API at all, so `tags` would be untestable here; the
 //! resource leaves them out rather than offer an argument no test proves.
 
-use super::common::{aws_failure, json_text, opt_text, text};
+use super::common::{aws_failure, certificate_fingerprint, json_text, opt_text, set_all, text};
 use crate::crypto::keys;
-use crate::framework::resource::IdentitySchema;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Type, Value};
 use crate::policy::agent_binding::{self, AgentBinding};
@@ -259,12 +258,6 @@ impl Spec {
     }
 }
 
-fn set_all(state: &mut Value, pairs: Vec<(&'static str, Value)>) {
-    for (k, v) in pairs {
-        state.set(k, v);
-    }
-}
-
 fn attachments(policy: bool, thing: bool) -> Value {
     Value::object([("policy", Value::Bool(policy)), ("thing", Value::Bool(thing))])
 }
@@ -332,10 +325,6 @@ fn surviving_previous(prior: &[Previous], old_grace: i64, new_grace: i64, now: i
             (retire_after > now).then(|| Previous { retire_after: Some(retire_after), ..p.clone() })
         })
         .collect()
-}
-
-fn cert_fingerprint(pem: &str) -> Option<String> {
-    keys::cert_public_key_spki(pem).ok().map(|spki| keys::public_key_fingerprint(&spki))
 }
 
 fn is_throttling<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
@@ -758,11 +747,11 @@ impl Consumer {
         state.set("certificate_id", Value::string(&issued.id));
         state.set("certificate_arn", Value::string(&issued.arn));
         state.set("certificate_pem", Value::string(&issued.pem));
-        state.set("certificate_public_key_fingerprint", cert_fingerprint(&issued.pem).into());
+        state.set("certificate_public_key_fingerprint", certificate_fingerprint(&issued.pem).into());
         state.set("certificate_status", Value::string(STATUS_ACTIVE));
         state.set("certificate_attachments", attachments(false, false));
         let csr_fp = keys::csr_public_key_spki(csr).ok().map(|s| keys::public_key_fingerprint(&s));
-        if cert_fingerprint(&issued.pem) != csr_fp {
+        if certificate_fingerprint(&issued.pem) != csr_fp {
             return Err(Diagnostic::error(
                 "Certificate does not match the CSR",
                 format!("IoT Core issued certificate {} for a public key other than the CSR's; it is recorded and will be retired on replacement.", issued.id),
@@ -939,12 +928,8 @@ impl Resource<AwsClients> for Consumer {
         schema()
     }
 
-    fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema::single_string("consumer_id", "Maestro consumer name."))
-    }
-
-    fn identity(&self, state: &Value) -> Option<Value> {
-        IdentitySchema::single_from_state(state, "consumer_id")
+    fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {
+        Some(("consumer_id", "Maestro consumer name."))
     }
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
@@ -1091,7 +1076,7 @@ impl Resource<AwsClients> for Consumer {
                 Some(info) => {
                     have_cert = true;
                     new.set("certificate_status", Value::String(info.status));
-                    if let Some(fp) = cert_fingerprint(&info.pem) {
+                    if let Some(fp) = certificate_fingerprint(&info.pem) {
                         new.set("certificate_public_key_fingerprint", Value::String(fp));
                     }
                     new.set("certificate_pem", Value::String(info.pem));

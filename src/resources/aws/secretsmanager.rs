@@ -5,10 +5,10 @@
 //! Secret values only ever pass through here as [`SecretString`]s, and are never logged: the
 //! SDK's own `Debug` for them is redacted, and our log lines name versions, never contents.
 
-use super::common::aws_failure;
 use crate::crypto::SecretString;
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::provider::{aws_error, AwsClients};
+use crate::resources::common::aws_failure;
 use std::collections::BTreeMap;
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
@@ -123,6 +123,20 @@ pub struct Deletion {
     pub force: bool,
 }
 
+/// Secrets Manager's own default recovery window is 30 days; ours is its shortest.
+pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 7;
+
+impl Deletion {
+    /// From a resource's `recovery_window_in_days` and, where it has one,
+    /// `force_delete_without_recovery`.
+    pub fn from_state(state: &crate::framework::Value) -> Deletion {
+        Deletion {
+            recovery_window_days: state.get("recovery_window_in_days").as_i64().unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS),
+            force: state.get("force_delete_without_recovery").as_bool().unwrap_or(false),
+        }
+    }
+}
+
 /// DeleteSecret; a secret already gone or already scheduled for deletion is fine.
 pub async fn delete(c: &AwsClients, secret_id: &str, how: Deletion) -> Diagnostics {
     let req = c.secretsmanager.delete_secret().secret_id(secret_id);
@@ -158,7 +172,7 @@ pub async fn update_tags(
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
 ) -> Result<(), Diagnostics> {
-    let (upsert, remove) = super::common::tag_changes(old, new);
+    let (upsert, remove) = crate::resources::common::tag_changes(old, new);
     if !remove.is_empty() {
         c.secretsmanager
             .untag_resource()

@@ -1,0 +1,1 @@
+//! Finders and deleters for eks objects (see the module above).

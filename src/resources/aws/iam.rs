@@ -1,0 +1,1 @@
+//! Finders and deleters for iam objects (see the module above).

@@ -1,0 +1,1 @@
+//! Finders and deleters for iot objects (see the module above).
