@@ -1,0 +1,263 @@
+//! `maestro_agent_key` (management account): the agent's MQTT key pair, generated inside the
+//! provider and written straight into the agent's credential secret. Only the public half
+//! leaves: `csr_pem` goes to the regional account's `maestro_consumer`, which has IoT Core sign
+//! it. This replaces CreateKeysAndCertificate in the regional account and the `cert.json`
+//! carried between teams (seeds 000 and 001).
+//!
+//! The key is staged, never swapped in: on create it is the secret's first version (a bundle
+//! with no certificate, so nothing can use it yet); on rotation it is a new AWSPENDING version
+//! while the current bundle keeps serving. `maestro_agent_identity` promotes it to AWSCURRENT
+//! once a certificate for it arrives, so a current bundle always pairs a key with its own
+//! certificate.
+
+mod key;
+mod model;
+mod schema;
+mod secret;
+
+use crate::crypto::keys;
+use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
+use crate::framework::schema::Schema;
+use crate::framework::{Applied, Diagnostic, Diagnostics, Plan, Resource, Value};
+use crate::policy::agent_binding;
+use crate::provider::AwsClients;
+use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
+use crate::resources::common::{configured_tags, merge_tags, opt_text, tags_value, text};
+use async_trait::async_trait;
+use aws_smithy_types::date_time::Format;
+use key::{new_key, now_rfc3339};
+use model::{cluster_id_of, set_key_attributes, Spec, DESCRIPTION_PREFIX};
+use schema::schema;
+use std::time::SystemTime;
+
+pub struct AgentKey;
+
+#[async_trait]
+impl Resource<AwsClients> for AgentKey {
+    fn type_name(&self) -> &'static str {
+        "maestro_agent_key"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, _diags: &mut Diagnostics) {
+        let p = &mut plan.planned;
+        if plan.config.get("secret_name").is_null() {
+            let name =
+                p.get("cluster_id").as_str().map(|id| Value::string(agent_binding::default_cert_secret_name(id))).unwrap_or(Value::Unknown);
+            p.set("secret_name", name);
+        }
+        if let Some(c) = client {
+            if p.get("tags").is_wholly_known() {
+                p.set("tags_all", Value::string_map(&merge_tags(&c.default_tags, &p.get("tags").string_map_entries())));
+            }
+        }
+        if plan.prior.is_null() {
+            return;
+        }
+        if key::rotation_planned(plan.prior, p, SystemTime::now()) {
+            key::mark_key_unknown(p);
+        }
+    }
+
+    async fn create(&self, c: &AwsClients, planned: &Value) -> Applied {
+        let spec = Spec::from_value(planned);
+        let mut state = planned.clone();
+        let (key, csr) = match new_key(spec.algorithm, &spec.cluster_id).await {
+            Ok(pair) => pair,
+            Err(d) => return Applied::failed(Value::Null, d),
+        };
+        let bundle =
+            CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
+        tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "writing a new agent key");
+        match self.create_secret(c, &spec, &bundle.to_secret_string()).await {
+            Ok((arn, version)) => {
+                state.set("id", Value::string(&arn));
+                state.set("secret_arn", Value::String(arn));
+                state.set("tags_all", Value::string_map(&merge_tags(&c.default_tags, &spec.tags)));
+                set_key_attributes(&mut state, &key, csr, version, now_rfc3339());
+                Applied::ok(state)
+            }
+            Err(d) => Applied::failed(Value::Null, d),
+        }
+    }
+
+    async fn read(&self, c: &AwsClients, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let id = opt_text(state, "secret_arn").unwrap_or_else(|| text(state, "secret_name"));
+        let Some(info) = secrets::describe(c, &id).await? else { return Ok(None) };
+        // Deleted out of band (scheduled): plan a create, which restores it and stages a new key.
+        if info.scheduled_for_deletion {
+            return Ok(None);
+        }
+        let mut new = state.clone();
+        new.set("secret_name", Value::string(&info.name));
+        new.set("secret_arn", Value::string(&info.arn));
+        new.set("id", Value::string(&info.arn));
+        if !state.get("kms_key_id").is_null() || info.kms_key_id.is_some() {
+            new.set("kms_key_id", info.kms_key_id.clone().into());
+        }
+        new.set("tags", tags_value(&configured_tags(&info.tags, &c.default_tags), state.get("tags").is_null()));
+        new.set("tags_all", Value::string_map(&info.tags));
+        Ok(Some(new))
+    }
+
+    async fn update(&self, c: &AwsClients, prior: &Value, planned: &Value) -> Applied {
+        let spec = Spec::from_value(planned);
+        let arn = text(prior, "secret_arn");
+        let mut state = planned.clone();
+        let current = SecretInfo {
+            arn: arn.clone(),
+            name: spec.secret_name.clone(),
+            kms_key_id: opt_text(prior, "kms_key_id"),
+            tags: prior.get("tags_all").string_map_entries(),
+            ..Default::default()
+        };
+        if let Err(d) = self.align_settings(c, &current, &spec).await {
+            return Applied::failed(prior.clone(), d);
+        }
+        if planned.get("csr_pem").is_unknown() {
+            let (key, csr) = match new_key(spec.algorithm, &spec.cluster_id).await {
+                Ok(pair) => pair,
+                Err(d) => return Applied::failed(prior.clone(), d),
+            };
+            let bundle =
+                CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
+            tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "staging a rotated agent key as AWSPENDING");
+            match secrets::put(c, &arn, &bundle.to_secret_string(), &[AWSPENDING], None).await {
+                Ok(version) => set_key_attributes(&mut state, &key, csr, version, now_rfc3339()),
+                Err(d) => {
+                    // Settings may have changed; the key did not. The next plan retries the rotation.
+                    let mut partial = prior.clone();
+                    for name in ["kms_key_id", "tags", "tags_all"] {
+                        partial.set(name, planned.get(name).clone());
+                    }
+                    return Applied::failed(partial, d);
+                }
+            }
+        }
+        Applied::ok(state)
+    }
+
+    async fn delete(&self, c: &AwsClients, state: &Value) -> Diagnostics {
+        let id = opt_text(state, "secret_arn").unwrap_or_else(|| text(state, "secret_name"));
+        secrets::delete(c, &id, secrets::Deletion::from_state(state)).await
+    }
+
+    /// The import ID is the secret's name or ARN. The key is read back (in memory only) to
+    /// recompute its CSR and fingerprint; the cluster ID comes from the default name or the
+    /// description this provider writes.
+    async fn import(&self, c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
+        let Some(info) = secrets::describe(c, id).await? else {
+            return Err(Diagnostic::error("Nothing to import", format!("No secret {id:?} exists in account {}.", c.account_id)).into());
+        };
+        if info.scheduled_for_deletion {
+            return Err(
+                secrets::scheduled_for_deletion(&info.name, "Restore it (aws secretsmanager restore-secret) before importing.").into()
+            );
+        }
+        let cluster_id = cluster_id_of(&info).ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot import",
+                format!(
+                    "Cannot tell which cluster secret {} belongs to: its name is not `<cluster_id>/maestro/agent-mqtt-cert` and its description was not written by this provider. Set its description to \"{DESCRIPTION_PREFIX}<cluster_id>\" and import again.",
+                    info.name
+                ),
+            ))
+        })?;
+        let (key, version) = self.find_key(c, &info.arn).await?.ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot import",
+                format!("Secret {} has no AWSPENDING or AWSCURRENT value holding a private key.", info.name),
+            ))
+        })?;
+        let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(&cluster_id))
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot import", e.to_string())))?;
+        let created_at = c
+            .secretsmanager
+            .list_secret_version_ids()
+            .secret_id(&info.arn)
+            .send()
+            .await
+            .ok()
+            .and_then(|out| {
+                out.versions().iter().find(|v| v.version_id() == Some(version.as_str())).and_then(|v| v.created_date().cloned())
+            })
+            .and_then(|d| d.fmt(Format::DateTime).ok())
+            .unwrap_or_else(now_rfc3339);
+        let mut state = Value::object([
+            ("cluster_id", Value::string(&cluster_id)),
+            ("secret_name", Value::string(&info.name)),
+            ("secret_arn", Value::string(&info.arn)),
+            ("id", Value::string(&info.arn)),
+            ("algorithm", Value::string(key.algorithm().as_str())),
+            ("kms_key_id", info.kms_key_id.clone().into()),
+            ("recovery_window_in_days", Value::from(DEFAULT_RECOVERY_WINDOW_DAYS)),
+            ("force_delete_without_recovery", Value::Bool(false)),
+            ("tags", tags_value(&configured_tags(&info.tags, &c.default_tags), true)),
+            ("tags_all", Value::string_map(&info.tags)),
+        ]);
+        set_key_attributes(&mut state, &key, csr, version, created_at);
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key::now_rfc3339;
+    use super::model::KEY_ATTRIBUTES;
+    use super::schema::schema;
+    use super::*;
+    use crate::framework::plan::plan_from_schema;
+
+    #[tokio::test]
+    async fn a_changed_trigger_or_algorithm_plans_a_new_key_and_a_tag_change_does_not() {
+        let s = schema();
+        let config =
+            Value::object([("cluster_id", Value::string("mc-1")), ("rotation_triggers", Value::object([("n", Value::string("1"))]))])
+                .conform(&s.value_type());
+        let mut prior = plan_from_schema(&s, &Value::Null, &config, config.clone());
+        for (k, v) in [
+            ("secret_name", "mc-1/maestro/agent-mqtt-cert"),
+            ("csr_pem", "CSR"),
+            ("public_key_fingerprint", "ab"),
+            ("key_version_id", "v1"),
+        ] {
+            prior.set(k, Value::string(v));
+        }
+        prior.set("key_created_at", Value::string(now_rfc3339()));
+        let plan_for = |config: Value| {
+            let prior = prior.clone();
+            async move {
+                let proposed = {
+                    let mut p = prior.clone();
+                    for (k, v) in config.as_map().unwrap() {
+                        if !v.is_null() {
+                            p.set(k, v.clone());
+                        }
+                    }
+                    p
+                };
+                let planned = plan_from_schema(&s_clone(), &prior, &config, proposed);
+                let mut plan = Plan { prior: &prior, config: &config, planned, requires_replace: vec![] };
+                AgentKey.modify_plan(None, &mut plan, &mut Diagnostics::new()).await;
+                plan.planned
+            }
+        };
+        let mut tagged = config.clone();
+        tagged.set("tags", Value::object([("team", Value::string("a"))]));
+        assert_eq!(plan_for(tagged).await.get("csr_pem"), &Value::string("CSR"));
+        let mut triggered = config.clone();
+        triggered.set("rotation_triggers", Value::object([("n", Value::string("2"))]));
+        let planned = plan_for(triggered).await;
+        assert!(KEY_ATTRIBUTES.iter().all(|a| planned.get(a).is_unknown()));
+        let mut algorithm = config.clone();
+        algorithm.set("algorithm", Value::string("RSA_2048"));
+        assert!(plan_for(algorithm).await.get("csr_pem").is_unknown());
+    }
+
+    fn s_clone() -> Schema {
+        schema()
+    }
+}

@@ -1,0 +1,89 @@
+//! The schema of `maestro_agent_key`.
+
+use super::model::DEFAULT_RECOVERY_WINDOW_DAYS;
+use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::validators;
+use crate::policy::naming;
+use crate::resources::common::{secret_name_validator, tag_attributes};
+
+pub(super) const ALGORITHMS: &[&str] = &["ECDSA_P256", "ECDSA_P384", "RSA_2048", "RSA_3072"];
+
+pub(super) fn schema() -> Schema {
+    let [tags, tags_all] = tag_attributes();
+    Schema::new(
+        Block::new(
+            "The Maestro agent's MQTT key pair, generated inside the provider and stored only in the agent's credential secret in the management account. Exposes the public `csr_pem` for `maestro_consumer`; the private key never appears in state, plan or logs. Configure it with the management-account provider.",
+        )
+        .attribute(
+            Attribute::string("cluster_id")
+                .required()
+                .force_new()
+                .validate(validators::rule(naming::check_consumer_name))
+                .description("Management cluster identifier (the Maestro consumer name). The CSR's common name is the agent's `--cloudevents-client-id`, `<cluster_id>-work-agent` (IoT Core ignores it)."),
+        )
+        .attribute(
+            Attribute::string("secret_name")
+                .optional()
+                .computed()
+                .force_new()
+                .validate(secret_name_validator())
+                .description("Name of the credential secret the key is written to. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`, the name `maestro_agent_identity` expects."),
+        )
+        .attribute(
+            Attribute::string("algorithm")
+                .default("ECDSA_P256")
+                .validate(validators::one_of(ALGORITHMS))
+                .description("Key algorithm: `ECDSA_P256` (default), `ECDSA_P384`, `RSA_2048` or `RSA_3072`. Changing it rotates the key."),
+        )
+        .attribute(
+            Attribute::string("kms_key_id")
+                .optional()
+                .description("KMS key (ID, ARN or alias) that encrypts the secret. Defaults to the account's `aws/secretsmanager` key."),
+        )
+        .attribute(
+            Attribute::number("recovery_window_in_days")
+                .default(DEFAULT_RECOVERY_WINDOW_DAYS)
+                .validate(validators::int_range(7, 30))
+                .description("Days Secrets Manager keeps the secret recoverable after destroy (7 to 30, default 7)."),
+        )
+        .attribute(
+            Attribute::bool("force_delete_without_recovery")
+                .default(false)
+                .description("Delete the secret immediately on destroy, with no recovery window. Off by default: a destroyed key cannot be brought back."),
+        )
+        .attribute(
+            Attribute::string_map("rotation_triggers")
+                .optional()
+                .description("Arbitrary values; adding, removing or changing any of them generates a new key, staged as the secret's AWSPENDING version until its certificate arrives."),
+        )
+        .attribute(
+            Attribute::number("rotate_after_days")
+                .optional()
+                .validate(validators::int_range(1, 3650))
+                .description("Generate a new key at the first plan after the current one is this many days old."),
+        )
+        .attribute(tags)
+        .attribute(Attribute::string("id").computed().keep_state_for_unknown().description("Same as `secret_arn`."))
+        .attribute(Attribute::string("secret_arn").computed().keep_state_for_unknown().description("ARN of the credential secret."))
+        .attribute(
+            Attribute::string("csr_pem")
+                .computed()
+                .keep_state_for_unknown()
+                .description("PEM certificate signing request for the current key (public). Hand it to `maestro_consumer.csr_pem`."),
+        )
+        .attribute(
+            Attribute::string("public_key_fingerprint")
+                .computed()
+                .keep_state_for_unknown()
+                .description("Lowercase hex SHA-256 of the public key (SubjectPublicKeyInfo DER); equals `maestro_consumer.certificate_public_key_fingerprint` once the certificate is issued."),
+        )
+        .attribute(
+            Attribute::string("key_version_id")
+                .computed()
+                .keep_state_for_unknown()
+                .description("Secrets Manager version ID that holds the key as staged (before a certificate is added)."),
+        )
+        .attribute(Attribute::string("key_created_at").computed().keep_state_for_unknown().description("When the current key was generated (RFC 3339)."))
+        .attribute(tags_all),
+    )
+}
