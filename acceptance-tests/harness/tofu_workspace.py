@@ -236,6 +236,20 @@ class TofuWorkspace:
     def state_rm(self, address: str) -> TofuResult:
         return self.run("state", "rm", address)
 
+    def verify_import(self, address: str, import_id: str, ignore: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+        """terraform-plugin-testing's ImportStateVerify through the CLI: forget `address`, import it
+        by `import_id`, and require every attribute but those in `ignore` (what AWS does not
+        keep) to come back as it was. Returns the imported attributes."""
+        before = self.state_resource(address)
+        self.state_rm(address)
+        assert address not in self.state_resources(), f"{address} still in state after `state rm`"
+        self.import_resource(address, import_id)
+        after = self.state_resource(address)
+        differing = sorted(n for n in set(before) | set(after) if n not in ignore and before.get(n) != after.get(n))
+        assert not differing, f"{address} differs after import by {import_id!r}:\n" + "\n".join(
+            f"  {n}: {before.get(n)!r} -> {after.get(n)!r}" for n in differing)
+        return after
+
     def providers_schema(self) -> dict[str, Any]:
         return json.loads(self.run("providers", "schema", "-json").stdout)
 

@@ -220,10 +220,8 @@ def test_import_recovers_broker_endpoint_and_certificate(flow, management):
     f = flow("cred-import")
     cert = f.complete()
     original = f.identity()
-    f.ws.state_rm(IDENTITY)
-    f.ws.import_resource(IDENTITY, f.cluster_id)
+    imported = f.ws.verify_import(IDENTITY, f.cluster_id)
     f.ws.assert_plan_empty()
-    imported = f.identity()
     for name in ("broker_endpoint", "certificate_pem", "credential_version_id", "config_secret_arn", "config_secret_name",
                  "agent_config", "secrets_policy"):
         assert imported[name] == original[name], name

@@ -301,12 +301,8 @@ def test_import_by_cluster_id(config_workspace, management, management_cluster):
     ws.apply()
     applied = ws.state_resource(ADDRESS)
 
-    # CLI import, then the ImportStateVerify equivalent: identical attributes, empty plan.
-    ws.state_rm(ADDRESS)
-    assert ws.state_resources() == {}
-    ws.import_resource(ADDRESS, cluster_id)
-    imported = ws.state_resource(ADDRESS)
-    assert imported == applied, _diff(applied, imported)
+    # CLI import, verified: identical attributes, empty plan.
+    ws.verify_import(ADDRESS, cluster_id)
     ws.assert_plan_empty()
 
     # The same through an import block.
@@ -539,6 +535,5 @@ def test_a_customer_managed_key_is_granted_and_encrypts_the_config_secret(config
                             expected, "secrets policy after the key change")
     assert management.secretsmanager.describe_secret(SecretId=state["config_secret_arn"])["KmsKeyId"] == second
     # Import recovers the key from the policy, so an imported identity plans clean.
-    ws.state_rm(ADDRESS)
-    ws.import_resource(ADDRESS, cluster_id)
+    ws.verify_import(ADDRESS, cluster_id)
     ws.assert_plan_empty()
