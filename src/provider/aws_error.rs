@@ -39,3 +39,9 @@ pub fn has_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, expected: &str
 pub fn has_code_and_message<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, expected: &str, fragment: &str) -> bool {
     has_code(err, expected) && message(err).is_some_and(|m| m.contains(fragment))
 }
+
+/// Whether AWS refused a request for its rate: safe to resend even when the call is not
+/// idempotent, since nothing was done.
+pub fn is_throttling<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(code(err), Some("ThrottlingException" | "TooManyRequestsException" | "Throttling" | "RequestLimitExceeded"))
+}

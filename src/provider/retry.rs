@@ -1,12 +1,36 @@
 //! Waiting out AWS eventual consistency. The SDK already retries throttling and transient
 //! network errors; this covers errors that are *correct answers* for a short while after a
 //! change elsewhere (a new IAM role not yet visible to EKS), which the SDK cannot know about.
+//! It also retries throttling for calls whose SDK retry is off because resending them blindly
+//! is unsafe (CreateCertificateFromCsr). Every retry loop of the provider is here.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// How long AWS documents such propagation can take, with a margin.
 pub const IAM_PROPAGATION: Duration = Duration::from_secs(120);
+
+/// How often and how long to retry: delays start at `first_delay` and double, capped at 10 s;
+/// the last error is returned after `max_attempts` calls, or once the next delay would end
+/// past `deadline` (measured from the first call).
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub first_delay: Duration,
+    pub max_attempts: u32,
+    pub deadline: Option<Duration>,
+}
+
+impl Backoff {
+    /// Waiting for a change to become visible: as many attempts as fit before `deadline`.
+    pub const fn until(deadline: Duration) -> Backoff {
+        Backoff { first_delay: Duration::from_millis(500), max_attempts: u32::MAX, deadline: Some(deadline) }
+    }
+
+    /// A call AWS refused (throttling) and that is safe to resend: a few attempts, no deadline.
+    pub const fn attempts(max_attempts: u32) -> Backoff {
+        Backoff { first_delay: Duration::from_millis(500), max_attempts, deadline: None }
+    }
+}
 
 /// Calls `op` until it succeeds, fails with an error `is_transient` rejects, the deadline
 /// passes, or the CLI asks us to stop. The last error is returned in the latter cases.
@@ -15,30 +39,30 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    retry_with_backoff(what, deadline, Duration::from_millis(500), is_transient, op).await
+    retry_while(what, Backoff::until(deadline), is_transient, op).await
 }
 
-/// The loop behind [`until_consistent`], with the first delay as a parameter (doubling, capped
-/// at 10 s) so tests can run it in milliseconds.
-async fn retry_with_backoff<T, E, F, Fut>(
-    what: &str,
-    deadline: Duration,
-    first_delay: Duration,
-    is_transient: impl Fn(&E) -> bool,
-    mut op: F,
-) -> Result<T, E>
+/// Calls `op` again, after a growing delay, while it fails with an error `should_retry`
+/// accepts, within `backoff`'s limits, and until the CLI asks us to stop; returns the first
+/// success or the last error.
+pub async fn retry_while<T, E, F, Fut>(what: &str, backoff: Backoff, should_retry: impl Fn(&E) -> bool, mut op: F) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let start = Instant::now();
-    let mut delay = first_delay;
+    let mut delay = backoff.first_delay;
     let mut attempt = 1u32;
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(e) if is_transient(&e) && start.elapsed() + delay < deadline && !crate::framework::cancel::is_stopped() => {
-                tracing::debug!(what, attempt, delay_ms = delay.as_millis() as u64, "waiting for AWS to become consistent");
+            Err(e)
+                if should_retry(&e)
+                    && attempt < backoff.max_attempts
+                    && backoff.deadline.is_none_or(|d| start.elapsed() + delay < d)
+                    && !crate::framework::cancel::is_stopped() =>
+            {
+                tracing::debug!(what, attempt, delay_ms = delay.as_millis() as u64, "retrying after a transient error");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
                 attempt += 1;
@@ -53,13 +77,16 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
+    fn fast(deadline: Duration) -> Backoff {
+        Backoff { first_delay: Duration::from_millis(1), ..Backoff::until(deadline) }
+    }
+
     #[tokio::test]
     async fn retries_transient_errors_until_success() {
         let calls = Cell::new(0);
-        let r: Result<u32, &str> = retry_with_backoff(
+        let r: Result<u32, &str> = retry_while(
             "t",
-            Duration::from_secs(60),
-            Duration::from_millis(1),
+            fast(Duration::from_secs(60)),
             |e| *e == "not yet",
             || {
                 calls.set(calls.get() + 1);
@@ -80,10 +107,9 @@ mod tests {
     #[tokio::test]
     async fn permanent_errors_return_at_once() {
         let calls = Cell::new(0);
-        let r: Result<(), &str> = retry_with_backoff(
+        let r: Result<(), &str> = retry_while(
             "t",
-            Duration::from_secs(60),
-            Duration::from_millis(1),
+            fast(Duration::from_secs(60)),
             |e| *e == "not yet",
             || {
                 calls.set(calls.get() + 1);
@@ -98,10 +124,9 @@ mod tests {
     #[tokio::test]
     async fn gives_up_at_the_deadline() {
         let calls = Cell::new(0);
-        let r: Result<(), &str> = retry_with_backoff(
+        let r: Result<(), &str> = retry_while(
             "t",
-            Duration::from_millis(100),
-            Duration::from_millis(1),
+            fast(Duration::from_millis(100)),
             |_| true,
             || {
                 calls.set(calls.get() + 1);
@@ -111,5 +136,23 @@ mod tests {
         .await;
         assert_eq!(r, Err("not yet"));
         assert!(calls.get() >= 2 && calls.get() < 10, "{}", calls.get());
+    }
+
+    #[tokio::test]
+    async fn stops_after_the_last_attempt() {
+        let calls = Cell::new(0);
+        let backoff = Backoff { first_delay: Duration::from_millis(1), ..Backoff::attempts(3) };
+        let r: Result<(), &str> = retry_while(
+            "t",
+            backoff,
+            |e| *e == "throttled",
+            || {
+                calls.set(calls.get() + 1);
+                async { Err("throttled") }
+            },
+        )
+        .await;
+        assert_eq!(r, Err("throttled"));
+        assert_eq!(calls.get(), 3);
     }
 }

@@ -1,0 +1,240 @@
+//! The agent's certificates: issued from the CSR (or adopted after a lost answer), attached to
+//! our policy and thing, rotated with a grace period as `plan` decides, and retired.
+
+use super::model::{attr, grace_secs, Attachments, Certificate, Previous, Spec, DEFAULT_GRACE_HOURS, STATUS_ACTIVE};
+use super::plan::{self, Replaced};
+use crate::crypto::keys;
+use crate::framework::{Diagnostic, Diagnostics, Value};
+use crate::provider::aws_error::is_throttling;
+use crate::provider::retry::{self, Backoff};
+use crate::provider::AwsClients;
+use crate::resources::aws::iot;
+use crate::resources::common::{aws_failure, certificate_fingerprint, text};
+use aws_sdk_iot::types::CertificateStatus;
+
+/// CreateCertificateFromCsr, which is not idempotent. The SDK's automatic retry is off for
+/// this one call: it would resend after a timeout or a 5xx, when IoT may already have
+/// issued a certificate, and leave an ACTIVE one nobody records. Instead, throttling (a
+/// request IoT refused) is retried here, and after an ambiguous failure the certificate
+/// IoT may have issued is looked for and, if found, adopted.
+async fn issue(c: &AwsClients, csr_pem: &str, consumer_id: &str) -> Result<Certificate, Diagnostics> {
+    let started = plan::now_secs();
+    let spki = keys::csr_public_key_spki(csr_pem).unwrap_or_default();
+    let sent = retry::retry_while("iot:CreateCertificateFromCsr", Backoff::attempts(6), is_throttling, || {
+        c.iot
+            .create_certificate_from_csr()
+            .certificate_signing_request(csr_pem)
+            .set_as_active(true)
+            .customize()
+            .config_override(aws_sdk_iot::config::Builder::default().retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled()))
+            .send()
+    })
+    .await;
+    let e = match sent {
+        Ok(out) => {
+            return Ok(Certificate {
+                id: out.certificate_id().unwrap_or_default().to_string(),
+                arn: out.certificate_arn().unwrap_or_default().to_string(),
+                pem: out.certificate_pem().unwrap_or_default().to_string(),
+                status: STATUS_ACTIVE.to_string(),
+            })
+        }
+        Err(e) => e,
+    };
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    // A 4xx answer means IoT refused the request; anything else may have issued one.
+    let refused = e.as_service_error().is_some() && status.is_some_and(|s| (400..500).contains(&s));
+    if !refused {
+        tracing::warn!(consumer_id, "CreateCertificateFromCsr failed ambiguously; looking for a certificate it may have issued");
+        if let Some(found) = find_issued_since(c, started - 300, &spki).await {
+            return Ok(found);
+        }
+    }
+    Err(aws_failure("iot:CreateCertificateFromCsr", &format!("consumer {consumer_id}"), &e))
+}
+
+/// An ACTIVE certificate for `spki`, created after `since` and attached to nothing: the one
+/// a CreateCertificateFromCsr whose answer was lost issued. Any failure here means "none".
+async fn find_issued_since(c: &AwsClients, since: i64, spki: &[u8]) -> Option<Certificate> {
+    let listed = c.iot.list_certificates().ascending_order(false).page_size(250).send().await.ok()?;
+    for cert in listed.certificates() {
+        let recent = cert.creation_date().is_some_and(|d| d.secs() >= since);
+        if !recent || cert.status() != Some(&CertificateStatus::Active) {
+            continue;
+        }
+        let (Some(id), Some(arn)) = (cert.certificate_id(), cert.certificate_arn()) else { continue };
+        let pem = iot::find_certificate(c, id).await.ok()??.pem;
+        if keys::cert_public_key_spki(&pem).ok().as_deref() != Some(spki) {
+            continue;
+        }
+        let things = iot::principal_things(c, arn).await.ok()??;
+        let policies = iot::attached_policies(c, arn).await.ok()??;
+        if things.is_empty() && policies.is_empty() {
+            tracing::info!(certificate_id = id, "adopting the certificate issued by the failed request");
+            return Some(Certificate { id: id.to_string(), arn: arn.to_string(), pem, status: STATUS_ACTIVE.to_string() });
+        }
+    }
+    None
+}
+
+/// Which of our policy and thing are attached to a certificate.
+async fn attachments_of(c: &AwsClients, spec: &Spec, cert_arn: &str) -> Result<Attachments, Diagnostics> {
+    let policies = iot::attached_policies(c, cert_arn).await?.unwrap_or_default();
+    let things = iot::principal_things(c, cert_arn).await?.unwrap_or_default();
+    Ok(Attachments { policy: policies.contains(&spec.policy_name()), thing: things.contains(&spec.thing_name()) })
+}
+
+/// Issues a certificate and records it in `state` at once, then attaches policy and thing,
+/// recording each attachment as it succeeds.
+pub async fn issue_and_attach(c: &AwsClients, spec: &Spec, csr: &str, state: &mut Value) -> Result<(), Diagnostics> {
+    let issued = issue(c, csr, &spec.consumer_id).await?;
+    issued.write(state);
+    Attachments::NONE.write(state);
+    let csr_fp = keys::csr_public_key_spki(csr).ok().map(|s| keys::public_key_fingerprint(&s));
+    if certificate_fingerprint(&issued.pem) != csr_fp {
+        return Err(Diagnostic::error(
+            "Certificate does not match the CSR",
+            format!(
+                "IoT Core issued certificate {} for a public key other than the CSR's; it is recorded and will be retired on replacement.",
+                issued.id
+            ),
+        )
+        .into());
+    }
+    repair_attachments(c, spec, state).await
+}
+
+async fn repair_attachments(c: &AwsClients, spec: &Spec, state: &mut Value) -> Result<(), Diagnostics> {
+    let arn = text(state, attr::CERTIFICATE_ARN);
+    let mut attached = Attachments::read(state);
+    if !attached.policy {
+        let policy = spec.policy_name();
+        c.iot
+            .attach_policy()
+            .policy_name(&policy)
+            .target(&arn)
+            .send()
+            .await
+            .map_err(|e| aws_failure("iot:AttachPolicy", &format!("{policy} to {arn}"), &e))?;
+        attached.policy = true;
+        attached.write(state);
+    }
+    if !attached.thing {
+        let thing = spec.thing_name();
+        c.iot
+            .attach_thing_principal()
+            .thing_name(&thing)
+            .principal(&arn)
+            .send()
+            .await
+            .map_err(|e| aws_failure("iot:AttachThingPrincipal", &format!("{arn} to {thing}"), &e))?;
+        attached.thing = true;
+        attached.write(state);
+    }
+    Ok(())
+}
+
+/// Update: a new certificate when the CSR's key changed (the old one then goes into its grace
+/// period, or is retired at once), else the current one made ACTIVE and attached again; then
+/// the previous certificates that are due are retired. `state` stays true to AWS after every
+/// step, so a failure part-way records what exists.
+pub async fn converge(c: &AwsClients, prior: &Value, planned: &Value, spec: &Spec, state: &mut Value) -> Result<(), Diagnostics> {
+    let csr = text(planned, attr::CSR_PEM);
+    let new_fp = keys::csr_public_key_spki(&csr).ok().map(|s| keys::public_key_fingerprint(&s));
+    let current = Certificate::recorded(prior);
+    let reissue = plan::needs_new_certificate(current.is_some(), Certificate::fingerprint(prior).as_deref(), new_fp.as_deref());
+    let grace = grace_secs(planned).unwrap_or(DEFAULT_GRACE_HOURS * 3600);
+    let mut retire_now = Vec::new();
+    if reissue {
+        // Recorded before the new certificate exists: if issuing fails, the old one is
+        // still the current one in state; once a new one is recorded, the old one is
+        // previous (due at once with grace 0, so the next apply retires it).
+        let issued = issue_and_attach(c, spec, &csr, state).await;
+        if let Some((id, arn)) = current {
+            match (plan::replace(id, arn, grace, plan::now_secs()), &issued) {
+                (Replaced::GracePeriod(p), Ok(())) => push_previous(state, p),
+                (Replaced::RetireNow(p), Ok(())) => retire_now.push(p),
+                (Replaced::GracePeriod(p) | Replaced::RetireNow(p), Err(_)) => {
+                    if Certificate::recorded(state).map(|(now_current, _)| now_current).as_ref() != Some(&p.certificate_id) {
+                        push_previous(state, p);
+                    }
+                }
+            }
+        }
+        issued?;
+    } else {
+        if Certificate::status(prior) != STATUS_ACTIVE {
+            // Deactivated out of band while the configuration still names its key: put it
+            // back, as aws_iot_certificate's `active = true` would. (A REVOKED certificate
+            // cannot be reactivated; IoT's error says so.)
+            let id = text(prior, attr::CERTIFICATE_ID);
+            c.iot
+                .update_certificate()
+                .certificate_id(&id)
+                .new_status(CertificateStatus::Active)
+                .send()
+                .await
+                .map_err(|e| aws_failure("iot:UpdateCertificate", &id, &e))?;
+            Certificate::set_status(state, STATUS_ACTIVE);
+        }
+        repair_attachments(c, spec, state).await?;
+    }
+    state.set(attr::CSR_PEM, Value::String(csr));
+    // Previous certificates past their grace period (or all of them with grace 0).
+    let prior_previous = Previous::list(prior);
+    let old_grace = grace_secs(prior).unwrap_or(grace);
+    let planned_previous = Previous::planned(planned);
+    let mut due =
+        plan::due_for_retirement(&prior_previous, &Previous::list(state), planned_previous.as_deref(), old_grace, grace, plan::now_secs());
+    due.extend(retire_now);
+    for p in due {
+        iot::retire_certificate(c, &p.certificate_id, &p.certificate_arn).await?;
+        let list: Vec<Previous> = Previous::list(state).into_iter().filter(|q| q.certificate_id != p.certificate_id).collect();
+        Previous::write_list(state, &list);
+    }
+    Ok(())
+}
+
+fn push_previous(state: &mut Value, p: Previous) {
+    let mut list = Previous::list(state);
+    list.push(p);
+    Previous::write_list(state, &list);
+}
+
+/// Refresh: the current certificate as IoT holds it (cleared when deleted out of band, so the
+/// plan issues a new one from csr_pem) and the previous ones that still exist. Answers
+/// whether any certificate is left.
+pub async fn read(c: &AwsClients, spec: &Spec, state: &Value, new: &mut Value) -> Result<bool, Diagnostics> {
+    let mut have_cert = false;
+    if let Some((id, arn)) = Certificate::recorded(state) {
+        match iot::find_certificate(c, &id).await? {
+            Some(found) => {
+                have_cert = true;
+                Certificate::refresh(new, found.status, found.pem);
+                attachments_of(c, spec, &arn).await?.write(new);
+            }
+            None => {
+                Certificate::clear(new);
+                Attachments::NONE.write(new);
+            }
+        }
+    }
+    let mut previous = Vec::new();
+    for p in Previous::list(state) {
+        if iot::find_certificate(c, &p.certificate_id).await?.is_some() {
+            previous.push(p);
+        }
+    }
+    Previous::write_list(new, &previous);
+    Ok(have_cert || !previous.is_empty())
+}
+
+/// Delete: every certificate state records, previous ones first.
+pub async fn retire_all(c: &AwsClients, state: &Value) -> Result<(), Diagnostics> {
+    let mut certs: Vec<(String, String)> = Previous::list(state).into_iter().map(|p| (p.certificate_id, p.certificate_arn)).collect();
+    certs.extend(Certificate::recorded(state));
+    for (id, arn) in certs {
+        iot::retire_certificate(c, &id, &arn).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! Import by consumer_id: the arguments are recovered from the thing (management account) and
+//! the policy document (topic prefix, client ID); the newest ACTIVE certificate on the thing
+//! is the current one, the others enter their grace period.
+
+use super::model::{attr, Attachments, Previous, Spec, DEFAULT_GRACE_HOURS, STATUS_ACTIVE};
+use super::plan::now_secs;
+use super::policy::{recover_cloudevents_client_id, recover_topic_prefix};
+use super::schema::consumer_id_validator;
+use super::thing::ACCOUNT_ATTRIBUTE;
+use crate::framework::{Diagnostic, Diagnostics, Value};
+use crate::policy::agent_binding;
+use crate::provider::AwsClients;
+use crate::resources::aws::iot;
+
+pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
+    if let Err(msg) = consumer_id_validator()(&Value::string(id)) {
+        return Err(Diagnostic::error("Invalid import ID", format!("The import ID is the consumer_id, which {msg}")).into());
+    }
+    let spec = Spec::named(id);
+    let thing = spec.thing_name();
+    let Some(found) = iot::find_thing(c, &thing).await? else {
+        return Err(Diagnostic::error(
+            "Nothing to import",
+            format!("No IoT thing {thing} exists in account {} ({}), so there is no consumer {id:?} to import.", c.account_id, c.region),
+        )
+        .into());
+    };
+    let Some(account_id) = found.attributes.get(ACCOUNT_ATTRIBUTE).cloned() else {
+        return Err(Diagnostic::error(
+            "Cannot import",
+            format!("IoT thing {thing} has no `{ACCOUNT_ATTRIBUTE}` attribute, so it was not created by this provider and the management account cannot be recovered."),
+        )
+        .into());
+    };
+    let policy_document = iot::find_policy(c, &spec.policy_name()).await?.and_then(|p| p.document);
+    let recovered = |f: fn(&str, &str) -> Option<String>| policy_document.as_deref().and_then(|doc| f(id, doc));
+    let topic_prefix = recovered(recover_topic_prefix).unwrap_or_else(|| c.topic_prefix.clone());
+    // A policy from before the client ID was configurable pins `<id>-work-agent` without
+    // the `-client` the agent adds; it imports as the default, and the plan fixes the policy.
+    let cloudevents_client_id =
+        recovered(recover_cloudevents_client_id).unwrap_or_else(|| agent_binding::default_cloudevents_client_id(id));
+    // The newest ACTIVE certificate on the thing is the current one; the others are in
+    // their grace period from now on.
+    let mut certs = Vec::new();
+    for arn in iot::thing_principals(c, &thing).await?.into_iter().filter(|p| p.contains(":cert/")) {
+        let cert_id = arn.rsplit('/').next().unwrap_or_default().to_string();
+        if let Some(info) = iot::find_certificate(c, &cert_id).await? {
+            certs.push((info.status == STATUS_ACTIVE, info.created, cert_id, arn));
+        }
+    }
+    certs.sort();
+    let current = certs.pop();
+    let retire_after = now_secs() + DEFAULT_GRACE_HOURS * 3600;
+    let previous: Vec<Previous> = certs
+        .into_iter()
+        .map(|(_, _, certificate_id, certificate_arn)| Previous { certificate_id, certificate_arn, retire_after: Some(retire_after) })
+        .collect();
+    let (cert_id, cert_arn) = current.map(|(_, _, id, arn)| (Some(id), Some(arn))).unwrap_or_default();
+    Ok(Value::object([
+        (attr::CONSUMER_ID, Value::string(id)),
+        (attr::ACCOUNT_ID, Value::String(account_id)),
+        (attr::TOPIC_PREFIX, Value::String(topic_prefix)),
+        (attr::CLOUDEVENTS_CLIENT_ID, Value::String(cloudevents_client_id)),
+        (attr::GRACE_PERIOD_HOURS, Value::from(DEFAULT_GRACE_HOURS)),
+        (attr::CERTIFICATE_ID, cert_id.into()),
+        (attr::CERTIFICATE_ARN, cert_arn.into()),
+        (attr::CERTIFICATE_ATTACHMENTS, Attachments::NONE.value()),
+        (attr::PREVIOUS_CERTIFICATES, Previous::value(&previous)),
+    ]))
+}

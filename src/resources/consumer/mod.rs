@@ -1,0 +1,185 @@
+//! `maestro_consumer` (regional account): one Maestro consumer's side of the IoT broker — the
+//! IoT thing, the least-privilege IoT policy and the agent's certificate, issued from the
+//! agent's CSR so that no private key ever reaches this account. All names, topics and the
+//! policy document come from `crate::policy`, the same source `maestro_agent_identity` uses.
+//!
+//! Tags: AWS IoT policies are taggable, but the emulator the acceptance tests run against
+//! (moto 5.2.5) implements no IoT tagging API at all, so `tags` would be untestable here; the
+//! resource leaves them out rather than offer an argument no test proves.
+//!
+//! One file per layer: `schema`, `model` (typed arguments and state), `plan` (pure rotation
+//! planning), one file per AWS object (`thing`, `policy`, `certificate`) and `import`; the
+//! finders and deleters they share with other resources are in `resources::aws::iot`.
+
+mod certificate;
+mod import;
+mod model;
+mod plan;
+mod policy;
+mod schema;
+mod thing;
+
+pub(crate) use schema::cloudevents_client_id_attribute;
+
+use crate::framework::{Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Schema, Value};
+use crate::policy::{agent_binding, consumer_iot};
+use crate::provider::AwsClients;
+use crate::resources::aws::iot;
+use crate::resources::common::text;
+use async_trait::async_trait;
+use model::{attr, Attachments, Certificate, Previous, Spec};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct Consumer {
+    /// The `iot:Data-ATS` host per (account, region): it never changes, and modify_plan asks
+    /// for it on every plan of every consumer.
+    endpoints: Mutex<HashMap<(String, String), String>>,
+}
+
+impl Consumer {
+    async fn endpoint(&self, c: &AwsClients) -> Result<String, Diagnostics> {
+        let key = (c.account_id.clone(), c.region.clone());
+        if let Some(host) = self.endpoints.lock().expect("endpoint cache").get(&key) {
+            return Ok(host.clone());
+        }
+        let host = iot::data_ats_endpoint(c).await?;
+        self.endpoints.lock().expect("endpoint cache").insert(key, host.clone());
+        Ok(host)
+    }
+}
+
+#[async_trait]
+impl Resource<AwsClients> for Consumer {
+    fn type_name(&self) -> &'static str {
+        "maestro_consumer"
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {
+        Some((attr::CONSUMER_ID, "Maestro consumer name."))
+    }
+
+    async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
+        let Some(c) = client else { return };
+        let p = &mut plan.planned;
+        if plan.config.get(attr::TOPIC_PREFIX).is_null() {
+            p.set(attr::TOPIC_PREFIX, Value::string(&c.topic_prefix));
+        }
+        if plan.config.get(attr::CLOUDEVENTS_CLIENT_ID).is_null() {
+            let id = p.get(attr::CONSUMER_ID).as_str().map(|id| Value::string(agent_binding::default_cloudevents_client_id(id)));
+            p.set(attr::CLOUDEVENTS_CLIENT_ID, id.unwrap_or(Value::Unknown));
+        }
+        // Known at plan time, so configurations can use it before the first apply.
+        match self.endpoint(c).await {
+            Ok(host) => p.set(attr::ENDPOINT, Value::String(host)),
+            Err(d) => diags.extend(d),
+        }
+        if let Some(id) = p.get(attr::CONSUMER_ID).as_str() {
+            if let Err(e) = consumer_iot::check_names(id) {
+                diags.push(Diagnostic::error("Invalid consumer_id", e.to_string()).at(AttributePath::root(attr::CONSUMER_ID)));
+            }
+        }
+        // Names, ARNs, topics and the policy document are known before anything exists.
+        if p.attributes_known(&[attr::CONSUMER_ID, attr::TOPIC_PREFIX, attr::CLOUDEVENTS_CLIENT_ID]) {
+            let spec = Spec::from_value(p);
+            if let Err(e) = spec.policy(c) {
+                diags.push(Diagnostic::error("IoT policy too large", e.to_string()).at(AttributePath::root(attr::TOPIC_PREFIX)));
+            }
+            spec.derived(c).write(p);
+            p.set(attr::THING_ARN, Value::String(spec.thing_arn(c)));
+            p.set(attr::POLICY_ARN, Value::String(spec.policy_arn(c)));
+        }
+        plan::plan_certificates(plan.prior, p, plan::now_secs());
+    }
+
+    async fn create(&self, c: &AwsClients, planned: &Value) -> Applied {
+        let spec = Spec::from_value(planned);
+        let doc = match spec.policy(c) {
+            Ok(doc) => doc,
+            Err(e) => return Applied::failed(Value::Null, policy::invalid(e)),
+        };
+        let mut state = planned.clone();
+        state.set(attr::THING_ARN, Value::Null);
+        state.set(attr::POLICY_ARN, Value::Null);
+        Certificate::clear(&mut state);
+        Attachments::NONE.write(&mut state);
+        Previous::write_list(&mut state, &[]);
+        tracing::info!(consumer_id = %spec.consumer_id, "creating the consumer's thing, policy and certificate");
+        match thing::create(c, &spec).await {
+            Ok(arn) => state.set(attr::THING_ARN, Value::String(arn)),
+            Err(d) => return Applied::failed(Value::Null, d),
+        }
+        // From here on something exists: failures return the partial state, which Terraform
+        // records as tainted, so the next apply deletes it (certificate included) and starts
+        // again instead of leaking it.
+        match policy::create(c, &spec, &doc).await {
+            Ok(arn) => state.set(attr::POLICY_ARN, Value::String(arn)),
+            Err(d) => return Applied::failed(state, d),
+        }
+        if let Err(d) = certificate::issue_and_attach(c, &spec, &text(planned, attr::CSR_PEM), &mut state).await {
+            return Applied::failed(state, d);
+        }
+        Applied::ok(state)
+    }
+
+    async fn read(&self, c: &AwsClients, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let spec = Spec::from_value(state);
+        let mut new = state.clone();
+        spec.derived(c).write(&mut new);
+        if new.get(attr::ENDPOINT).is_null() {
+            new.set(attr::ENDPOINT, Value::String(self.endpoint(c).await?));
+        }
+        thing::read(c, &spec, &mut new).await?;
+        policy::read(c, &spec, &mut new).await?;
+        let have_certificates = certificate::read(c, &spec, state, &mut new).await?;
+        // Gone only when nothing at all is left: while a certificate exists, the resource must
+        // stay in state so that it is retired rather than forgotten.
+        if new.get(attr::THING_ARN).is_null() && new.get(attr::POLICY_ARN).is_null() && !have_certificates {
+            return Ok(None);
+        }
+        Ok(Some(new))
+    }
+
+    async fn update(&self, c: &AwsClients, prior: &Value, planned: &Value) -> Applied {
+        let mut state = prior.clone();
+        // Arguments that touch nothing in AWS by themselves.
+        state.set(attr::GRACE_PERIOD_HOURS, planned.get(attr::GRACE_PERIOD_HOURS).clone());
+        state.set(attr::ENDPOINT, planned.get(attr::ENDPOINT).clone());
+        // Brings AWS to `planned`, keeping `state` true to what exists after each step so that
+        // a failure part-way records it.
+        let spec = Spec::from_value(planned);
+        let converged = async {
+            let doc = spec.policy(c).map_err(policy::invalid)?;
+            thing::converge(c, prior, &spec, &mut state).await?;
+            policy::converge(c, prior, &spec, &doc, &mut state).await?;
+            certificate::converge(c, prior, planned, &spec, &mut state).await
+        };
+        if let Err(d) = converged.await {
+            return Applied::failed(state, d);
+        }
+        // Everything now matches the plan; fill in what the plan could not know.
+        let mut out = planned.clone();
+        Certificate::copy_issued(&state, &mut out);
+        out.set(attr::PREVIOUS_CERTIFICATES, Previous::fill_deadlines(planned, &Previous::list(&state), plan::now_secs()));
+        Applied::ok(out)
+    }
+
+    async fn delete(&self, c: &AwsClients, state: &Value) -> Diagnostics {
+        let spec = Spec::from_value(state);
+        let deleted = async {
+            certificate::retire_all(c, state).await?;
+            iot::delete_policy(c, &spec.policy_name()).await?;
+            iot::delete_thing(c, &spec.thing_name()).await
+        };
+        deleted.await.err().unwrap_or_default()
+    }
+
+    async fn import(&self, c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
+        import::import(c, id).await
+    }
+}

@@ -1,0 +1,222 @@
+//! The pure planning of certificate rotation: when a new certificate is issued, which previous
+//! certificates survive and until when. No AWS client here: modify_plan shows the outcome,
+//! and the apply follows the same functions, so plan and apply cannot disagree.
+
+use super::model::{attr, grace_secs, Attachments, Certificate, Previous, STATUS_ACTIVE};
+use crate::crypto::keys;
+use crate::framework::Value;
+use std::time::SystemTime;
+
+pub fn now_secs() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
+
+/// A certificate is issued only for a public key other than the current certificate's: CSR
+/// text alone says nothing (ECDSA CSRs differ on every signing, and an imported consumer has no
+/// CSR in state). `new_key` is `None` while the CSR is unknown.
+pub fn needs_new_certificate(has_certificate: bool, current_key: Option<&str>, new_key: Option<&str>) -> bool {
+    !has_certificate || new_key.is_none() || current_key != new_key
+}
+
+/// The previous certificates that survive into a new state: each retires `grace` after it was
+/// replaced, so a changed grace period moves every deadline with it; those already due are
+/// left out (the apply then retires them).
+pub fn surviving_previous(prior: &[Previous], old_grace: i64, new_grace: i64, now: i64) -> Vec<Previous> {
+    prior
+        .iter()
+        .filter_map(|p| {
+            let retire_after = p.retire_after? - old_grace + new_grace;
+            (retire_after > now).then(|| Previous { retire_after: Some(retire_after), ..p.clone() })
+        })
+        .collect()
+}
+
+/// `previous_certificates` as a plan shows it: the survivors, and the certificate being
+/// `replaced` (ID, ARN) with its deadline left to the apply, unless it retires at once.
+pub fn planned_previous(prior: &[Previous], old_grace: i64, new_grace: i64, replaced: Option<(String, String)>, now: i64) -> Vec<Previous> {
+    let mut list = surviving_previous(prior, old_grace, new_grace, now);
+    if let Some((certificate_id, certificate_arn)) = replaced.filter(|_| new_grace > 0) {
+        list.push(Previous { certificate_id, certificate_arn, retire_after: None });
+    }
+    list
+}
+
+/// What becomes of a certificate a new one replaced.
+#[derive(Debug, PartialEq)]
+pub enum Replaced {
+    /// It stays ACTIVE until `retire_after`, so the agent can switch over without a gap.
+    GracePeriod(Previous),
+    /// Grace 0: retired in the same apply.
+    RetireNow(Previous),
+}
+
+pub fn replace(certificate_id: String, certificate_arn: String, grace: i64, now: i64) -> Replaced {
+    let previous = Previous { certificate_id, certificate_arn, retire_after: Some(now + grace) };
+    if grace > 0 {
+        Replaced::GracePeriod(previous)
+    } else {
+        Replaced::RetireNow(previous)
+    }
+}
+
+/// The previous certificates this apply retires: those the prior state held that the plan
+/// (or, when the plan could not tell, the grace period) no longer keeps. `recorded` is the
+/// list as the apply has it so far; one added by this apply is never due.
+pub fn due_for_retirement(
+    prior: &[Previous],
+    recorded: &[Previous],
+    planned: Option<&[Previous]>,
+    old_grace: i64,
+    grace: i64,
+    now: i64,
+) -> Vec<Previous> {
+    let keep: Vec<String> = match planned {
+        Some(list) => list.iter().map(|p| p.certificate_id.clone()).collect(),
+        None => surviving_previous(prior, old_grace, grace, now).into_iter().map(|p| p.certificate_id).collect(),
+    };
+    recorded
+        .iter()
+        .filter(|p| !keep.contains(&p.certificate_id) && prior.iter().any(|q| q.certificate_id == p.certificate_id))
+        .cloned()
+        .collect()
+}
+
+/// The certificate attributes of a plan: unknown when a new certificate will be issued, ACTIVE
+/// and attached after every apply, and the previous certificates with their deadlines.
+pub fn plan_certificates(prior: &Value, p: &mut Value, now: i64) {
+    let fingerprint = match p.get(attr::CSR_PEM).as_str().map(keys::inspect_csr) {
+        Some(Ok(info)) => Some(info.fingerprint()),
+        Some(Err(_)) => return, // reported by the validator, pinned to csr_pem
+        None => None,
+    };
+    let current = Certificate::recorded(prior);
+    let reissue = needs_new_certificate(current.is_some(), Certificate::fingerprint(prior).as_deref(), fingerprint.as_deref());
+    if reissue {
+        Certificate::mark_unknown(p, fingerprint.clone().map(Value::String).unwrap_or(Value::Unknown));
+    }
+    Certificate::set_status(p, STATUS_ACTIVE);
+    Attachments::BOTH.write(p);
+    // Due ones drop out of the plan (the apply retires them); a replaced certificate joins
+    // with its deadline set at apply time. Unknown while the grace period or (on update) the
+    // key is.
+    let (Some(new_grace), false) = (grace_secs(p), fingerprint.is_none() && !prior.is_null()) else {
+        Previous::mark_unknown(p);
+        return;
+    };
+    let old_grace = grace_secs(prior).unwrap_or(new_grace);
+    let list = planned_previous(&Previous::list(prior), old_grace, new_grace, current.filter(|_| reissue), now);
+    Previous::write_list(p, &list);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3600;
+    const NOW: i64 = 1_767_225_600;
+
+    fn prev(id: &str, t: Option<i64>) -> Previous {
+        Previous { certificate_id: id.into(), certificate_arn: format!("arn:{id}"), retire_after: t }
+    }
+
+    fn csr() -> (String, String) {
+        let key = keys::generate(keys::KeyAlgorithm::EcdsaP256).unwrap();
+        let pem = keys::csr_pem(&key, "mc-1-work-agent").unwrap();
+        let fp = keys::inspect_csr(&pem).unwrap().fingerprint();
+        (pem, fp)
+    }
+
+    /// A state holding certificate `cur` for the key `fp`, and `previous`.
+    fn state(fp: &str, previous: &[Previous], grace_hours: i64) -> Value {
+        let mut v = Value::object([(attr::GRACE_PERIOD_HOURS, Value::from(grace_hours))]);
+        Certificate { id: "cur".into(), arn: "arn:cur".into(), pem: String::new(), status: STATUS_ACTIVE.into() }.write(&mut v);
+        v.set(attr::CERTIFICATE_FINGERPRINT, Value::string(fp));
+        Previous::write_list(&mut v, previous);
+        v
+    }
+
+    fn planned(csr_pem: &str, grace_hours: i64) -> Value {
+        Value::object([(attr::CSR_PEM, Value::string(csr_pem)), (attr::GRACE_PERIOD_HOURS, Value::from(grace_hours))])
+    }
+
+    #[test]
+    fn same_key_does_not_reissue() {
+        let (pem, fp) = csr();
+        assert!(!needs_new_certificate(true, Some(&fp), Some(&fp)));
+        let prior = state(&fp, &[], 24);
+        let mut p = planned(&pem, 24);
+        plan_certificates(&prior, &mut p, NOW);
+        assert!(p.get(attr::CERTIFICATE_ID).is_null(), "the plan leaves the current certificate alone");
+        assert_eq!(Previous::planned(&p), Some(vec![]));
+        assert_eq!(Attachments::read(&p), Attachments::BOTH);
+    }
+
+    #[test]
+    fn new_key_reissues_and_the_old_certificate_moves_to_previous() {
+        let (pem, fp) = csr();
+        let prior = state("another key", &[], 24);
+        let mut p = planned(&pem, 24);
+        plan_certificates(&prior, &mut p, NOW);
+        assert!(p.get(attr::CERTIFICATE_ID).is_unknown());
+        assert_eq!(Certificate::fingerprint(&p), Some(fp));
+        // The plan lists it with the deadline left to the apply ...
+        assert_eq!(Previous::planned(&p), Some(vec![prev("cur", None)]));
+        // ... which sets it grace hours from the moment of replacement.
+        assert_eq!(replace("cur".into(), "arn:cur".into(), 24 * H, NOW), Replaced::GracePeriod(prev("cur", Some(NOW + 24 * H))));
+        // An unknown CSR may be a new key: a new certificate, previous unknown.
+        let mut unknown = Value::object([(attr::CSR_PEM, Value::Unknown), (attr::GRACE_PERIOD_HOURS, Value::from(24i64))]);
+        plan_certificates(&prior, &mut unknown, NOW);
+        assert!(unknown.get(attr::CERTIFICATE_ID).is_unknown());
+        assert!(unknown.get(attr::PREVIOUS_CERTIFICATES).is_unknown());
+    }
+
+    #[test]
+    fn grace_zero_retires_the_replaced_certificate_in_the_same_apply() {
+        let (pem, _) = csr();
+        let prior = state("another key", &[], 0);
+        let mut p = planned(&pem, 0);
+        plan_certificates(&prior, &mut p, NOW);
+        assert_eq!(Previous::planned(&p), Some(vec![]));
+        assert_eq!(replace("cur".into(), "arn:cur".into(), 0, NOW), Replaced::RetireNow(prev("cur", Some(NOW))));
+    }
+
+    #[test]
+    fn grace_changes_move_deadlines_and_drop_due_certificates() {
+        let prior = vec![prev("a", Some(1_000 + 24 * H)), prev("b", Some(500 + 24 * H))];
+        // Same grace: nothing moves.
+        assert_eq!(surviving_previous(&prior, 24 * H, 24 * H, 2_000), prior);
+        // Grace 0: both were replaced in the past, so both are due now.
+        assert!(surviving_previous(&prior, 24 * H, 0, 2_000).is_empty());
+        // Grace shortened to 1h (replaced at 1000 and 500): only the one still inside survives.
+        let kept = surviving_previous(&prior, 24 * H, H, 4_200);
+        assert_eq!(kept, vec![prev("a", Some(1_000 + H))]);
+        // The apply retires the other, and nothing it added itself.
+        let recorded = [prior.clone(), vec![prev("new", Some(9_999))]].concat();
+        assert_eq!(due_for_retirement(&prior, &recorded, None, 24 * H, H, 4_200), vec![prev("b", Some(500 + 24 * H))]);
+        // When the plan knew the list, it decides.
+        assert_eq!(due_for_retirement(&prior, &recorded, Some(&kept), 24 * H, 24 * H, 4_200), vec![prev("b", Some(500 + 24 * H))]);
+    }
+
+    #[test]
+    fn shortened_grace_in_a_plan_moves_the_deadline() {
+        let (pem, fp) = csr();
+        let prior = state(&fp, &[prev("a", Some(NOW + 20 * H)), prev("b", Some(NOW + 2 * H))], 24);
+        let mut plan = planned(&pem, 12);
+        plan_certificates(&prior, &mut plan, NOW);
+        assert_eq!(Previous::planned(&plan), Some(vec![prev("a", Some(NOW + 8 * H))]));
+    }
+
+    #[test]
+    fn import_with_no_csr_keeps_the_certificate_for_the_same_key() {
+        // Import records no csr_pem; read then reports the certificate's own key.
+        let (pem, fp) = csr();
+        let imported = state(&fp, &[prev("older", Some(NOW + 24 * H))], 24);
+        assert!(imported.get(attr::CSR_PEM).is_null());
+        let mut plan = planned(&pem, 24);
+        plan_certificates(&imported, &mut plan, NOW);
+        assert!(plan.get(attr::CERTIFICATE_ID).is_null(), "no new certificate");
+        assert_eq!(Previous::planned(&plan), Some(vec![prev("older", Some(NOW + 24 * H))]));
+        // Before read has seen the certificate's key, a CSR must reissue.
+        assert!(needs_new_certificate(true, None, Some(&fp)));
+    }
+}

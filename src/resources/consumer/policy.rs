@@ -1,0 +1,151 @@
+//! The agent's least-privilege IoT policy: created (or adopted when a create's answer was
+//! lost), a changed document written as a new default version within AWS's five, read back
+//! as AWS holds it, and its arguments recovered from it on import.
+
+use super::model::{attr, Spec};
+use super::thing::already_exists;
+use crate::framework::{Diagnostic, Diagnostics, Value};
+use crate::policy::{consumer_iot, document, naming};
+use crate::provider::aws_error::has_code;
+use crate::provider::AwsClients;
+use crate::resources::aws::iot;
+use crate::resources::common::{aws_failure, json_text};
+
+/// AWS keeps at most five versions of an IoT policy.
+const MAX_POLICY_VERSIONS: usize = 5;
+
+/// Creates the policy, or adopts one of that name that grants exactly our document and is
+/// attached to nothing (a create retried after its response was lost).
+pub async fn create(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Result<String, Diagnostics> {
+    let name = spec.policy_name();
+    let e = match c.iot.create_policy().policy_name(&name).policy_document(doc.to_string()).send().await {
+        Ok(out) => return Ok(out.policy_arn().unwrap_or_default().to_string()),
+        Err(e) if has_code(&e, "ResourceAlreadyExistsException") => e,
+        Err(e) => return Err(aws_failure("iot:CreatePolicy", &name, &e)),
+    };
+    // Gone again between the two calls: report the refusal we had.
+    let Some(found) = iot::find_policy(c, &name).await? else { return Err(aws_failure("iot:CreatePolicy", &name, &e)) };
+    let same = found
+        .document
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .is_some_and(|d| document::equivalent(&d, doc));
+    let targets =
+        c.iot.list_targets_for_policy().policy_name(&name).send().await.map_err(|e| aws_failure("iot:ListTargetsForPolicy", &name, &e))?;
+    if !same || !targets.targets().is_empty() {
+        let why = if same { "is attached to other principals" } else { "grants something else" };
+        return Err(already_exists("IoT policy", &name, c, spec, why));
+    }
+    tracing::info!(policy = %name, "adopting an identical, unattached policy");
+    Ok(found.arn)
+}
+
+/// Writes `doc` as the new default version, first deleting the oldest non-default version
+/// when the policy already has the five AWS allows.
+async fn put_version(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Result<(), Diagnostics> {
+    let name = spec.policy_name();
+    let listed =
+        c.iot.list_policy_versions().policy_name(&name).send().await.map_err(|e| aws_failure("iot:ListPolicyVersions", &name, &e))?;
+    let mut old: Vec<_> = listed.policy_versions().iter().filter(|v| !v.is_default_version()).collect();
+    if listed.policy_versions().len() >= MAX_POLICY_VERSIONS {
+        old.sort_by_key(|v| (v.create_date().map(|d| d.secs()), v.version_id().and_then(|id| id.parse::<u64>().ok())));
+        if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
+            iot::delete_policy_version(c, &name, oldest).await?;
+        }
+    }
+    c.iot
+        .create_policy_version()
+        .policy_name(&name)
+        .policy_document(doc.to_string())
+        .set_as_default(true)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("iot:CreatePolicyVersion", &name, &e))
+}
+
+/// Update: creates the policy if state has none, else writes a changed document.
+pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, doc: &serde_json::Value, state: &mut Value) -> Result<(), Diagnostics> {
+    if prior.get(attr::POLICY_ARN).is_null() {
+        state.set(attr::POLICY_ARN, Value::String(create(c, spec, doc).await?));
+    } else if prior.get(attr::POLICY_DOCUMENT) != &json_text(doc) {
+        put_version(c, spec, doc).await?;
+    } else {
+        return Ok(());
+    }
+    state.set(attr::POLICY_DOCUMENT, json_text(doc));
+    state.set(attr::TOPIC_PREFIX, Value::string(&spec.topic_prefix));
+    Ok(())
+}
+
+/// Refresh: the policy's ARN and default document (null when gone), the document in our
+/// form when it is equivalent to what we would write, so no spurious diff shows.
+pub async fn read(c: &AwsClients, spec: &Spec, new: &mut Value) -> Result<(), Diagnostics> {
+    match iot::find_policy(c, &spec.policy_name()).await? {
+        Some(found) => {
+            new.set(attr::POLICY_ARN, Value::String(found.arn));
+            let actual = found.document.unwrap_or_default();
+            let reported = match spec.policy(c) {
+                Ok(expected) => document::reconcile(&actual, &expected),
+                Err(_) => actual,
+            };
+            new.set(attr::POLICY_DOCUMENT, Value::String(reported));
+        }
+        None => {
+            new.set(attr::POLICY_ARN, Value::Null);
+            new.set(attr::POLICY_DOCUMENT, Value::Null);
+        }
+    }
+    Ok(())
+}
+
+pub fn invalid(e: consumer_iot::IotPolicyError) -> Diagnostics {
+    Diagnostic::error("Invalid IoT policy", e.to_string()).into()
+}
+
+/// The topic prefix recorded in one of our policy documents (import).
+pub fn recover_topic_prefix(consumer_id: &str, policy_document: &str) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_str(policy_document).ok()?;
+    let suffix = format!("/{consumer_id}/agentevents");
+    consumer_iot::granted_pairs(&document::normalize(&doc)).into_iter().find_map(|(action, resource)| {
+        // arn:PARTITION:iot:REGION:ACCOUNT:topic/<prefix>/<consumer_id>/agentevents
+        let topic = resource.splitn(6, ':').nth(5)?.strip_prefix("topic/")?.strip_suffix(&suffix)?.to_string();
+        (action == "iot:Publish").then_some(topic)
+    })
+}
+
+/// The `--cloudevents-client-id` recorded in one of our policy documents (import): the client
+/// the Connect statement pins, less the `-client` the agent's transport adds.
+pub fn recover_cloudevents_client_id(_consumer_id: &str, policy_document: &str) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_str(policy_document).ok()?;
+    consumer_iot::granted_pairs(&document::normalize(&doc)).into_iter().find_map(|(action, resource)| {
+        let client = resource.splitn(6, ':').nth(5)?.strip_prefix("client/")?;
+        let id = client.strip_suffix(naming::AGENT_CLIENT_ID_SUFFIX)?;
+        (action == "iot:Connect" && naming::check_cloudevents_client_id(id).is_ok()).then(|| id.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::agent_binding::AgentBinding;
+
+    #[test]
+    fn topic_prefix_is_recovered_from_our_document() {
+        let b = AgentBinding {
+            cluster_id: "mc-1".into(),
+            topic_prefix: "fleet/blue/consumers".into(),
+            partition: "aws".into(),
+            broker_region: "us-east-1".into(),
+            broker_account_id: "123456789012".into(),
+            cloudevents_client_id: "mc-1-agent".into(),
+        };
+        let doc = consumer_iot::agent_iot_policy_document(&b).unwrap().to_string();
+        assert_eq!(recover_topic_prefix("mc-1", &doc).as_deref(), Some("fleet/blue/consumers"));
+        assert_eq!(recover_topic_prefix("other", &doc), None);
+        assert_eq!(recover_cloudevents_client_id("mc-1", &doc).as_deref(), Some("mc-1-agent"));
+        // The document written before the fix pinned `<id>-work-agent`: no flag to recover.
+        let old = doc.replace("client/mc-1-agent-client", "client/mc-1-work-agent");
+        assert_eq!(recover_cloudevents_client_id("mc-1", &old), None);
+    }
+}
