@@ -3,6 +3,7 @@
 
 use crate::framework::schema::Attribute;
 use crate::framework::{validators, Diagnostic, Diagnostics, Value};
+use crate::policy::naming;
 use crate::provider::aws_error;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -91,6 +92,17 @@ pub fn certificate_fingerprint(pem: &str) -> Option<String> {
 /// The JSON text of a document, as stored in state.
 pub fn json_text(v: &serde_json::Value) -> Value {
     Value::String(v.to_string())
+}
+
+/// The `--cloudevents-client-id` whose MQTT form (`<id>-client`) the IoT policy pins.
+pub(crate) fn cloudevents_client_id_attribute(whose: &str) -> Attribute {
+    Attribute::string("cloudevents_client_id")
+        .optional()
+        .computed()
+        .validate(validators::rule(naming::check_cloudevents_client_id))
+        .description(&format!(
+            "The agent's `--cloudevents-client-id` flag. Defaults to `<{whose}>-work-agent`, which both agent charts pass (the deployed chart hard-codes it). The agent's MQTT transport connects to IoT Core as `<cloudevents_client_id>-client`, and that exact client ID is the only one the policy allows."
+        ))
 }
 
 #[cfg(test)]

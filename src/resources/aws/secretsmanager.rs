@@ -161,6 +161,19 @@ pub async fn restore(c: &AwsClients, secret_id: &str) -> Result<(), Diagnostics>
         .map_err(|e| aws_failure("secretsmanager:RestoreSecret", secret_id, &e))
 }
 
+/// UpdateSecret of the KMS key: Secrets Manager re-encrypts the current version with it.
+/// `None` goes back to the account's AWS-managed key.
+pub async fn update_kms_key(c: &AwsClients, secret_id: &str, kms_key_id: Option<&str>) -> Result<(), Diagnostics> {
+    c.secretsmanager
+        .update_secret()
+        .secret_id(secret_id)
+        .kms_key_id(kms_key_id.unwrap_or("alias/aws/secretsmanager"))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("secretsmanager:UpdateSecret", secret_id, &e))
+}
+
 pub fn tags(map: &BTreeMap<String, String>) -> Option<Vec<aws_sdk_secretsmanager::types::Tag>> {
     (!map.is_empty()).then(|| map.iter().map(|(k, v)| aws_sdk_secretsmanager::types::Tag::builder().key(k).value(v).build()).collect())
 }

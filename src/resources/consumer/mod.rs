@@ -19,8 +19,6 @@ mod policy;
 mod schema;
 mod thing;
 
-pub(crate) use schema::cloudevents_client_id_attribute;
-
 use crate::framework::{Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Schema, Value};
 use crate::policy::{agent_binding, consumer_iot};
 use crate::provider::AwsClients;

@@ -6,21 +6,11 @@ use crate::crypto::keys;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Type, Value};
 use crate::policy::naming;
+use crate::resources::common::cloudevents_client_id_attribute;
 use std::sync::Arc;
 
 pub(super) fn consumer_id_validator() -> Validator {
     validators::rule(naming::check_consumer_name)
-}
-
-/// The `--cloudevents-client-id` whose MQTT form (`<id>-client`) the IoT policy pins.
-pub(crate) fn cloudevents_client_id_attribute(whose: &str) -> Attribute {
-    Attribute::string(attr::CLOUDEVENTS_CLIENT_ID)
-        .optional()
-        .computed()
-        .validate(validators::rule(naming::check_cloudevents_client_id))
-        .description(&format!(
-            "The agent's `--cloudevents-client-id` flag. Defaults to `<{whose}>-work-agent`, which both agent charts pass (the deployed chart hard-codes it). The agent's MQTT transport connects to IoT Core as `<cloudevents_client_id>-client`, and that exact client ID is the only one the policy allows."
-        ))
 }
 
 /// Checks the CSR the way IoT will (signature, key type), so that CreateCertificateFromCsr —

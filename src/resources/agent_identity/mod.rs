@@ -1,0 +1,154 @@
+//! `maestro_agent_identity` (management account): the Maestro agent's IAM role, its two inline
+//! policies and its EKS Pod Identity association, in place of the hand-written module of seed
+//! 001. All names, topics and documents come from `crate::policy`, so they cannot disagree.
+//!
+//! It also finishes what `maestro_agent_key` starts: given the certificate the regional account
+//! issued (`certificate_pem`), it completes the credential secret with it — promoting the staged
+//! key whose public key the certificate certifies, so the current bundle is always coherent —
+//! and writes the agent's config secret (MQTT config YAML and consumer name).
+//!
+//! One file per layer: `schema`, the typed `model`, the pure `plan`, one file per AWS object
+//! (`role`, `association`, `credentials`) and `import`. This file only wires them to the
+//! framework's `Resource`.
+
+mod association;
+mod credentials;
+mod import;
+mod model;
+mod plan;
+mod role;
+mod schema;
+
+use crate::framework::schema::Schema;
+use crate::framework::{Applied, Diagnostics, Plan, Resource, Value};
+use crate::provider::AwsClients;
+use crate::resources::common::{set_all, tag_changes};
+use async_trait::async_trait;
+use model::{Association, Secrets, Spec};
+
+pub struct AgentIdentity;
+
+#[async_trait]
+impl Resource<AwsClients> for AgentIdentity {
+    fn type_name(&self) -> &'static str {
+        "maestro_agent_identity"
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {
+        Some(("cluster_id", "Management cluster identifier."))
+    }
+
+    async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
+        plan::plan(client.map(Into::into), plan.config, plan.prior, &mut plan.planned, diags);
+    }
+
+    async fn create(&self, c: &AwsClients, planned: &Value) -> Applied {
+        let spec = Spec::from_value(planned);
+        let mut state = planned.clone();
+        Association::clear(&mut state);
+        if let Err(d) = role::create(c, &spec).await {
+            return Applied::failed(Value::Null, d);
+        }
+        // From here on the role exists: failures return the partial state, which Terraform
+        // records as tainted, so the next apply replaces it instead of leaking it.
+        if let Err(d) = role::put_policies(c, &spec, |_| true).await {
+            return Applied::failed(state, d);
+        }
+        match association::create(c, &spec).await {
+            Ok(a) => a.write(&mut state),
+            Err(d) => return Applied::failed(state, d),
+        }
+        let mut s = Secrets { config_secret_arn: Value::Null, credential_version_id: Value::Null, ..Secrets::of(&state) };
+        let done = credentials::apply(c, &spec, &Value::Null, &mut s).await;
+        s.write(&mut state);
+        match done {
+            Ok(()) => Applied::ok(state),
+            Err(d) => Applied::failed(state, d),
+        }
+    }
+
+    async fn read(&self, c: &AwsClients, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let spec = Spec::from_value(state);
+        let mut new = state.clone();
+        set_all(&mut new, spec.derived(c.into()));
+        let Some(found) = role::read(c, &spec, state.get("tags").is_null(), &mut new).await? else { return Ok(None) };
+        if let Some(recorded) = Association::of(state) {
+            if !association::still_ours(c, &spec, &recorded, found.arn()).await? {
+                Association::clear(&mut new);
+            }
+        }
+        let mut s = Secrets::of(&new);
+        credentials::read(c, &spec, &mut s).await?;
+        s.write(&mut new);
+        Ok(Some(new))
+    }
+
+    async fn update(&self, c: &AwsClients, prior: &Value, planned: &Value) -> Applied {
+        let spec = Spec::from_value(planned);
+        let mut state = planned.clone();
+        if prior.get("trust_policy") != planned.get("trust_policy") {
+            if let Err(d) = role::update_trust_policy(c, &spec).await {
+                return Applied::failed(prior.clone(), d);
+            }
+        }
+        if let Err(d) = role::put_policies(c, &spec, |attr| prior.get(attr) != planned.get(attr)).await {
+            return Applied::failed(prior.clone(), d);
+        }
+        let mut tagged_association = Association::of(prior);
+        if Association::is_missing(prior) {
+            match association::create(c, &spec).await {
+                Ok(a) => a.write(&mut state),
+                Err(d) => {
+                    let mut partial = state.clone();
+                    Association::clear(&mut partial);
+                    return Applied::failed(partial, d);
+                }
+            }
+            tagged_association = None; // created with the current tags already
+        }
+        let (upsert, remove) = tag_changes(&prior.get("tags_all").string_map_entries(), &planned.get("tags_all").string_map_entries());
+        if let Err(d) = role::update_tags(c, &spec, &upsert, &remove).await {
+            return Applied::failed(prior.clone(), d);
+        }
+        if let Some(a) = tagged_association {
+            if let Err(d) = association::update_tags(c, &a.arn, &upsert, &remove).await {
+                return Applied::failed(prior.clone(), d);
+            }
+        }
+        if let Err(d) = credentials::update_config_secret(c, &spec, prior, planned).await {
+            return Applied::failed(prior.clone(), d);
+        }
+        let mut s = Secrets::of(&state);
+        if let Err(d) = credentials::apply(c, &spec, prior, &mut s).await {
+            if s.keep_unfinished(&Secrets::of(prior)) {
+                state.set("certificate_pem", prior.get("certificate_pem").clone());
+            }
+            s.write(&mut state);
+            return Applied::failed(state, d);
+        }
+        s.write(&mut state);
+        Applied::ok(state)
+    }
+
+    async fn delete(&self, c: &AwsClients, state: &Value) -> Diagnostics {
+        let spec = Spec::from_value(state);
+        // The credential secret belongs to maestro_agent_key; only the config secret is ours.
+        if let Err(d) = credentials::delete_config_secret(c, state).await {
+            return d;
+        }
+        if let Some(a) = Association::of(state) {
+            if let Err(d) = association::delete(c, &spec, &a).await {
+                return d;
+            }
+        }
+        role::delete(c, &spec).await
+    }
+
+    async fn import(&self, c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
+        import::import(c, id).await
+    }
+}

@@ -1,0 +1,337 @@
+//! The resource's values as Rust types: the arguments (`Spec`), what follows from them alone,
+//! and the groups of computed state that change together (`Association`, `Secrets`). The state
+//! attribute names of those groups are spelled once, here, and the schema uses the same
+//! constants, so renaming an attribute breaks the build rather than a test.
+
+use super::schema::UPSTREAM_CERTS_DIR;
+use crate::crypto::{AgentConfigSecret, AMAZON_ROOT_CA_1};
+use crate::framework::Value;
+use crate::policy::agent_binding::{self, AgentBinding};
+use crate::policy::iam;
+use crate::provider::AwsClients;
+use crate::resources::common::{json_text, merge_tags, opt_text, text};
+use std::collections::BTreeMap;
+
+pub const SECRETS_POLICY_NAME: &str = "maestro-agent-secrets";
+pub const IOT_POLICY_NAME: &str = "maestro-agent-iot";
+
+pub const ASSOCIATION_ID: &str = "association_id";
+pub const ASSOCIATION_ARN: &str = "association_arn";
+pub const CONFIG_SECRET_ARN: &str = "config_secret_arn";
+pub const CREDENTIAL_VERSION_ID: &str = "credential_version_id";
+pub const CERTIFICATE_FINGERPRINT: &str = "certificate_fingerprint";
+pub const AGENT_CONFIG: &str = "agent_config";
+
+/// The configurable attributes; once all are known, every computed value can be planned.
+pub const ARGUMENTS: &[&str] = &[
+    "cluster_id",
+    "regional_account_id",
+    "eks_cluster_name",
+    "region",
+    "namespace",
+    "service_account",
+    "mqtt_cert_secret_name",
+    "config_secret_name",
+    "topic_prefix",
+    "broker_endpoint",
+    "cloudevents_client_id",
+    "kms_key_arn",
+    "tags",
+];
+
+/// What the derived values need to know about the provider's account — the identity of the
+/// AWS clients without the clients, so that planning stays pure and unit-testable.
+#[derive(Clone, Copy, Debug)]
+pub struct Account<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account_id: &'a str,
+    pub topic_prefix: &'a str,
+    pub default_tags: &'a BTreeMap<String, String>,
+}
+
+impl<'a> From<&'a AwsClients> for Account<'a> {
+    fn from(c: &'a AwsClients) -> Account<'a> {
+        Account {
+            partition: &c.partition,
+            region: &c.region,
+            account_id: &c.account_id,
+            topic_prefix: &c.topic_prefix,
+            default_tags: &c.default_tags,
+        }
+    }
+}
+
+/// The arguments, once known (apply and read).
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub cluster_id: String,
+    pub regional_account_id: String,
+    pub eks_cluster_name: String,
+    pub region: String,
+    pub namespace: String,
+    pub service_account: String,
+    pub secret_name: String,
+    pub config_secret_name: String,
+    pub topic_prefix: String,
+    pub broker_endpoint: Option<String>,
+    pub certificate_pem: Option<String>,
+    pub cloudevents_client_id: String,
+    pub kms_key_arn: Option<String>,
+    pub broker_ca_pem: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Spec {
+    pub fn from_value(v: &Value) -> Spec {
+        Spec {
+            cluster_id: text(v, "cluster_id"),
+            regional_account_id: text(v, "regional_account_id"),
+            eks_cluster_name: text(v, "eks_cluster_name"),
+            region: text(v, "region"),
+            namespace: text(v, "namespace"),
+            service_account: text(v, "service_account"),
+            secret_name: text(v, "mqtt_cert_secret_name"),
+            config_secret_name: text(v, "config_secret_name"),
+            topic_prefix: text(v, "topic_prefix"),
+            broker_endpoint: opt_text(v, "broker_endpoint"),
+            certificate_pem: opt_text(v, "certificate_pem"),
+            cloudevents_client_id: text(v, "cloudevents_client_id"),
+            kms_key_arn: opt_text(v, "kms_key_arn"),
+            broker_ca_pem: opt_text(v, "broker_ca_pem"),
+            tags: v.get("tags").string_map_entries(),
+        }
+    }
+
+    fn binding(&self, a: Account) -> AgentBinding {
+        AgentBinding {
+            cluster_id: self.cluster_id.clone(),
+            topic_prefix: self.topic_prefix.clone(),
+            partition: a.partition.to_string(),
+            broker_region: self.region.clone(),
+            broker_account_id: self.regional_account_id.clone(),
+            cloudevents_client_id: self.cloudevents_client_id.clone(),
+        }
+    }
+
+    /// The CA the agent trusts for the broker's server certificate (`caCert`, mounted as
+    /// `ca.crt`): Amazon Root CA 1 for IoT Core's ATS endpoints unless configured.
+    pub fn broker_ca(&self) -> &str {
+        self.broker_ca_pem.as_deref().unwrap_or(AMAZON_ROOT_CA_1)
+    }
+
+    pub fn role_name(&self) -> String {
+        agent_binding::agent_role_name(&self.cluster_id)
+    }
+
+    /// Known at plan time (IAM role ARNs follow from the name), so dependents plan with it.
+    pub fn role_arn(&self, a: Account) -> String {
+        format!("arn:{}:iam::{}:role/{}", a.partition, a.account_id, self.role_name())
+    }
+
+    fn secret_arn_pattern(&self, a: Account) -> String {
+        iam::secret_arn_pattern(a.partition, a.region, a.account_id, &self.secret_name)
+    }
+
+    fn config_secret_arn_pattern(&self, a: Account) -> String {
+        iam::secret_arn_pattern(a.partition, a.region, a.account_id, &self.config_secret_name)
+    }
+
+    /// The credential secret first, then the config secret (import reads them back in order).
+    pub fn secrets_policy(&self, a: Account) -> serde_json::Value {
+        let decrypt = self.kms_key_arn.as_deref().map(|arn| iam::KmsDecrypt::through_secrets_manager(arn, a.partition, a.region));
+        iam::secret_read_policy(&[self.secret_arn_pattern(a), self.config_secret_arn_pattern(a)], decrypt.as_ref())
+    }
+
+    pub fn iot_policy(&self, a: Account) -> serde_json::Value {
+        iam::agent_iot_policy(&self.binding(a))
+    }
+
+    /// Both inline policies, by the name they have on the role and the attribute showing them.
+    pub fn inline_policies(&self, a: Account) -> [(&'static str, &'static str, serde_json::Value); 2] {
+        [("secrets_policy", SECRETS_POLICY_NAME, self.secrets_policy(a)), ("iot_policy", IOT_POLICY_NAME, self.iot_policy(a))]
+    }
+
+    /// The config secret's content; `None` without a broker endpoint to put in it.
+    pub fn agent_config(&self, a: Account) -> Option<AgentConfigSecret> {
+        let endpoint = self.broker_endpoint.as_deref()?;
+        Some(AgentConfigSecret {
+            config: crate::policy::agent_config::agent_mqtt_config_yaml(&self.binding(a), endpoint),
+            consumer_name: self.cluster_id.clone(),
+        })
+    }
+
+    pub fn tags_all(&self, a: Account) -> BTreeMap<String, String> {
+        merge_tags(a.default_tags, &self.tags)
+    }
+
+    /// Values for the deployed agent chart (rosa-regional-platform
+    /// `argocd/config/management-cluster/maestro-agent`), in its own layout. That chart reads
+    /// the broker, the certificates and the topics from the config secret through its
+    /// SecretProviderClass, in the region `global.aws_region` — where the secrets are, this
+    /// provider's region, not the broker's.
+    fn helm_values(&self, a: Account) -> Value {
+        Value::object([
+            ("global", Value::object([("aws_region", Value::string(a.region))])),
+            (
+                "maestroAgent",
+                Value::object([
+                    (
+                        "maestro",
+                        Value::object([
+                            ("serviceAccount", Value::string(&self.service_account)),
+                            ("consumerName", Value::string(&self.cluster_id)),
+                        ]),
+                    ),
+                    (
+                        "broker",
+                        Value::object([
+                            ("type", Value::string("mqtt")),
+                            ("endpoint", self.broker_endpoint.clone().into()),
+                            ("topicPrefix", Value::string(self.topic_prefix.trim_end_matches('/'))),
+                        ]),
+                    ),
+                    ("ascp", Value::object([("enabled", Value::Bool(true)), ("mqttCertSecretName", Value::string(&self.secret_name))])),
+                ]),
+            ),
+        ])
+    }
+
+    /// Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`),
+    /// which renders its own config.yaml from these and reads the certificates from the
+    /// Kubernetes secret `maestro-agent-certs` (keys `ca.crt`, `certificate`, `privateKey`).
+    fn upstream_helm_values(&self) -> Value {
+        let file = |name: &str| Value::string(format!("{UPSTREAM_CERTS_DIR}/{name}"));
+        Value::object([
+            ("consumerName", Value::string(&self.cluster_id)),
+            ("cloudeventsClientId", Value::string(&self.cloudevents_client_id)),
+            ("serviceAccount", Value::object([("name", Value::string(&self.service_account))])),
+            (
+                "messageBroker",
+                Value::object([
+                    ("type", Value::string("mqtt")),
+                    (
+                        "mqtt",
+                        Value::object([
+                            ("host", self.broker_endpoint.clone().into()),
+                            ("port", Value::string(agent_binding::MQTT_PORT.to_string())),
+                            // The chart's default user `maestro` would be sent as the MQTT
+                            // username; certificate clients of IoT Core send none.
+                            ("user", Value::string("")),
+                            ("password", Value::string("")),
+                            ("rootCert", file("ca.crt")),
+                            ("clientCert", file("certificate")),
+                            ("clientKey", file("privateKey")),
+                        ]),
+                    ),
+                ]),
+            ),
+        ])
+    }
+
+    /// Every computed attribute that follows from the arguments alone.
+    pub fn derived(&self, a: Account) -> Vec<(&'static str, Value)> {
+        vec![
+            ("id", Value::string(&self.cluster_id)),
+            ("consumer_name", Value::string(&self.cluster_id)),
+            ("client_id", Value::string(self.binding(a).client_id())),
+            ("role_name", Value::string(self.role_name())),
+            ("role_arn", Value::string(self.role_arn(a))),
+            ("secret_arn_pattern", Value::string(self.secret_arn_pattern(a))),
+            ("trust_policy", json_text(&iam::pod_identity_trust_policy())),
+            ("secrets_policy", json_text(&self.secrets_policy(a))),
+            ("iot_policy", json_text(&self.iot_policy(a))),
+            ("tags_all", Value::string_map(&self.tags_all(a))),
+            ("helm_values", self.helm_values(a)),
+            ("upstream_helm_values", self.upstream_helm_values()),
+            (AGENT_CONFIG, self.agent_config(a).map(|a| a.config).into()),
+        ]
+    }
+}
+
+/// The EKS Pod Identity association as state records it: both attributes or neither.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Association {
+    pub id: String,
+    pub arn: String,
+}
+
+impl Association {
+    /// The association recorded in `state`; `None` when there is none (never created, or
+    /// found gone by read).
+    pub fn of(state: &Value) -> Option<Association> {
+        Some(Association { id: opt_text(state, ASSOCIATION_ID)?, arn: text(state, ASSOCIATION_ARN) })
+    }
+
+    /// Whether `state` records no association (null, as read leaves it when it is gone).
+    pub fn is_missing(state: &Value) -> bool {
+        state.get(ASSOCIATION_ID).is_null()
+    }
+
+    pub fn write(&self, state: &mut Value) {
+        state.set(ASSOCIATION_ID, Value::string(&self.id));
+        state.set(ASSOCIATION_ARN, Value::string(&self.arn));
+    }
+
+    pub fn clear(state: &mut Value) {
+        state.set(ASSOCIATION_ID, Value::Null);
+        state.set(ASSOCIATION_ARN, Value::Null);
+    }
+
+    pub fn mark_unknown(state: &mut Value) {
+        state.set(ASSOCIATION_ID, Value::Unknown);
+        state.set(ASSOCIATION_ARN, Value::Unknown);
+    }
+}
+
+/// The secrets' computed attributes, which change together when the certificate or the config
+/// changes. Values, not strings: in a plan any of them can be unknown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Secrets {
+    pub config_secret_arn: Value,
+    pub credential_version_id: Value,
+    pub certificate_fingerprint: Value,
+    pub agent_config: Value,
+}
+
+impl Secrets {
+    pub fn of(state: &Value) -> Secrets {
+        Secrets {
+            config_secret_arn: state.get(CONFIG_SECRET_ARN).clone(),
+            credential_version_id: state.get(CREDENTIAL_VERSION_ID).clone(),
+            certificate_fingerprint: state.get(CERTIFICATE_FINGERPRINT).clone(),
+            agent_config: state.get(AGENT_CONFIG).clone(),
+        }
+    }
+
+    pub fn write(self, state: &mut Value) {
+        state.set(CONFIG_SECRET_ARN, self.config_secret_arn);
+        state.set(CREDENTIAL_VERSION_ID, self.credential_version_id);
+        state.set(CERTIFICATE_FINGERPRINT, self.certificate_fingerprint);
+        state.set(AGENT_CONFIG, self.agent_config);
+    }
+
+    pub fn config_secret_arn(&self) -> Option<String> {
+        self.config_secret_arn.as_str().map(str::to_string)
+    }
+
+    pub fn credential_version_id(&self) -> Option<String> {
+        self.credential_version_id.as_str().map(str::to_string)
+    }
+
+    /// After a failed apply: what was not done keeps its prior value, so the next plan tries
+    /// again. Returns whether the credential secret was left as it was.
+    pub fn keep_unfinished(&mut self, prior: &Secrets) -> bool {
+        if self.config_secret_arn.is_unknown() {
+            self.config_secret_arn = prior.config_secret_arn.clone();
+        }
+        if self.credential_version_id.is_unknown() {
+            self.credential_version_id = prior.credential_version_id.clone();
+        }
+        let untouched = self.credential_version_id == prior.credential_version_id;
+        if untouched {
+            self.certificate_fingerprint = prior.certificate_fingerprint.clone();
+        }
+        untouched
+    }
+}

@@ -1,0 +1,151 @@
+//! The agent's IAM role: its trust policy, its two inline policies and its tags. Lookups and
+//! deletes go through the shared finders in `resources::aws::iam`.
+
+use super::model::{Account, Spec, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
+use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::policy::{document, iam};
+use crate::provider::aws_error::{self, has_code};
+use crate::provider::AwsClients;
+use crate::resources::aws::iam as finders;
+use crate::resources::common::{aws_failure, configured_tags, tags_value};
+use aws_sdk_iam::types::{Role, Tag};
+use std::collections::BTreeMap;
+
+fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+/// The tags found on a role.
+pub fn tags_of(role: &Role) -> BTreeMap<String, String> {
+    role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
+/// CreateRole. A role that already exists is not adopted (it may be another agent's): the
+/// error says how to import it, pinned to `cluster_id`.
+pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
+    let role = spec.role_name();
+    tracing::info!(role = %role, "creating the agent's IAM role");
+    let created = c
+        .iam
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(iam::pod_identity_trust_policy().to_string())
+        .description(format!(
+            "Maestro agent {} on EKS cluster {} (managed by terraform-provider-maestro)",
+            spec.cluster_id, spec.eks_cluster_name
+        ))
+        .set_tags(Some(iam_tags(&spec.tags_all(c.into()))).filter(|t| !t.is_empty()))
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if has_code(&e, "EntityAlreadyExists") => Err(Diagnostic::error(
+            "IAM role already exists",
+            format!(
+                "Role {role} already exists in account {}. If it is this agent's, import it: `tofu import <address> {}` (or an import block with id = \"{}\").",
+                c.account_id, spec.cluster_id, spec.cluster_id
+            ),
+        )
+        .at(AttributePath::root("cluster_id"))
+        .into()),
+        Err(e) => Err(aws_failure("iam:CreateRole", &role, &e)),
+    }
+}
+
+/// PutRolePolicy for each inline policy whose attribute `changed` says needs writing.
+pub async fn put_policies(c: &AwsClients, spec: &Spec, changed: impl Fn(&str) -> bool) -> Result<(), Diagnostics> {
+    let role = spec.role_name();
+    for (attr, name, doc) in spec.inline_policies(c.into()) {
+        if !changed(attr) {
+            continue;
+        }
+        c.iam
+            .put_role_policy()
+            .role_name(&role)
+            .policy_name(name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_failure("iam:PutRolePolicy", &format!("{name} on role {role}"), &e))?;
+    }
+    Ok(())
+}
+
+/// UpdateAssumeRolePolicy back to the Pod Identity trust policy.
+pub async fn update_trust_policy(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
+    let role = spec.role_name();
+    c.iam
+        .update_assume_role_policy()
+        .role_name(&role)
+        .policy_document(iam::pod_identity_trust_policy().to_string())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("iam:UpdateAssumeRolePolicy", &role, &e))
+}
+
+/// Untags, then tags, the role.
+pub async fn update_tags(c: &AwsClients, spec: &Spec, upsert: &BTreeMap<String, String>, remove: &[String]) -> Result<(), Diagnostics> {
+    let role = spec.role_name();
+    if !remove.is_empty() {
+        c.iam
+            .untag_role()
+            .role_name(&role)
+            .set_tag_keys(Some(remove.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_failure("iam:UntagRole", &role, &e))?;
+    }
+    if !upsert.is_empty() {
+        c.iam
+            .tag_role()
+            .role_name(&role)
+            .set_tags(Some(iam_tags(upsert)))
+            .send()
+            .await
+            .map_err(|e| aws_failure("iam:TagRole", &role, &e))?;
+    }
+    Ok(())
+}
+
+/// Refreshes the role's attributes in `new` from AWS: its ARN, the trust and inline policies
+/// (reconciled with what we expect, so equivalent JSON is no diff) and the tags. Returns the
+/// role, or `None` when it is gone (the resource is gone with it).
+pub async fn read(c: &AwsClients, spec: &Spec, was_tags_null: bool, new: &mut Value) -> Result<Option<Role>, Diagnostics> {
+    let role_name = spec.role_name();
+    let Some(role) = finders::find_role(c, &role_name).await? else { return Ok(None) };
+    new.set("role_arn", Value::string(role.arn()));
+    let trust = role.assume_role_policy_document().map(document::decode_iam_document).unwrap_or_default();
+    new.set("trust_policy", Value::String(document::reconcile(&trust, &iam::pod_identity_trust_policy())));
+    for (attr, name, expected) in spec.inline_policies(Account::from(c)) {
+        let found = finders::find_inline_policy(c, &role_name, name).await?;
+        new.set(attr, found.map(|doc| Value::String(document::reconcile(&doc, &expected))).unwrap_or(Value::Null));
+    }
+    let found_tags = tags_of(&role);
+    new.set("tags", tags_value(&configured_tags(&found_tags, &c.default_tags), was_tags_null));
+    new.set("tags_all", Value::string_map(&found_tags));
+    Ok(Some(role))
+}
+
+/// The inline policies, then the role. A role that is gone is fine; one that still has
+/// policies or instance profiles someone else attached is left in place, with the reason.
+pub async fn delete(c: &AwsClients, spec: &Spec) -> Diagnostics {
+    let role = spec.role_name();
+    for name in [SECRETS_POLICY_NAME, IOT_POLICY_NAME] {
+        if let Err(d) = finders::delete_inline_policy(c, &role, name).await {
+            return d;
+        }
+    }
+    match finders::delete_role(c, &role).await {
+        Ok(()) => Diagnostics::new(),
+        Err(e) if has_code(&e, "DeleteConflict") => Diagnostic::error(
+            "IAM role still in use",
+            format!(
+                "Role {role} has policies or instance profiles that this resource did not create, so it was left in place: {}. Detach them and destroy again.",
+                aws_error::describe(&e)
+            ),
+        )
+        .into(),
+        Err(e) => aws_failure("iam:DeleteRole", &role, &e),
+    }
+}

@@ -1,0 +1,238 @@
+//! The schema of `maestro_agent_identity`: attributes and their descriptions (the docs are
+//! checked against them), the types of the Helm values it computes, and the validators that
+//! reject bad input at validate time, pinned to the attribute.
+
+use super::model::{AGENT_CONFIG, ASSOCIATION_ARN, ASSOCIATION_ID, CERTIFICATE_FINGERPRINT, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID};
+use crate::crypto::keys;
+use crate::framework::schema::{Attribute, Block, Schema, Validator};
+use crate::framework::{validators, Type, Value};
+use crate::policy::agent_binding::{DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT};
+use crate::policy::naming;
+use crate::resources::common::{cloudevents_client_id_attribute, secret_name_validator, tag_attributes};
+
+/// Where the upstream agent chart (openshift-online/maestro `charts/maestro-agent`) mounts the
+/// Kubernetes secret `maestro-agent-certs` when `messageBroker.mqtt.rootCert` is set; the
+/// file names are the keys of that secret, which we name as the CSI driver mounts them.
+pub const UPSTREAM_CERTS_DIR: &str = "/secrets/mqtt-certs";
+
+fn helm_values_type() -> Type {
+    Type::object([
+        ("global", Type::object([("aws_region", Type::String)])),
+        (
+            "maestroAgent",
+            Type::object([
+                ("maestro", Type::object([("serviceAccount", Type::String), ("consumerName", Type::String)])),
+                ("broker", Type::object([("type", Type::String), ("endpoint", Type::String), ("topicPrefix", Type::String)])),
+                ("ascp", Type::object([("enabled", Type::Bool), ("mqttCertSecretName", Type::String)])),
+            ]),
+        ),
+    ])
+}
+
+fn upstream_helm_values_type() -> Type {
+    let mqtt = ["host", "port", "user", "password", "rootCert", "clientCert", "clientKey"].map(|k| (k, Type::String));
+    Type::object([
+        ("consumerName", Type::String),
+        ("cloudeventsClientId", Type::String),
+        ("serviceAccount", Type::object([("name", Type::String)])),
+        ("messageBroker", Type::object([("type", Type::String), ("mqtt", Type::object(mqtt))])),
+    ])
+}
+
+pub fn schema() -> Schema {
+    let [tags, tags_all] = tag_attributes();
+    Schema::new(
+        Block::new(
+            "The Maestro agent's identity in a management account: an IAM role that EKS Pod Identity hands to the agent's pods, with least-privilege inline policies to read its secrets and to reach the regional IoT broker, and the Pod Identity association. Given the certificate from `maestro_consumer`, it completes the credential secret that `maestro_agent_key` started, and it writes the agent's config secret. Replaces the hand-written agent module; configure it with the management-account provider.",
+        )
+        .attribute(
+            Attribute::string("cluster_id")
+                .required()
+                .force_new()
+                .validate(validators::rule(naming::check_consumer_name))
+                .description("Management cluster identifier; also the Maestro consumer name and the topic level of this agent. Names the role `<cluster_id>-maestro-agent`."),
+        )
+        .attribute(
+            Attribute::string("regional_account_id")
+                .required()
+                .validate(validators::digits(12))
+                .description("AWS account ID of the regional account whose IoT Core is the MQTT broker."),
+        )
+        .attribute(
+            Attribute::string("eks_cluster_name")
+                .required()
+                .force_new()
+                .validate(validators::pattern("[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name (1 to 100 letters, digits, '-' or '_')"))
+                .description("Name of the management EKS cluster the agent runs on."),
+        )
+        .attribute(
+            Attribute::string("region")
+                .optional()
+                .computed()
+                .validate(validators::pattern("[a-z]{2}(-[a-z]+)+-\\d+", "an AWS region such as us-east-1"))
+                .description("Region of the regional IoT broker. Defaults to the provider's region."),
+        )
+        .attribute(
+            Attribute::string("namespace")
+                .default(DEFAULT_NAMESPACE)
+                .force_new()
+                .validate(validators::pattern("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", "a Kubernetes namespace name"))
+                .description("Kubernetes namespace of the agent's service account."),
+        )
+        .attribute(
+            Attribute::string("service_account")
+                .default(DEFAULT_SERVICE_ACCOUNT)
+                .force_new()
+                .validate(validators::pattern("[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", "a Kubernetes service account name"))
+                .description("Kubernetes service account the agent's pods run as."),
+        )
+        .attribute(
+            Attribute::string("mqtt_cert_secret_name")
+                .optional()
+                .computed()
+                .validate(secret_name_validator())
+                .description("Name of the Secrets Manager secret holding the agent's MQTT certificate bundle. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`."),
+        )
+        .attribute(
+            Attribute::string("config_secret_name")
+                .optional()
+                .computed()
+                .validate(secret_name_validator())
+                .description("Name of the Secrets Manager secret this resource writes the agent's MQTT config to (`config` YAML and `consumerName`). Defaults to `<cluster_id>/maestro/agent-config`."),
+        )
+        .attribute(
+            Attribute::string("certificate_pem")
+                .optional()
+                .validate(certificate_validator())
+                .description("The agent's certificate, from `maestro_consumer.certificate_pem` (public). The provider adds it to the credential secret next to the key it certifies (staged by `maestro_agent_key`) and makes that bundle current. Until it is set, plans warn that the agent has no certificate."),
+        )
+        .attribute(
+            Attribute::number("recovery_window_in_days")
+                .default(7i64)
+                .validate(validators::int_range(7, 30))
+                .description("Days Secrets Manager keeps the config secret recoverable after destroy (7 to 30, default 7)."),
+        )
+        .attribute(
+            Attribute::string("topic_prefix")
+                .optional()
+                .computed()
+                .validate(validators::rule(naming::check_topic_prefix))
+                .description("MQTT topic prefix. Defaults to the provider's `topic_prefix`."),
+        )
+        .attribute(
+            Attribute::string("broker_endpoint")
+                .optional()
+                .validate(validators::pattern("[A-Za-z0-9.-]+", "a host name without scheme or port"))
+                .description("Host name of the regional IoT Core ATS data endpoint (`maestro_consumer.endpoint`), used in the config secret and `helm_values`. Without it no config secret is written."),
+        )
+        .attribute(cloudevents_client_id_attribute("cluster_id"))
+        .attribute(
+            Attribute::string("kms_key_arn")
+                .optional()
+                .validate(validators::arn(Some("kms")))
+                .description("ARN of the customer-managed KMS key that encrypts the agent's secrets (the `kms_key_id` of `maestro_agent_key`, as an ARN). The role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager, and the config secret is encrypted with it; without it the agent's CSI mount of a secret under a customer-managed key fails. Leave unset for the AWS-managed `aws/secretsmanager` key."),
+        )
+        .attribute(
+            Attribute::string("broker_ca_pem")
+                .optional()
+                .validate(ca_validator())
+                .description("PEM of the CA the agent trusts for the broker's server certificate, written as the bundle's `caCert` (mounted as `ca.crt`). Defaults to Amazon Root CA 1, which IoT Core's ATS endpoints chain to; set it for an IoT Core custom domain whose server certificate chains elsewhere."),
+        )
+        .attribute(tags)
+        .attribute(Attribute::string("id").computed().description("Same as `cluster_id`."))
+        .attribute(Attribute::string("consumer_name").computed().description("Maestro consumer name of this agent (the cluster ID)."))
+        .attribute(Attribute::string("client_id").computed().description("MQTT client ID IoT Core sees from the agent: `<cloudevents_client_id>-client` (`<cluster_id>-work-agent-client` by default); the IoT policy on its role allows only this one."))
+        .attribute(Attribute::string("role_name").computed().description("Name of the agent's IAM role."))
+        .attribute(Attribute::string("role_arn").computed().description("ARN of the agent's IAM role."))
+        .attribute(Attribute::string(ASSOCIATION_ID).computed().keep_state_for_unknown().description("ID of the EKS Pod Identity association."))
+        .attribute(Attribute::string(ASSOCIATION_ARN).computed().keep_state_for_unknown().description("ARN of the EKS Pod Identity association."))
+        .attribute(
+            Attribute::string("secret_arn_pattern")
+                .computed()
+                .description("ARN pattern of the MQTT credential secret that the role may read (`...:secret:<name>-??????`)."),
+        )
+        .attribute(Attribute::string("trust_policy").computed().description("The role's trust policy as AWS holds it (JSON)."))
+        .attribute(Attribute::string("secrets_policy").computed().description("The inline policy that reads the credential and config secrets, as AWS holds it (JSON)."))
+        .attribute(Attribute::string("iot_policy").computed().description("The inline IoT Core policy, as AWS holds it (JSON)."))
+        .attribute(Attribute::string(AGENT_CONFIG).computed().description("The agent's MQTT config YAML as written to the config secret; null without `broker_endpoint`."))
+        .attribute(Attribute::string(CONFIG_SECRET_ARN).computed().keep_state_for_unknown().description("ARN of the config secret; null without `broker_endpoint`."))
+        .attribute(
+            Attribute::string(CERTIFICATE_FINGERPRINT)
+                .computed()
+                .description("Lowercase hex SHA-256 of the public key in `certificate_pem`; equals `maestro_agent_key.public_key_fingerprint` of the key it certifies."),
+        )
+        .attribute(
+            Attribute::string(CREDENTIAL_VERSION_ID)
+                .computed()
+                .keep_state_for_unknown()
+                .description("Version of the credential secret that holds the complete bundle (key, `certificate_pem`, CA) and is current."),
+        )
+        .attribute(tags_all)
+        .attribute(
+            Attribute::new("helm_values", helm_values_type())
+                .computed()
+                .description("Values for the deployed Maestro agent chart (rosa-regional-platform `management-cluster/maestro-agent`), in its layout: `global.aws_region` (where the secrets are), `maestroAgent.maestro.{serviceAccount, consumerName}`, `maestroAgent.broker.{type, endpoint, topicPrefix}`, `maestroAgent.ascp.{enabled, mqttCertSecretName}`. That chart's SecretProviderClass mounts the secrets `maestro/agent-cert` and `maestro/agent-config` by those fixed names and passes `--cloudevents-client-id=$(CONSUMER_NAME)-work-agent`."),
+        )
+        .attribute(
+            Attribute::new("upstream_helm_values", upstream_helm_values_type())
+                .computed()
+                .description("Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`): `consumerName`, `cloudeventsClientId`, `serviceAccount.name`, `messageBroker.type` and `messageBroker.mqtt.{host, port, user, password, rootCert, clientCert, clientKey}` (files of the Kubernetes secret `maestro-agent-certs` under `/secrets/mqtt-certs`: `ca.crt`, `certificate`, `privateKey`). That chart writes the topics with the default prefix `sources/maestro/consumers` only."),
+        ),
+    )
+}
+
+/// `certificate_pem` must be a PEM certificate with a key type IoT Core issues for.
+fn certificate_validator() -> Validator {
+    std::sync::Arc::new(|v: &Value| match v {
+        Value::String(pem) => keys::cert_public_key_spki(pem)
+            .map(|_| ())
+            .map_err(|e| format!("must be a PEM certificate (maestro_consumer.certificate_pem): {e}")),
+        _ => Ok(()),
+    })
+}
+
+/// `broker_ca_pem` must be a PEM certificate.
+fn ca_validator() -> Validator {
+    std::sync::Arc::new(|v: &Value| match v {
+        Value::String(pem) => keys::cert_public_key_spki(pem).map(|_| ()).map_err(|e| format!("must be a PEM CA certificate: {e}")),
+        _ => Ok(()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::plan::plan_from_schema;
+    use crate::framework::{AttributePath, Diagnostics};
+
+    #[test]
+    fn schema_validators_reject_bad_input_with_the_attribute_named() {
+        let s = schema();
+        let config = Value::object([
+            ("cluster_id", Value::string("bad id!")),
+            ("regional_account_id", Value::string("12345")),
+            ("eks_cluster_name", Value::string("management-01")),
+        ]);
+        let mut diags = Diagnostics::new();
+        crate::framework::schema::validate_block(&s.block, &config, &AttributePath::default(), &mut diags);
+        let at: Vec<String> = diags.0.iter().map(|d| d.attribute.as_ref().unwrap().to_string()).collect();
+        assert_eq!(at, vec!["cluster_id", "regional_account_id"]);
+        assert!(diags.0[1].detail.contains("12 digits"));
+    }
+
+    #[test]
+    fn create_plan_has_defaults_and_unknown_computed_values() {
+        let s = schema();
+        let config = Value::object([
+            ("cluster_id", Value::string("management-01")),
+            ("regional_account_id", Value::string("123456789012")),
+            ("eks_cluster_name", Value::string("management-01")),
+        ])
+        .conform(&s.value_type());
+        let planned = plan_from_schema(&s, &Value::Null, &config, config.clone());
+        assert_eq!(planned.get("namespace"), &Value::string("maestro"));
+        assert_eq!(planned.get("service_account"), &Value::string("maestro-agent"));
+        assert!(planned.get("role_arn").is_unknown());
+        assert!(planned.get("helm_values").is_unknown());
+    }
+}
