@@ -90,12 +90,7 @@ impl Resource<AwsClients> for AgentIdentity {
     async fn update(&self, c: &AwsClients, prior: &Value, planned: &Value) -> Applied {
         let spec = Spec::from_value(planned);
         let mut state = planned.clone();
-        if prior.get("trust_policy") != planned.get("trust_policy") {
-            if let Err(d) = role::update_trust_policy(c, &spec).await {
-                return Applied::failed(prior.clone(), d);
-            }
-        }
-        if let Err(d) = role::put_policies(c, &spec, |attr| prior.get(attr) != planned.get(attr)).await {
+        if let Err(d) = role::update(c, &spec, prior, planned).await {
             return Applied::failed(prior.clone(), d);
         }
         let mut tagged_association = Association::of(prior);

@@ -71,17 +71,20 @@ pub async fn put_policies(c: &AwsClients, spec: &Spec, changed: impl Fn(&str) ->
     Ok(())
 }
 
-/// UpdateAssumeRolePolicy back to the Pod Identity trust policy.
-pub async fn update_trust_policy(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
+/// The role's policies where the plan changed them: the trust policy back to the Pod Identity
+/// one, and each inline policy.
+pub async fn update(c: &AwsClients, spec: &Spec, prior: &Value, planned: &Value) -> Result<(), Diagnostics> {
     let role = spec.role_name();
-    c.iam
-        .update_assume_role_policy()
-        .role_name(&role)
-        .policy_document(iam::pod_identity_trust_policy().to_string())
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| aws_failure("iam:UpdateAssumeRolePolicy", &role, &e))
+    if prior.get("trust_policy") != planned.get("trust_policy") {
+        c.iam
+            .update_assume_role_policy()
+            .role_name(&role)
+            .policy_document(iam::pod_identity_trust_policy().to_string())
+            .send()
+            .await
+            .map_err(|e| aws_failure("iam:UpdateAssumeRolePolicy", &role, &e))?;
+    }
+    put_policies(c, spec, |attr| prior.get(attr) != planned.get(attr)).await
 }
 
 /// Untags, then tags, the role.
