@@ -1,7 +1,7 @@
 //! The traits resources, data sources, ephemeral resources and functions implement.
 //!
 //! They are generic over `C`, the provider's configured client bundle, so the framework knows
-//! nothing of AWS. Each implementation lives in one file under `src/resources/` and is listed
+//! nothing of AWS. Each implementation lives in its folder under `src/resources/` and is listed
 //! once in that module's registry.
 
 use super::diagnostics::Diagnostics;
