@@ -146,6 +146,9 @@ class LeakGuard:
     def __init__(self) -> None:
         self.scanner = LeakScanner()
         self.workspaces: list[TofuWorkspace] = []
+        # Other directories whose every file must be free of secrets too (the wire clients' logs;
+        # never the CSI mounts, which hold the key by design).
+        self.extra_trees: list[Path] = []
 
     def register_secret(self, value: str, label: str | None = None) -> None:
         self.scanner.register_secret(value, label)
@@ -154,6 +157,9 @@ class LeakGuard:
         findings = []
         for workspace in self.workspaces:
             findings += self.scanner.scan_tree(workspace.root)
+        for tree in self.extra_trees:
+            if tree.exists():
+                findings += self.scanner.scan_tree(tree)
         return findings
 
 

@@ -75,12 +75,16 @@ def exchange_with_harness_server(binary: Path, data: IotData, regional: AwsAccou
                                  endpoint: str, workdir: Path, guard: Any = None,
                                  cloudevents_client_id: str | None = None) -> dict[str, Any]:
     """Starts a server (the harness's identity, removed afterwards) and the agent from
-    `agent_files`, and runs one `exchange`. Adds the agent's `connected` event to the result."""
+    `agent_files`, and runs one `exchange`, logging under `workdir`. Adds the agent's
+    `connected` event to the result."""
     from . import server_side
 
     identity = server_side.issue_server_identity(regional, f"{consumer}-srv", guard=guard)
     try:
-        server_files = server_side.mount_server_files(identity, endpoint, data.ca_pem, workdir / "server-mount")
+        # Beside the agent's mount, not under `workdir`: the logs there are leak-scanned and the
+        # mount holds the server's key by design.
+        server_files = server_side.mount_server_files(identity, endpoint, data.ca_pem,
+                                                      agent_files.parent / f"{consumer}-server")
         with wire.start_server(binary, server_files, data.address, workdir / "server",
                                client_id=server_side.SERVER_CLIENT_ID, source_id=identity.source_id) as server, \
                 wire.start_agent(binary, agent_files, data.address, workdir / "agent",

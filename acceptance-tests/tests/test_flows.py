@@ -209,6 +209,7 @@ def test_two_teams_exchange_only_public_material(make_workspace, provider_preamb
     # receives work from a server and answers with status.
     agent_files = csi_mount.mount_agent_secrets(management, key["secret_arn"], identity["config_secret_arn"],
                                                 tmp_path / "mounts" / "agent", guard=leak_guard)
+    leak_guard.extra_trees.append(tmp_path / "wire")
     seen = wire_flow.exchange_with_harness_server(maestro_wire, iot_data, regional, agent_files, cluster_id,
                                                   handed_back["endpoint"], tmp_path / "wire", guard=leak_guard)
     assert seen["connected"]["clientId"] == consumer["client_id"] == f"{cluster_id}-work-agent-client"
