@@ -126,6 +126,7 @@ pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
     })?;
     let caller_arn = identity.arn().unwrap_or_default().to_string();
     let account_id = identity.account().unwrap_or_default().to_string();
+    super::config::check_account(cfg, &account_id, &caller_arn)?;
     tracing::info!(account_id = %account_id, caller = %caller_arn, region = %region, "provider configured");
     Ok(AwsClients {
         partition: partition_of(&caller_arn),

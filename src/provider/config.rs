@@ -37,6 +37,18 @@ pub fn schema() -> Schema {
             Attribute::string_list("shared_credentials_files").optional().description("Paths of shared credentials files (default `~/.aws/credentials`)."),
         )
         .attribute(
+            Attribute::string_list("allowed_account_ids")
+                .optional()
+                .validate(account_id_list())
+                .description("Account IDs this provider block may act in. With the credentials resolving to any other account, the provider refuses to configure, before any AWS write, naming the account it found: a regional/management role swap fails here. Conflicts with `forbidden_account_ids`."),
+        )
+        .attribute(
+            Attribute::string_list("forbidden_account_ids")
+                .optional()
+                .validate(account_id_list())
+                .description("Account IDs this provider block must never act in; the provider refuses to configure, before any AWS write, when the credentials resolve to one of them. Conflicts with `allowed_account_ids`."),
+        )
+        .attribute(
             Attribute::string("topic_prefix")
                 .optional()
                 .validate(validators::rule(naming::check_topic_prefix))
@@ -70,6 +82,42 @@ pub fn schema() -> Schema {
     )
 }
 
+/// Every element of a list is an AWS account ID (12 digits).
+fn account_id_list() -> crate::framework::schema::Validator {
+    let one = validators::digits(12);
+    std::sync::Arc::new(move |v: &Value| {
+        for (i, id) in v.as_list().into_iter().flatten().enumerate() {
+            one(id).map_err(|e| format!("element {i} {e}"))?;
+        }
+        Ok(())
+    })
+}
+
+/// The account guard, checked as soon as the credentials' account is known and before any
+/// resource calls AWS: the account must be allowed (when a list is given) and not forbidden.
+pub fn check_account(cfg: &ProviderConfig, account_id: &str, caller_arn: &str) -> Result<(), Diagnostic> {
+    if !cfg.allowed_account_ids.is_empty() && !cfg.allowed_account_ids.iter().any(|a| a == account_id) {
+        return Err(Diagnostic::error(
+            "AWS account not allowed",
+            format!(
+                "The credentials of this provider block act in account {account_id} (as {caller_arn}), which is not in allowed_account_ids [{}]. Nothing was changed in AWS. Check assume_role.role_arn: a regional and a management role swapped between provider blocks look like this.",
+                cfg.allowed_account_ids.join(", ")
+            ),
+        )
+        .at(AttributePath::root("allowed_account_ids")));
+    }
+    if cfg.forbidden_account_ids.iter().any(|a| a == account_id) {
+        return Err(Diagnostic::error(
+            "AWS account forbidden",
+            format!(
+                "The credentials of this provider block act in account {account_id} (as {caller_arn}), which forbidden_account_ids lists. Nothing was changed in AWS. Check assume_role.role_arn and the credential chain."
+            ),
+        )
+        .at(AttributePath::root("forbidden_account_ids")));
+    }
+    Ok(())
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AssumeRole {
     pub role_arn: String,
@@ -89,6 +137,8 @@ pub struct ProviderConfig {
     pub assume_role: Option<AssumeRole>,
     pub endpoints: BTreeMap<String, String>,
     pub default_tags: BTreeMap<String, String>,
+    pub allowed_account_ids: Vec<String>,
+    pub forbidden_account_ids: Vec<String>,
 }
 
 /// Reads a string attribute, refusing values that are still unknown: configuring with a
@@ -124,8 +174,24 @@ impl ProviderConfig {
             topic_prefix: known_str(config.get("topic_prefix"), AttributePath::root("topic_prefix"), &mut diags)
                 .unwrap_or_else(|| DEFAULT_TOPIC_PREFIX.to_string()),
             default_tags: config.get("default_tags").get("tags").string_map_entries(),
+            allowed_account_ids: string_list(config.get("allowed_account_ids")),
+            forbidden_account_ids: string_list(config.get("forbidden_account_ids")),
             ..Default::default()
         };
+        for name in ["allowed_account_ids", "forbidden_account_ids"] {
+            if config.get(name).is_unknown() || config.get(name).as_list().is_some_and(|l| l.iter().any(Value::is_unknown)) {
+                known_str(&Value::Unknown, AttributePath::root(name), &mut diags);
+            }
+        }
+        if !out.allowed_account_ids.is_empty() && !out.forbidden_account_ids.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    "Conflicting account guards",
+                    "Set allowed_account_ids or forbidden_account_ids, not both: an allow list already forbids every other account.",
+                )
+                .at(AttributePath::root("forbidden_account_ids")),
+            );
+        }
         let ar = config.get("assume_role");
         if !ar.is_null() {
             let at = |name: &str| AttributePath::root("assume_role").attribute(name);
@@ -181,6 +247,38 @@ mod tests {
         let cfg = Value::object([("assume_role", Value::object([("role_arn", Value::Unknown)]))]);
         let err = ProviderConfig::parse(&cfg).unwrap_err();
         assert_eq!(err.0[0].attribute.as_ref().unwrap().to_string(), "assume_role.role_arn");
+    }
+
+    #[test]
+    fn the_account_guard_allows_listed_and_refuses_forbidden_accounts_naming_the_one_seen() {
+        let cfg = |allowed: &[&str], forbidden: &[&str]| ProviderConfig {
+            allowed_account_ids: allowed.iter().map(|s| s.to_string()).collect(),
+            forbidden_account_ids: forbidden.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        assert!(check_account(&cfg(&[], &[]), "123456789012", "arn").is_ok());
+        assert!(check_account(&cfg(&["123456789012"], &[]), "123456789012", "arn").is_ok());
+        let refused = check_account(&cfg(&["123456789012"], &[]), "987654321098", "arn:x").unwrap_err();
+        assert_eq!(refused.attribute.as_ref().unwrap().to_string(), "allowed_account_ids");
+        assert!(refused.detail.contains("987654321098") && refused.detail.contains("arn:x"), "{}", refused.detail);
+        let forbidden = check_account(&cfg(&[], &["987654321098"]), "987654321098", "arn").unwrap_err();
+        assert_eq!(forbidden.attribute.as_ref().unwrap().to_string(), "forbidden_account_ids");
+        assert!(check_account(&cfg(&[], &["987654321098"]), "123456789012", "arn").is_ok());
+    }
+
+    #[test]
+    fn account_guards_are_twelve_digits_and_not_both() {
+        let mut diags = Diagnostics::new();
+        let cfg = Value::object([("allowed_account_ids", Value::List(vec![Value::string("123456789012"), Value::string("12345")]))]);
+        crate::framework::schema::validate_block(&schema().block, &cfg, &AttributePath::default(), &mut diags);
+        assert_eq!(diags.0[0].attribute.as_ref().unwrap().to_string(), "allowed_account_ids");
+        assert!(diags.0[0].detail.contains("element 1"), "{}", diags.0[0].detail);
+        let both = Value::object([
+            ("allowed_account_ids", Value::List(vec![Value::string("123456789012")])),
+            ("forbidden_account_ids", Value::List(vec![Value::string("987654321098")])),
+        ]);
+        let err = ProviderConfig::parse(&both).unwrap_err();
+        assert_eq!(err.0[0].attribute.as_ref().unwrap().to_string(), "forbidden_account_ids");
     }
 
     #[test]
