@@ -52,19 +52,38 @@ func newControlClient(base string) *controlClient {
 	}
 }
 
+// lookupAttempts bounds the retries of a lookup that failed in transport. The lookup only
+// reads, so repeating it is harmless; without retries one connection the emulator's HTTP
+// server closed between two lookups would refuse (fail closed) a client that is authorised.
+const lookupAttempts = 3
+
 func (c *controlClient) lookup(ctx context.Context, certificatePEM, serverName string) (*principal, error) {
 	body, err := json.Marshal(map[string]string{"certificatePem": certificatePEM, "serverName": serverName})
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
+	var resp *http.Response
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		// Marks the POST as safe to repeat, so net/http itself retries it on a reused
+		// keep-alive connection the server had already closed.
+		req.Header.Set("Idempotency-Key", "principal-lookup")
+		resp, err = c.http.Do(req)
+		if err == nil {
+			break
+		}
+		if attempt == lookupAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
