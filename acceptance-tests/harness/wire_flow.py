@@ -71,6 +71,17 @@ def exchange(server: wire.WireClient, agent: wire.WireClient, consumer: str, tim
     return {"published": published, "work": work, "status": status}
 
 
+def start_harness_server(binary: Path, data: IotData, identity: Any, endpoint: str, mount_dir: Path,
+                         log_dir: Path) -> wire.WireClient:
+    """Mounts the harness server identity's files and starts the server as Maestro's deployment
+    runs it (client ID `maestro-<pod>`, source ID from the topic prefix)."""
+    from . import server_side
+
+    files = server_side.mount_server_files(identity, endpoint, data.ca_pem, mount_dir)
+    return wire.start_server(binary, files, data.address, log_dir, client_id=server_side.SERVER_CLIENT_ID,
+                             source_id=identity.source_id)
+
+
 def exchange_with_harness_server(binary: Path, data: IotData, regional: AwsAccount, agent_files: Path, consumer: str,
                                  endpoint: str, workdir: Path, guard: Any = None,
                                  cloudevents_client_id: str | None = None) -> dict[str, Any]:
@@ -81,12 +92,10 @@ def exchange_with_harness_server(binary: Path, data: IotData, regional: AwsAccou
 
     identity = server_side.issue_server_identity(regional, f"{consumer}-srv", guard=guard)
     try:
-        # Beside the agent's mount, not under `workdir`: the logs there are leak-scanned and the
-        # mount holds the server's key by design.
-        server_files = server_side.mount_server_files(identity, endpoint, data.ca_pem,
-                                                      agent_files.parent / f"{consumer}-server")
-        with wire.start_server(binary, server_files, data.address, workdir / "server",
-                               client_id=server_side.SERVER_CLIENT_ID, source_id=identity.source_id) as server, \
+        # The mount goes beside the agent's, not under `workdir`: the logs there are leak-scanned
+        # and the mount holds the server's key by design.
+        with start_harness_server(binary, data, identity, endpoint, agent_files.parent / f"{consumer}-server",
+                                  workdir / "server") as server, \
                 wire.start_agent(binary, agent_files, data.address, workdir / "agent",
                                  cloudevents_client_id=cloudevents_client_id) as agent:
             server.wait_for("subscribed")

@@ -81,10 +81,8 @@ def wire_world(config_workspace, provider_preamble, make_eks_cluster, regional, 
 
 
 def start_server(world, maestro_wire, iot_data) -> wire.WireClient:
-    mount = server_side.mount_server_files(world["server"], world["endpoint"], iot_data.ca_pem,
-                                           world["mounts"] / "server")
-    client = wire.start_server(maestro_wire, mount, iot_data.address, world["logs"] / "server",
-                               client_id=server_side.SERVER_CLIENT_ID, source_id=world["server"].source_id)
+    client = wire_flow.start_harness_server(maestro_wire, iot_data, world["server"], world["endpoint"],
+                                            world["mounts"] / "server", world["logs"] / "server")
     client.wait_for("subscribed")
     return client
 
