@@ -24,6 +24,13 @@ pub fn broker_host(endpoint: &str) -> String {
 /// quoting every value as a double-quoted scalar means no value (an empty password, a prefix
 /// like `on/off`, a host that looks like a number) can be re-typed by a YAML 1.1 parser.
 pub fn agent_mqtt_config_yaml(b: &AgentBinding, broker_endpoint: &str) -> String {
+    mqtt_config_yaml(broker_endpoint, &b.source_events_topic(), &b.agent_events_topic())
+}
+
+/// The config YAML Maestro's MQTT options read (agent and server alike: the same keys, the
+/// server's topics with `+` in the consumer level), with the certificate files where the CSI
+/// driver mounts them.
+pub fn mqtt_config_yaml(broker_endpoint: &str, source_events: &str, agent_events: &str) -> String {
     let lines = [
         ("brokerHost", broker_host(broker_endpoint)),
         ("username", String::new()),
@@ -37,8 +44,8 @@ pub fn agent_mqtt_config_yaml(b: &AgentBinding, broker_endpoint: &str) -> String
         out.push_str(&format!("{key}: {}\n", yaml_quote(&value)));
     }
     out.push_str("topics:\n");
-    out.push_str(&format!("  sourceEvents: {}\n", yaml_quote(&b.source_events_topic())));
-    out.push_str(&format!("  agentEvents: {}\n", yaml_quote(&b.agent_events_topic())));
+    out.push_str(&format!("  sourceEvents: {}\n", yaml_quote(source_events)));
+    out.push_str(&format!("  agentEvents: {}\n", yaml_quote(agent_events)));
     out
 }
 

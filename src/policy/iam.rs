@@ -45,16 +45,16 @@ impl KmsDecrypt {
 /// Read access to the agent's own secrets — nothing else in Secrets Manager — and, when they
 /// are encrypted with a customer-managed key, decryption with exactly that key, only on behalf
 /// of Secrets Manager.
-pub fn secret_read_policy(secret_arn_patterns: &[String], decrypt: Option<&KmsDecrypt>) -> Value {
+pub fn secret_read_policy(subject: &str, secret_arn_patterns: &[String], decrypt: Option<&KmsDecrypt>) -> Value {
     let mut statements = vec![json!({
-        "Sid": "ReadMaestroAgentSecrets",
+        "Sid": format!("ReadMaestro{subject}Secrets"),
         "Effect": "Allow",
         "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
         "Resource": secret_arn_patterns
     })];
     if let Some(kms) = decrypt {
         statements.push(json!({
-            "Sid": "DecryptMaestroAgentSecrets",
+            "Sid": format!("DecryptMaestro{subject}Secrets"),
             "Effect": "Allow",
             "Action": ["kms:Decrypt"],
             "Resource": [kms.key_arn],
@@ -134,7 +134,7 @@ mod tests {
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             "Resource": "arn:aws:secretsmanager:*:987654321098:secret:management-01/maestro/agent-mqtt-cert*"}]});
         let pattern = secret_arn_pattern("aws", "us-east-1", "987654321098", "management-01/maestro/agent-mqtt-cert");
-        let ours = secret_read_policy(std::slice::from_ref(&pattern), None);
+        let ours = secret_read_policy("Agent", std::slice::from_ref(&pattern), None);
         let mut expected = seed.clone();
         expected["Version"] = json!("2012-10-17");
         expected["Statement"][0]["Sid"] = json!("ReadMaestroAgentSecrets");
@@ -184,14 +184,14 @@ mod tests {
     fn a_customer_managed_key_is_granted_exactly_and_only_through_secrets_manager() {
         let key = "arn:aws:kms:us-east-1:987654321098:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let kms = KmsDecrypt::through_secrets_manager(key, "aws", "us-east-1");
-        let doc = secret_read_policy(&["arn:x".to_string()], Some(&kms));
+        let doc = secret_read_policy("Agent", &["arn:x".to_string()], Some(&kms));
         let decrypt = &doc["Statement"][1];
         assert_eq!(decrypt["Action"], json!(["kms:Decrypt"]));
         assert_eq!(decrypt["Resource"], json!([key]));
         assert_eq!(decrypt["Condition"], json!({"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}));
         assert_eq!(decrypt_key_arn(&doc).as_deref(), Some(key));
         // Without a key, no KMS grant at all (the AWS-managed key needs none).
-        let plain = secret_read_policy(&["arn:x".to_string()], None);
+        let plain = secret_read_policy("Agent", &["arn:x".to_string()], None);
         assert_eq!(plain["Statement"].as_array().unwrap().len(), 1);
         assert_eq!(decrypt_key_arn(&plain), None);
         assert_eq!(

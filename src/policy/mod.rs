@@ -10,5 +10,6 @@ pub mod consumer_iot;
 pub mod document;
 pub mod iam;
 pub mod naming;
+pub mod server_binding;
 
 pub use agent_binding::AgentBinding;

@@ -7,11 +7,18 @@ mod agent_key;
 pub(crate) mod aws;
 pub(crate) mod common;
 mod consumer;
+pub(crate) mod rotation;
+mod server_identity;
 
 use crate::framework::Resource;
 use crate::provider::AwsClients;
 use std::sync::Arc;
 
 pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
-    vec![Arc::new(agent_identity::AgentIdentity), Arc::new(agent_key::AgentKey), Arc::new(consumer::Consumer::default())]
+    vec![
+        Arc::new(agent_identity::AgentIdentity),
+        Arc::new(agent_key::AgentKey),
+        Arc::new(consumer::Consumer::default()),
+        Arc::new(server_identity::ServerIdentity),
+    ]
 }

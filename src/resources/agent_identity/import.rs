@@ -5,7 +5,6 @@
 
 use super::association;
 use super::model::{CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
-use super::role;
 use super::schema::schema;
 use crate::crypto::{AgentConfigSecret, CredentialBundle};
 use crate::framework::{Diagnostic, Diagnostics, Value};
@@ -63,7 +62,7 @@ pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
     ]);
     association::recorded(&found).write(&mut state);
     // Left null when only default tags are present, as a configuration without `tags` has it.
-    state.set("tags", tags_value(&configured_tags(&role::tags_of(&role), &c.default_tags), true));
+    state.set("tags", tags_value(&configured_tags(&crate::resources::aws::iam::tags_of(&role), &c.default_tags), true));
     import_secrets(c, &recovered, &mut state).await?;
     Ok(state)
 }
@@ -168,7 +167,8 @@ mod tests {
         let key = "arn:aws:kms:us-east-1:987654321098:key/k";
         let kms = iam::KmsDecrypt::through_secrets_manager(key, "aws", "us-east-1");
         let secrets =
-            iam::secret_read_policy(&[iam::secret_arn_pattern("aws", "us-east-1", "987654321098", "mc-1/x/cert")], Some(&kms)).to_string();
+            iam::secret_read_policy("Agent", &[iam::secret_arn_pattern("aws", "us-east-1", "987654321098", "mc-1/x/cert")], Some(&kms))
+                .to_string();
         let r = recover_arguments("mc-1", &iot, &secrets).unwrap();
         assert_eq!((r.region.as_str(), r.regional_account_id.as_str()), ("eu-west-1", "123456789012"));
         assert_eq!(r.topic_prefix, "custom/prefix/consumers");

@@ -140,7 +140,7 @@ impl Spec {
     /// The credential secret first, then the config secret (import reads them back in order).
     pub fn secrets_policy(&self, a: Account) -> serde_json::Value {
         let decrypt = self.kms_key_arn.as_deref().map(|arn| iam::KmsDecrypt::through_secrets_manager(arn, a.partition, a.region));
-        iam::secret_read_policy(&[self.secret_arn_pattern(a), self.config_secret_arn_pattern(a)], decrypt.as_ref())
+        iam::secret_read_policy("Agent", &[self.secret_arn_pattern(a), self.config_secret_arn_pattern(a)], decrypt.as_ref())
     }
 
     pub fn iot_policy(&self, a: Account) -> serde_json::Value {

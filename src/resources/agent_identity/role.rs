@@ -4,21 +4,12 @@
 use super::model::{Account, Spec, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::{document, iam};
-use crate::provider::aws_error::{self, has_code};
+use crate::provider::aws_error::has_code;
 use crate::provider::AwsClients;
-use crate::resources::aws::iam as finders;
+use crate::resources::aws::iam::{self as finders, iam_tags, tags_of};
 use crate::resources::common::{aws_failure, configured_tags, tags_value};
-use aws_sdk_iam::types::{Role, Tag};
+use aws_sdk_iam::types::Role;
 use std::collections::BTreeMap;
-
-fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
-}
-
-/// The tags found on a role.
-pub fn tags_of(role: &Role) -> BTreeMap<String, String> {
-    role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
-}
 
 /// CreateRole. A role that already exists is not adopted (it may be another agent's): the
 /// error says how to import it, pinned to `cluster_id`.
@@ -89,26 +80,7 @@ pub async fn update(c: &AwsClients, spec: &Spec, prior: &Value, planned: &Value)
 
 /// Untags, then tags, the role.
 pub async fn update_tags(c: &AwsClients, spec: &Spec, upsert: &BTreeMap<String, String>, remove: &[String]) -> Result<(), Diagnostics> {
-    let role = spec.role_name();
-    if !remove.is_empty() {
-        c.iam
-            .untag_role()
-            .role_name(&role)
-            .set_tag_keys(Some(remove.to_vec()))
-            .send()
-            .await
-            .map_err(|e| aws_failure("iam:UntagRole", &role, &e))?;
-    }
-    if !upsert.is_empty() {
-        c.iam
-            .tag_role()
-            .role_name(&role)
-            .set_tags(Some(iam_tags(upsert)))
-            .send()
-            .await
-            .map_err(|e| aws_failure("iam:TagRole", &role, &e))?;
-    }
-    Ok(())
+    finders::update_role_tags(c, &spec.role_name(), upsert, remove).await
 }
 
 /// Refreshes the role's attributes in `new` from AWS: its ARN, the trust and inline policies
@@ -130,25 +102,7 @@ pub async fn read(c: &AwsClients, spec: &Spec, was_tags_null: bool, new: &mut Va
     Ok(Some(role))
 }
 
-/// The inline policies, then the role. A role that is gone is fine; one that still has
-/// policies or instance profiles someone else attached is left in place, with the reason.
+/// The inline policies, then the role.
 pub async fn delete(c: &AwsClients, spec: &Spec) -> Diagnostics {
-    let role = spec.role_name();
-    for name in [SECRETS_POLICY_NAME, IOT_POLICY_NAME] {
-        if let Err(d) = finders::delete_inline_policy(c, &role, name).await {
-            return d;
-        }
-    }
-    match finders::delete_role(c, &role).await {
-        Ok(()) => Diagnostics::new(),
-        Err(e) if has_code(&e, "DeleteConflict") => Diagnostic::error(
-            "IAM role still in use",
-            format!(
-                "Role {role} has policies or instance profiles that this resource did not create, so it was left in place: {}. Detach them and destroy again.",
-                aws_error::describe(&e)
-            ),
-        )
-        .into(),
-        Err(e) => aws_failure("iam:DeleteRole", &role, &e),
-    }
+    finders::delete_role_and_inline_policies(c, &spec.role_name(), &[SECRETS_POLICY_NAME, IOT_POLICY_NAME]).await
 }

@@ -2,37 +2,16 @@
 //! makes a new one.
 
 use super::model::KEY_ATTRIBUTES;
-use crate::crypto::keys::{self, GeneratedKey, KeyAlgorithm};
-use crate::framework::{Diagnostic, Diagnostics, Value};
+use crate::crypto::keys::{GeneratedKey, KeyAlgorithm};
+use crate::framework::{Diagnostics, Value};
 use crate::policy::agent_binding;
-use aws_smithy_types::date_time::{DateTime, Format};
+pub(super) use crate::resources::rotation::now_rfc3339;
+use crate::resources::rotation::{self, rotation_due};
 use std::time::SystemTime;
 
-pub fn now_rfc3339() -> String {
-    DateTime::from(SystemTime::now()).fmt(Format::DateTime).unwrap_or_default()
-}
-
-/// True when a key generated at `created_at` is due for rotation after `days` days.
-pub(super) fn rotation_due(created_at: &str, days: i64, now: SystemTime) -> bool {
-    let Ok(created) = DateTime::from_str(created_at, Format::DateTime) else { return false };
-    let due = created.secs().saturating_add(days.saturating_mul(86_400));
-    DateTime::from(now).secs() >= due
-}
-
-/// A new key and its CSR, made off the async runtime (RSA 3072 takes a noticeable moment).
+/// A new key and its CSR; the CSR's common name is the agent's `--cloudevents-client-id`.
 pub(super) async fn new_key(algorithm: KeyAlgorithm, cluster_id: &str) -> Result<(GeneratedKey, String), Diagnostics> {
-    let common_name = agent_binding::default_cloudevents_client_id(cluster_id);
-    let made = tokio::task::spawn_blocking(move || {
-        let key = keys::generate(algorithm)?;
-        let csr = keys::csr_pem(&key, &common_name)?;
-        Ok::<_, crate::crypto::CryptoError>((key, csr))
-    })
-    .await;
-    match made {
-        Ok(Ok(pair)) => Ok(pair),
-        Ok(Err(e)) => Err(Diagnostic::error("Key generation failed", e.to_string()).into()),
-        Err(e) => Err(Diagnostic::error("Key generation failed", format!("the key generation task failed: {e}")).into()),
-    }
+    rotation::new_key(algorithm, agent_binding::default_cloudevents_client_id(cluster_id)).await
 }
 
 /// Whether the plan from `prior` to `planned` generates a new key: a new algorithm, changed
@@ -58,6 +37,7 @@ pub(super) fn mark_key_unknown(planned: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_smithy_types::date_time::{DateTime, Format};
 
     fn at(secs: i64) -> SystemTime {
         SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64)

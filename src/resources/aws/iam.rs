@@ -2,12 +2,13 @@
 
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::policy::document;
-use crate::provider::aws_error::is_not_found;
+use crate::provider::aws_error::{self, has_code, is_not_found};
 use crate::provider::AwsClients;
 use crate::resources::common::aws_failure;
 use aws_sdk_iam::error::SdkError;
 use aws_sdk_iam::operation::delete_role::DeleteRoleError;
-use aws_sdk_iam::types::Role;
+use aws_sdk_iam::types::{Role, Tag};
+use std::collections::BTreeMap;
 
 /// GetRole; `None` when there is no such role.
 pub async fn find_role(c: &AwsClients, name: &str) -> Result<Option<Role>, Diagnostics> {
@@ -46,5 +47,55 @@ pub async fn delete_role(c: &AwsClients, name: &str) -> Result<(), SdkError<Dele
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Tags in IAM's shape.
+pub fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+/// The tags found on a role.
+pub fn tags_of(role: &Role) -> BTreeMap<String, String> {
+    role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
+/// Untags, then tags, a role.
+pub async fn update_role_tags(c: &AwsClients, role: &str, upsert: &BTreeMap<String, String>, remove: &[String]) -> Result<(), Diagnostics> {
+    if !remove.is_empty() {
+        c.iam
+            .untag_role()
+            .role_name(role)
+            .set_tag_keys(Some(remove.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_failure("iam:UntagRole", role, &e))?;
+    }
+    if !upsert.is_empty() {
+        c.iam.tag_role().role_name(role).set_tags(Some(iam_tags(upsert))).send().await.map_err(|e| aws_failure("iam:TagRole", role, &e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the named inline policies, then the role. A role that is gone is fine; one that
+/// still has policies or instance profiles someone else attached is left in place, with the
+/// reason.
+pub async fn delete_role_and_inline_policies(c: &AwsClients, role: &str, inline_policies: &[&str]) -> Diagnostics {
+    for name in inline_policies {
+        if let Err(d) = delete_inline_policy(c, role, name).await {
+            return d;
+        }
+    }
+    match delete_role(c, role).await {
+        Ok(()) => Diagnostics::new(),
+        Err(e) if has_code(&e, "DeleteConflict") => Diagnostic::error(
+            "IAM role still in use",
+            format!(
+                "Role {role} has policies or instance profiles that this resource did not create, so it was left in place: {}. Detach them and destroy again.",
+                aws_error::describe(&e)
+            ),
+        )
+        .into(),
+        Err(e) => aws_failure("iam:DeleteRole", role, &e),
     }
 }

@@ -1,8 +1,12 @@
 //! Finders and deleters for iot objects (see the module above): things, policies and
 //! certificates. Deletes detach what they must first, and treat "already gone" as done.
 
+use crate::crypto::keys;
 use crate::framework::Diagnostics;
+use crate::policy::document;
+use crate::provider::aws_error::is_throttling;
 use crate::provider::aws_error::{has_code, has_code_and_message, is_not_found};
+use crate::provider::retry::Backoff;
 use crate::provider::{retry, AwsClients};
 use crate::resources::common::aws_failure;
 use aws_sdk_iot::types::CertificateStatus;
@@ -38,6 +42,14 @@ pub struct Certificate {
     pub pem: String,
     /// Seconds since the epoch.
     pub created: i64,
+}
+
+/// A certificate IoT Core has just issued.
+#[derive(Clone, Debug, Default)]
+pub struct Issued {
+    pub id: String,
+    pub arn: String,
+    pub pem: String,
 }
 
 /// DescribeThing; `None` when there is no such thing.
@@ -168,6 +180,142 @@ pub async fn delete_thing(c: &AwsClients, name: &str) -> Result<(), Diagnostics>
     })
     .await;
     done(deleted, "iot:DeleteThing", name)
+}
+
+/// CreateCertificateFromCsr (ACTIVE), which is not idempotent. The SDK's automatic retry is off for
+/// this one call: it would resend after a timeout or a 5xx, when IoT may already have
+/// issued a certificate, and leave an ACTIVE one nobody records. Instead, throttling (a
+/// request IoT refused) is retried here, and after an ambiguous failure the certificate
+/// IoT may have issued is looked for and, if found, adopted.
+pub async fn issue_certificate(c: &AwsClients, csr_pem: &str, for_whom: &str) -> Result<Issued, Diagnostics> {
+    let started = crate::resources::rotation::now_secs();
+    let spki = keys::csr_public_key_spki(csr_pem).unwrap_or_default();
+    let sent = retry::retry_while("iot:CreateCertificateFromCsr", Backoff::attempts(6), is_throttling, || {
+        c.iot
+            .create_certificate_from_csr()
+            .certificate_signing_request(csr_pem)
+            .set_as_active(true)
+            .customize()
+            .config_override(aws_sdk_iot::config::Builder::default().retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled()))
+            .send()
+    })
+    .await;
+    let e = match sent {
+        Ok(out) => {
+            return Ok(Issued {
+                id: out.certificate_id().unwrap_or_default().to_string(),
+                arn: out.certificate_arn().unwrap_or_default().to_string(),
+                pem: out.certificate_pem().unwrap_or_default().to_string(),
+            })
+        }
+        Err(e) => e,
+    };
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    // A 4xx answer means IoT refused the request; anything else may have issued one.
+    let refused = e.as_service_error().is_some() && status.is_some_and(|s| (400..500).contains(&s));
+    if !refused {
+        tracing::warn!(for_whom, "CreateCertificateFromCsr failed ambiguously; looking for a certificate it may have issued");
+        if let Some(found) = find_issued_since(c, started - 300, &spki).await {
+            return Ok(found);
+        }
+    }
+    Err(aws_failure("iot:CreateCertificateFromCsr", for_whom, &e))
+}
+
+/// An ACTIVE certificate for `spki`, created after `since` and attached to nothing: the one
+/// a CreateCertificateFromCsr whose answer was lost issued. Any failure here means "none".
+async fn find_issued_since(c: &AwsClients, since: i64, spki: &[u8]) -> Option<Issued> {
+    let listed = c.iot.list_certificates().ascending_order(false).page_size(250).send().await.ok()?;
+    for cert in listed.certificates() {
+        let recent = cert.creation_date().is_some_and(|d| d.secs() >= since);
+        if !recent || cert.status() != Some(&CertificateStatus::Active) {
+            continue;
+        }
+        let (Some(id), Some(arn)) = (cert.certificate_id(), cert.certificate_arn()) else { continue };
+        let pem = find_certificate(c, id).await.ok()??.pem;
+        if keys::cert_public_key_spki(&pem).ok().as_deref() != Some(spki) {
+            continue;
+        }
+        let things = principal_things(c, arn).await.ok()??;
+        let policies = attached_policies(c, arn).await.ok()??;
+        if things.is_empty() && policies.is_empty() {
+            tracing::info!(certificate_id = id, "adopting the certificate issued by the failed request");
+            return Some(Issued { id: id.to_string(), arn: arn.to_string(), pem });
+        }
+    }
+    None
+}
+
+/// ListPolicies, every page: the names of the account's IoT policies in this region.
+pub async fn list_policy_names(c: &AwsClients) -> Result<Vec<String>, Diagnostics> {
+    let mut names = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = c
+            .iot
+            .list_policies()
+            .set_marker(marker)
+            .page_size(250)
+            .send()
+            .await
+            .map_err(|e| aws_failure("iot:ListPolicies", "the account", &e))?;
+        names.extend(out.policies().iter().filter_map(|p| p.policy_name().map(str::to_string)));
+        marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_string);
+        if marker.is_none() {
+            return Ok(names);
+        }
+    }
+}
+
+/// AWS keeps at most five versions of an IoT policy.
+const MAX_POLICY_VERSIONS: usize = 5;
+
+/// CreatePolicy; a policy of that name that grants exactly `doc` and is attached to nothing
+/// is adopted (a create retried after its response was lost). `Ok(Err(why))` when one exists
+/// that is not ours to adopt, for the caller to explain.
+pub async fn create_policy(c: &AwsClients, name: &str, doc: &serde_json::Value) -> Result<Result<String, &'static str>, Diagnostics> {
+    let e = match c.iot.create_policy().policy_name(name).policy_document(doc.to_string()).send().await {
+        Ok(out) => return Ok(Ok(out.policy_arn().unwrap_or_default().to_string())),
+        Err(e) if has_code(&e, "ResourceAlreadyExistsException") => e,
+        Err(e) => return Err(aws_failure("iot:CreatePolicy", name, &e)),
+    };
+    // Gone again between the two calls: report the refusal we had.
+    let Some(found) = find_policy(c, name).await? else { return Err(aws_failure("iot:CreatePolicy", name, &e)) };
+    let same = found
+        .document
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .is_some_and(|d| document::equivalent(&d, doc));
+    let targets =
+        c.iot.list_targets_for_policy().policy_name(name).send().await.map_err(|e| aws_failure("iot:ListTargetsForPolicy", name, &e))?;
+    if !same || !targets.targets().is_empty() {
+        return Ok(Err(if same { "is attached to other principals" } else { "grants something else" }));
+    }
+    tracing::info!(policy = %name, "adopting an identical, unattached policy");
+    Ok(Ok(found.arn))
+}
+
+/// Writes `doc` as the policy's new default version, first deleting the oldest non-default
+/// version when the policy already has the five AWS allows.
+pub async fn put_policy_version(c: &AwsClients, name: &str, doc: &serde_json::Value) -> Result<(), Diagnostics> {
+    let listed =
+        c.iot.list_policy_versions().policy_name(name).send().await.map_err(|e| aws_failure("iot:ListPolicyVersions", name, &e))?;
+    let mut old: Vec<_> = listed.policy_versions().iter().filter(|v| !v.is_default_version()).collect();
+    if listed.policy_versions().len() >= MAX_POLICY_VERSIONS {
+        old.sort_by_key(|v| (v.create_date().map(|d| d.secs()), v.version_id().and_then(|id| id.parse::<u64>().ok())));
+        if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
+            delete_policy_version(c, name, oldest).await?;
+        }
+    }
+    c.iot
+        .create_policy_version()
+        .policy_name(name)
+        .policy_document(doc.to_string())
+        .set_as_default(true)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("iot:CreatePolicyVersion", name, &e))
 }
 
 /// The `iot:Data-ATS` endpoint host of the account and region.

@@ -221,6 +221,63 @@ pub fn derived_token(parts: &[&str]) -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
+/// A secret to create (or to take back: see [`create_or_adopt`]).
+pub struct NewSecret<'a> {
+    pub name: &'a str,
+    /// Written by this provider and naming whose secret it is: a secret with exactly this
+    /// description is ours to adopt after a lost answer.
+    pub description: String,
+    pub value: &'a SecretString,
+    pub kms_key_id: Option<&'a str>,
+    pub tags: &'a BTreeMap<String, String>,
+    /// The argument naming the secret, for the error when the name is taken.
+    pub attribute: &'static str,
+}
+
+/// CreateSecret with `value` as its current version. A secret of that name that is scheduled
+/// for deletion is restored, and one with our description adopted (a create whose answer was
+/// lost, retried); `value` then becomes its current version. Any other secret of that name is
+/// an error pinned to `attribute`. Returns the ARN and the current version.
+pub async fn create_or_adopt(c: &AwsClients, s: &NewSecret<'_>) -> Result<(String, String), Diagnostics> {
+    let created = c
+        .secretsmanager
+        .create_secret()
+        .name(s.name)
+        .description(&s.description)
+        .secret_string(s.value.expose())
+        .set_kms_key_id(s.kms_key_id.map(str::to_string))
+        .set_tags(tags(s.tags))
+        .send()
+        .await;
+    match created {
+        Ok(out) => Ok((out.arn().unwrap_or_default().to_string(), out.version_id().unwrap_or_default().to_string())),
+        Err(e) if aws_error::has_code(&e, "ResourceExistsException") || aws_error::has_code(&e, "InvalidRequestException") => {
+            let info = describe(c, s.name).await?.unwrap_or_default();
+            if info.scheduled_for_deletion {
+                tracing::info!(secret = %s.name, "restoring the secret, which was scheduled for deletion");
+                restore(c, &info.arn).await?;
+            } else if info.description.as_deref() != Some(s.description.as_str()) {
+                return Err(Diagnostic::error(
+                    "Secret already exists",
+                    format!(
+                        "Secret {} already exists in account {} and was not written by this provider for this resource. Import the resource if the secret is its own, or choose another {}.",
+                        s.name, c.account_id, s.attribute
+                    ),
+                )
+                .at(crate::framework::AttributePath::root(s.attribute))
+                .into());
+            }
+            if s.kms_key_id.is_some() && info.kms_key_id.as_deref() != s.kms_key_id {
+                update_kms_key(c, &info.arn, s.kms_key_id).await?;
+            }
+            update_tags(c, &info.arn, &info.tags, s.tags).await?;
+            let version = put(c, &info.arn, s.value, &[], None).await?;
+            Ok((info.arn, version))
+        }
+        Err(e) => Err(aws_failure("secretsmanager:CreateSecret", s.name, &e)),
+    }
+}
+
 /// The error for a secret that a resource expects but that is scheduled for deletion.
 pub fn scheduled_for_deletion(name: &str, owner: &str) -> Diagnostic {
     Diagnostic::error(

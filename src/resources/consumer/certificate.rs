@@ -2,79 +2,20 @@
 //! our policy and thing, rotated with a grace period as `plan` decides, and retired.
 
 use super::model::{attr, grace_secs, Attachments, Certificate, Previous, Spec, DEFAULT_GRACE_HOURS, STATUS_ACTIVE};
-use super::plan::{self, Replaced};
+use super::plan;
 use crate::crypto::keys;
 use crate::framework::{Diagnostic, Diagnostics, Value};
-use crate::provider::aws_error::is_throttling;
-use crate::provider::retry::{self, Backoff};
+use crate::resources::rotation::{self, Replaced};
+
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
 use crate::resources::common::{aws_failure, certificate_fingerprint, text};
 use aws_sdk_iot::types::CertificateStatus;
 
-/// CreateCertificateFromCsr, which is not idempotent. The SDK's automatic retry is off for
-/// this one call: it would resend after a timeout or a 5xx, when IoT may already have
-/// issued a certificate, and leave an ACTIVE one nobody records. Instead, throttling (a
-/// request IoT refused) is retried here, and after an ambiguous failure the certificate
-/// IoT may have issued is looked for and, if found, adopted.
+/// IoT issues the certificate (see `iot::issue_certificate`); it is ACTIVE from the start.
 async fn issue(c: &AwsClients, csr_pem: &str, consumer_id: &str) -> Result<Certificate, Diagnostics> {
-    let started = plan::now_secs();
-    let spki = keys::csr_public_key_spki(csr_pem).unwrap_or_default();
-    let sent = retry::retry_while("iot:CreateCertificateFromCsr", Backoff::attempts(6), is_throttling, || {
-        c.iot
-            .create_certificate_from_csr()
-            .certificate_signing_request(csr_pem)
-            .set_as_active(true)
-            .customize()
-            .config_override(aws_sdk_iot::config::Builder::default().retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled()))
-            .send()
-    })
-    .await;
-    let e = match sent {
-        Ok(out) => {
-            return Ok(Certificate {
-                id: out.certificate_id().unwrap_or_default().to_string(),
-                arn: out.certificate_arn().unwrap_or_default().to_string(),
-                pem: out.certificate_pem().unwrap_or_default().to_string(),
-                status: STATUS_ACTIVE.to_string(),
-            })
-        }
-        Err(e) => e,
-    };
-    let status = e.raw_response().map(|r| r.status().as_u16());
-    // A 4xx answer means IoT refused the request; anything else may have issued one.
-    let refused = e.as_service_error().is_some() && status.is_some_and(|s| (400..500).contains(&s));
-    if !refused {
-        tracing::warn!(consumer_id, "CreateCertificateFromCsr failed ambiguously; looking for a certificate it may have issued");
-        if let Some(found) = find_issued_since(c, started - 300, &spki).await {
-            return Ok(found);
-        }
-    }
-    Err(aws_failure("iot:CreateCertificateFromCsr", &format!("consumer {consumer_id}"), &e))
-}
-
-/// An ACTIVE certificate for `spki`, created after `since` and attached to nothing: the one
-/// a CreateCertificateFromCsr whose answer was lost issued. Any failure here means "none".
-async fn find_issued_since(c: &AwsClients, since: i64, spki: &[u8]) -> Option<Certificate> {
-    let listed = c.iot.list_certificates().ascending_order(false).page_size(250).send().await.ok()?;
-    for cert in listed.certificates() {
-        let recent = cert.creation_date().is_some_and(|d| d.secs() >= since);
-        if !recent || cert.status() != Some(&CertificateStatus::Active) {
-            continue;
-        }
-        let (Some(id), Some(arn)) = (cert.certificate_id(), cert.certificate_arn()) else { continue };
-        let pem = iot::find_certificate(c, id).await.ok()??.pem;
-        if keys::cert_public_key_spki(&pem).ok().as_deref() != Some(spki) {
-            continue;
-        }
-        let things = iot::principal_things(c, arn).await.ok()??;
-        let policies = iot::attached_policies(c, arn).await.ok()??;
-        if things.is_empty() && policies.is_empty() {
-            tracing::info!(certificate_id = id, "adopting the certificate issued by the failed request");
-            return Some(Certificate { id: id.to_string(), arn: arn.to_string(), pem, status: STATUS_ACTIVE.to_string() });
-        }
-    }
-    None
+    let issued = iot::issue_certificate(c, csr_pem, &format!("consumer {consumer_id}")).await?;
+    Ok(Certificate { id: issued.id, arn: issued.arn, pem: issued.pem, status: STATUS_ACTIVE.to_string() })
 }
 
 /// Which of our policy and thing are attached to a certificate.
@@ -151,7 +92,7 @@ pub async fn converge(c: &AwsClients, prior: &Value, planned: &Value, spec: &Spe
         // previous (due at once with grace 0, so the next apply retires it).
         let issued = issue_and_attach(c, spec, &csr, state).await;
         if let Some((id, arn)) = current {
-            match (plan::replace(id, arn, grace, plan::now_secs()), &issued) {
+            match (rotation::replace(id, arn, grace, rotation::now_secs()), &issued) {
                 (Replaced::GracePeriod(p), Ok(())) => push_previous(state, p),
                 (Replaced::RetireNow(p), Ok(())) => retire_now.push(p),
                 (Replaced::GracePeriod(p) | Replaced::RetireNow(p), Err(_)) => {
@@ -184,8 +125,14 @@ pub async fn converge(c: &AwsClients, prior: &Value, planned: &Value, spec: &Spe
     let prior_previous = Previous::list(prior);
     let old_grace = grace_secs(prior).unwrap_or(grace);
     let planned_previous = Previous::planned(planned);
-    let mut due =
-        plan::due_for_retirement(&prior_previous, &Previous::list(state), planned_previous.as_deref(), old_grace, grace, plan::now_secs());
+    let mut due = rotation::due_for_retirement(
+        &prior_previous,
+        &Previous::list(state),
+        planned_previous.as_deref(),
+        old_grace,
+        grace,
+        rotation::now_secs(),
+    );
     due.extend(retire_now);
     for p in due {
         iot::retire_certificate(c, &p.certificate_id, &p.certificate_arn).await?;

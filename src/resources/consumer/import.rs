@@ -3,7 +3,6 @@
 //! is the current one, the others enter their grace period.
 
 use super::model::{attr, Attachments, Previous, Spec, DEFAULT_GRACE_HOURS, STATUS_ACTIVE};
-use super::plan::now_secs;
 use super::policy::{recover_cloudevents_client_id, recover_topic_prefix};
 use super::schema::consumer_id_validator;
 use super::thing::ACCOUNT_ATTRIBUTE;
@@ -11,6 +10,7 @@ use crate::framework::{Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding;
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
+use crate::resources::rotation::now_secs;
 
 pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
     if let Err(msg) = consumer_id_validator()(&Value::string(id)) {

@@ -20,7 +20,7 @@ mod schema;
 mod thing;
 
 use crate::framework::{Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Schema, Value};
-use crate::policy::{agent_binding, consumer_iot};
+use crate::policy::{agent_binding, consumer_iot, server_binding};
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
 use crate::resources::common::text;
@@ -29,11 +29,17 @@ use model::{attr, Attachments, Certificate, Previous, Spec};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// (server IoT policy name, topic prefix it grants) of each Maestro server in an account.
+type ServerPrefixes = Vec<(String, String)>;
+
 #[derive(Default)]
 pub struct Consumer {
     /// The `iot:Data-ATS` host per (account, region): it never changes, and modify_plan asks
     /// for it on every plan of every consumer.
     endpoints: Mutex<HashMap<(String, String), String>>,
+    /// The Maestro servers of each (account, region) and the topic prefix each one's IoT
+    /// policy grants, looked up once per provider process for the mismatch check.
+    servers: Mutex<HashMap<(String, String), ServerPrefixes>>,
 }
 
 impl Consumer {
@@ -46,6 +52,40 @@ impl Consumer {
         self.endpoints.lock().expect("endpoint cache").insert(key, host.clone());
         Ok(host)
     }
+}
+
+impl Consumer {
+    /// (server policy, topic prefix) of every `*-maestro-server-policy` in the account.
+    async fn servers(&self, c: &AwsClients) -> Result<ServerPrefixes, Diagnostics> {
+        let key = (c.account_id.clone(), c.region.clone());
+        if let Some(found) = self.servers.lock().expect("server cache").get(&key) {
+            return Ok(found.clone());
+        }
+        let mut found = Vec::new();
+        for name in iot::list_policy_names(c).await?.into_iter().filter(|n| n.ends_with("-maestro-server-policy")) {
+            let document = iot::find_policy(c, &name).await?.and_then(|p| p.document);
+            if let Some(prefix) = document.as_deref().and_then(server_binding::granted_topic_prefix) {
+                found.push((name, prefix));
+            }
+        }
+        self.servers.lock().expect("server cache").insert(key, found.clone());
+        Ok(found)
+    }
+}
+
+/// A consumer whose topics no Maestro server of the account serves: its agent would connect
+/// and wait for work that never comes. `None` when there is no server yet (it may be created
+/// in the same apply) or one serves the prefix.
+fn prefix_mismatch(consumer_prefix: &str, servers: &[(String, String)]) -> Option<String> {
+    let prefix = consumer_prefix.trim_end_matches('/');
+    if servers.is_empty() || servers.iter().any(|(_, p)| p.trim_end_matches('/') == prefix) {
+        return None;
+    }
+    let list: Vec<String> = servers.iter().map(|(policy, p)| format!("{policy} ({p})")).collect();
+    Some(format!(
+        "No Maestro server in this account serves topic_prefix {prefix:?}: the server policies found grant {}. Give the consumer the server's prefix (topic_prefix = maestro_server_identity.<name>.topic_prefix), or leave both unset so both take the provider's.",
+        list.join(", ")
+    ))
 }
 
 #[async_trait]
@@ -92,7 +132,21 @@ impl Resource<AwsClients> for Consumer {
             p.set(attr::THING_ARN, Value::String(spec.thing_arn(c)));
             p.set(attr::POLICY_ARN, Value::String(spec.policy_arn(c)));
         }
-        plan::plan_certificates(plan.prior, p, plan::now_secs());
+        if let Some(prefix) = p.get(attr::TOPIC_PREFIX).as_str() {
+            match self.servers(c).await {
+                Ok(servers) => {
+                    if let Some(why) = prefix_mismatch(prefix, &servers) {
+                        diags.push(
+                            Diagnostic::warning("Topic prefix served by no Maestro server", why)
+                                .at(AttributePath::root(attr::TOPIC_PREFIX)),
+                        );
+                    }
+                }
+                // The check is advice: a role without iot:ListPolicies still plans.
+                Err(d) => tracing::debug!(?d, "could not list the account's Maestro server policies"),
+            }
+        }
+        plan::plan_certificates(plan.prior, p, crate::resources::rotation::now_secs());
     }
 
     async fn create(&self, c: &AwsClients, planned: &Value) -> Applied {
@@ -163,7 +217,10 @@ impl Resource<AwsClients> for Consumer {
         // Everything now matches the plan; fill in what the plan could not know.
         let mut out = planned.clone();
         Certificate::copy_issued(&state, &mut out);
-        out.set(attr::PREVIOUS_CERTIFICATES, Previous::fill_deadlines(planned, &Previous::list(&state), plan::now_secs()));
+        out.set(
+            attr::PREVIOUS_CERTIFICATES,
+            Previous::fill_deadlines(planned, &Previous::list(&state), crate::resources::rotation::now_secs()),
+        );
         Applied::ok(out)
     }
 
@@ -179,5 +236,19 @@ impl Resource<AwsClients> for Consumer {
 
     async fn import(&self, c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
         import::import(c, id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_mismatch;
+
+    #[test]
+    fn a_prefix_no_server_serves_is_named_with_the_servers_found() {
+        let servers = vec![("r-maestro-server-policy".to_string(), "sources/maestro/consumers".to_string())];
+        assert_eq!(prefix_mismatch("sources/maestro/consumers/", &servers), None);
+        assert_eq!(prefix_mismatch("sources/blue/consumers", &[]), None, "no server yet: nothing to compare with");
+        let why = prefix_mismatch("sources/blue/consumers", &servers).unwrap();
+        assert!(why.contains("r-maestro-server-policy (sources/maestro/consumers)") && why.contains("sources/blue/consumers"), "{why}");
     }
 }

@@ -8,10 +8,8 @@ use crate::policy::agent_binding::AgentBinding;
 use crate::policy::consumer_iot;
 use crate::provider::AwsClients;
 use crate::resources::common::{certificate_fingerprint, json_text, opt_text, set_all, text};
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
 
-pub const DEFAULT_GRACE_HOURS: i64 = 24;
+pub use crate::resources::rotation::{grace_secs, Previous, DEFAULT_GRACE_HOURS};
 pub const STATUS_ACTIVE: &str = "ACTIVE";
 
 /// Attribute names, shared by the schema and every reader and writer of state.
@@ -21,7 +19,7 @@ pub mod attr {
     pub const ACCOUNT_ID: &str = "account_id";
     pub const TOPIC_PREFIX: &str = "topic_prefix";
     pub const CLOUDEVENTS_CLIENT_ID: &str = "cloudevents_client_id";
-    pub const GRACE_PERIOD_HOURS: &str = "certificate_grace_period_hours";
+    pub use crate::resources::rotation::attr::{GRACE_PERIOD_HOURS, PREVIOUS_CERTIFICATES};
     pub const ID: &str = "id";
     pub const THING_NAME: &str = "thing_name";
     pub const THING_ARN: &str = "thing_arn";
@@ -38,12 +36,9 @@ pub mod attr {
     pub const CERTIFICATE_FINGERPRINT: &str = "certificate_public_key_fingerprint";
     pub const CERTIFICATE_STATUS: &str = "certificate_status";
     pub const CERTIFICATE_ATTACHMENTS: &str = "certificate_attachments";
-    pub const PREVIOUS_CERTIFICATES: &str = "previous_certificates";
     /// Inside `certificate_attachments`.
     pub const POLICY: &str = "policy";
     pub const THING: &str = "thing";
-    /// Inside each `previous_certificates` element.
-    pub const RETIRE_AFTER: &str = "retire_after";
 }
 
 /// The arguments and everything derived from them, once known.
@@ -252,97 +247,5 @@ impl Attachments {
 
     pub fn write(self, v: &mut Value) {
         v.set(attr::CERTIFICATE_ATTACHMENTS, self.value());
-    }
-}
-
-/// A certificate replaced by rotation and still in its grace period.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Previous {
-    pub certificate_id: String,
-    pub certificate_arn: String,
-    /// Seconds since the epoch; `None` while planned but not yet applied.
-    pub retire_after: Option<i64>,
-}
-
-impl Previous {
-    fn to_value(&self) -> Value {
-        Value::object([
-            (attr::CERTIFICATE_ID, Value::string(&self.certificate_id)),
-            (attr::CERTIFICATE_ARN, Value::string(&self.certificate_arn)),
-            (attr::RETIRE_AFTER, self.retire_after.map(|t| Value::String(rfc3339(t))).unwrap_or(Value::Unknown)),
-        ])
-    }
-
-    /// `previous_certificates` of a state or plan (empty when null or unknown).
-    pub fn list(v: &Value) -> Vec<Previous> {
-        v.get(attr::PREVIOUS_CERTIFICATES)
-            .as_list()
-            .unwrap_or_default()
-            .iter()
-            .map(|e| Previous {
-                certificate_id: text(e, attr::CERTIFICATE_ID),
-                certificate_arn: text(e, attr::CERTIFICATE_ARN),
-                retire_after: e.get(attr::RETIRE_AFTER).as_str().and_then(parse_rfc3339),
-            })
-            .collect()
-    }
-
-    /// The list a plan holds, `None` while it is unknown.
-    pub fn planned(v: &Value) -> Option<Vec<Previous>> {
-        matches!(v.get(attr::PREVIOUS_CERTIFICATES), Value::List(_)).then(|| Previous::list(v))
-    }
-
-    pub fn value(list: &[Previous]) -> Value {
-        Value::List(list.iter().map(Previous::to_value).collect())
-    }
-
-    pub fn write_list(v: &mut Value, list: &[Previous]) {
-        v.set(attr::PREVIOUS_CERTIFICATES, Previous::value(list));
-    }
-
-    pub fn mark_unknown(v: &mut Value) {
-        v.set(attr::PREVIOUS_CERTIFICATES, Value::Unknown);
-    }
-
-    /// The planned list with the deadlines only the apply could set filled in from `applied`
-    /// (or `now`, for one the apply retired at once). Known deadlines stay as planned.
-    pub fn fill_deadlines(planned: &Value, applied: &[Previous], now: i64) -> Value {
-        let Value::List(items) = planned.get(attr::PREVIOUS_CERTIFICATES) else { return Previous::value(applied) };
-        let filled = items.iter().map(|e| {
-            let mut v = e.clone();
-            if v.get(attr::RETIRE_AFTER).is_unknown() {
-                let id = text(e, attr::CERTIFICATE_ID);
-                let found = applied.iter().find(|p| p.certificate_id == id).and_then(|p| p.retire_after).unwrap_or(now);
-                v.set(attr::RETIRE_AFTER, Value::String(rfc3339(found)));
-            }
-            v
-        });
-        Value::List(filled.collect())
-    }
-}
-
-/// `certificate_grace_period_hours` in seconds; `None` while unknown.
-pub fn grace_secs(v: &Value) -> Option<i64> {
-    v.get(attr::GRACE_PERIOD_HOURS).as_i64().map(|h| h.max(0) * 3600)
-}
-
-pub fn rfc3339(secs: i64) -> String {
-    DateTime::from_secs(secs).fmt(Format::DateTime).unwrap_or_default()
-}
-
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    DateTime::from_str(s, Format::DateTime).ok().map(|d| d.secs())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_round_trips_whole_seconds() {
-        let t = 1_767_225_600; // 2026-01-01T00:00:00Z
-        assert_eq!(rfc3339(t), "2026-01-01T00:00:00Z");
-        assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
-        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

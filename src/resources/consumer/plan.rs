@@ -5,80 +5,13 @@
 use super::model::{attr, grace_secs, Attachments, Certificate, Previous, STATUS_ACTIVE};
 use crate::crypto::keys;
 use crate::framework::Value;
-use std::time::SystemTime;
-
-pub fn now_secs() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
-}
+use crate::resources::rotation::planned_previous;
 
 /// A certificate is issued only for a public key other than the current certificate's: CSR
 /// text alone says nothing (ECDSA CSRs differ on every signing, and an imported consumer has no
 /// CSR in state). `new_key` is `None` while the CSR is unknown.
 pub fn needs_new_certificate(has_certificate: bool, current_key: Option<&str>, new_key: Option<&str>) -> bool {
     !has_certificate || new_key.is_none() || current_key != new_key
-}
-
-/// The previous certificates that survive into a new state: each retires `grace` after it was
-/// replaced, so a changed grace period moves every deadline with it; those already due are
-/// left out (the apply then retires them).
-pub fn surviving_previous(prior: &[Previous], old_grace: i64, new_grace: i64, now: i64) -> Vec<Previous> {
-    prior
-        .iter()
-        .filter_map(|p| {
-            let retire_after = p.retire_after? - old_grace + new_grace;
-            (retire_after > now).then(|| Previous { retire_after: Some(retire_after), ..p.clone() })
-        })
-        .collect()
-}
-
-/// `previous_certificates` as a plan shows it: the survivors, and the certificate being
-/// `replaced` (ID, ARN) with its deadline left to the apply, unless it retires at once.
-pub fn planned_previous(prior: &[Previous], old_grace: i64, new_grace: i64, replaced: Option<(String, String)>, now: i64) -> Vec<Previous> {
-    let mut list = surviving_previous(prior, old_grace, new_grace, now);
-    if let Some((certificate_id, certificate_arn)) = replaced.filter(|_| new_grace > 0) {
-        list.push(Previous { certificate_id, certificate_arn, retire_after: None });
-    }
-    list
-}
-
-/// What becomes of a certificate a new one replaced.
-#[derive(Debug, PartialEq)]
-pub enum Replaced {
-    /// It stays ACTIVE until `retire_after`, so the agent can switch over without a gap.
-    GracePeriod(Previous),
-    /// Grace 0: retired in the same apply.
-    RetireNow(Previous),
-}
-
-pub fn replace(certificate_id: String, certificate_arn: String, grace: i64, now: i64) -> Replaced {
-    let previous = Previous { certificate_id, certificate_arn, retire_after: Some(now + grace) };
-    if grace > 0 {
-        Replaced::GracePeriod(previous)
-    } else {
-        Replaced::RetireNow(previous)
-    }
-}
-
-/// The previous certificates this apply retires: those the prior state held that the plan
-/// (or, when the plan could not tell, the grace period) no longer keeps. `recorded` is the
-/// list as the apply has it so far; one added by this apply is never due.
-pub fn due_for_retirement(
-    prior: &[Previous],
-    recorded: &[Previous],
-    planned: Option<&[Previous]>,
-    old_grace: i64,
-    grace: i64,
-    now: i64,
-) -> Vec<Previous> {
-    let keep: Vec<String> = match planned {
-        Some(list) => list.iter().map(|p| p.certificate_id.clone()).collect(),
-        None => surviving_previous(prior, old_grace, grace, now).into_iter().map(|p| p.certificate_id).collect(),
-    };
-    recorded
-        .iter()
-        .filter(|p| !keep.contains(&p.certificate_id) && prior.iter().any(|q| q.certificate_id == p.certificate_id))
-        .cloned()
-        .collect()
 }
 
 /// The certificate attributes of a plan: unknown when a new certificate will be issued, ACTIVE
@@ -111,6 +44,7 @@ pub fn plan_certificates(prior: &Value, p: &mut Value, now: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::rotation::{replace, Replaced};
 
     const H: i64 = 3600;
     const NOW: i64 = 1_767_225_600;
@@ -178,23 +112,6 @@ mod tests {
         plan_certificates(&prior, &mut p, NOW);
         assert_eq!(Previous::planned(&p), Some(vec![]));
         assert_eq!(replace("cur".into(), "arn:cur".into(), 0, NOW), Replaced::RetireNow(prev("cur", Some(NOW))));
-    }
-
-    #[test]
-    fn grace_changes_move_deadlines_and_drop_due_certificates() {
-        let prior = vec![prev("a", Some(1_000 + 24 * H)), prev("b", Some(500 + 24 * H))];
-        // Same grace: nothing moves.
-        assert_eq!(surviving_previous(&prior, 24 * H, 24 * H, 2_000), prior);
-        // Grace 0: both were replaced in the past, so both are due now.
-        assert!(surviving_previous(&prior, 24 * H, 0, 2_000).is_empty());
-        // Grace shortened to 1h (replaced at 1000 and 500): only the one still inside survives.
-        let kept = surviving_previous(&prior, 24 * H, H, 4_200);
-        assert_eq!(kept, vec![prev("a", Some(1_000 + H))]);
-        // The apply retires the other, and nothing it added itself.
-        let recorded = [prior.clone(), vec![prev("new", Some(9_999))]].concat();
-        assert_eq!(due_for_retirement(&prior, &recorded, None, 24 * H, H, 4_200), vec![prev("b", Some(500 + 24 * H))]);
-        // When the plan knew the list, it decides.
-        assert_eq!(due_for_retirement(&prior, &recorded, Some(&kept), 24 * H, 24 * H, 4_200), vec![prev("b", Some(500 + 24 * H))]);
     }
 
     #[test]

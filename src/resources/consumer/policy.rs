@@ -6,62 +6,19 @@ use super::model::{attr, Spec};
 use super::thing::already_exists;
 use crate::framework::{Diagnostic, Diagnostics, Value};
 use crate::policy::{consumer_iot, document, naming};
-use crate::provider::aws_error::has_code;
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
-use crate::resources::common::{aws_failure, json_text};
-
-/// AWS keeps at most five versions of an IoT policy.
-const MAX_POLICY_VERSIONS: usize = 5;
+use crate::resources::common::json_text;
 
 /// Creates the policy, or adopts one of that name that grants exactly our document and is
 /// attached to nothing (a create retried after its response was lost).
 pub async fn create(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Result<String, Diagnostics> {
     let name = spec.policy_name();
-    let e = match c.iot.create_policy().policy_name(&name).policy_document(doc.to_string()).send().await {
-        Ok(out) => return Ok(out.policy_arn().unwrap_or_default().to_string()),
-        Err(e) if has_code(&e, "ResourceAlreadyExistsException") => e,
-        Err(e) => return Err(aws_failure("iot:CreatePolicy", &name, &e)),
-    };
-    // Gone again between the two calls: report the refusal we had.
-    let Some(found) = iot::find_policy(c, &name).await? else { return Err(aws_failure("iot:CreatePolicy", &name, &e)) };
-    let same = found
-        .document
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-        .is_some_and(|d| document::equivalent(&d, doc));
-    let targets =
-        c.iot.list_targets_for_policy().policy_name(&name).send().await.map_err(|e| aws_failure("iot:ListTargetsForPolicy", &name, &e))?;
-    if !same || !targets.targets().is_empty() {
-        let why = if same { "is attached to other principals" } else { "grants something else" };
-        return Err(already_exists("IoT policy", &name, c, spec, why));
-    }
-    tracing::info!(policy = %name, "adopting an identical, unattached policy");
-    Ok(found.arn)
+    iot::create_policy(c, &name, doc).await?.map_err(|why| already_exists("IoT policy", &name, c, spec, why))
 }
 
-/// Writes `doc` as the new default version, first deleting the oldest non-default version
-/// when the policy already has the five AWS allows.
 async fn put_version(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Result<(), Diagnostics> {
-    let name = spec.policy_name();
-    let listed =
-        c.iot.list_policy_versions().policy_name(&name).send().await.map_err(|e| aws_failure("iot:ListPolicyVersions", &name, &e))?;
-    let mut old: Vec<_> = listed.policy_versions().iter().filter(|v| !v.is_default_version()).collect();
-    if listed.policy_versions().len() >= MAX_POLICY_VERSIONS {
-        old.sort_by_key(|v| (v.create_date().map(|d| d.secs()), v.version_id().and_then(|id| id.parse::<u64>().ok())));
-        if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
-            iot::delete_policy_version(c, &name, oldest).await?;
-        }
-    }
-    c.iot
-        .create_policy_version()
-        .policy_name(&name)
-        .policy_document(doc.to_string())
-        .set_as_default(true)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| aws_failure("iot:CreatePolicyVersion", &name, &e))
+    iot::put_policy_version(c, &spec.policy_name(), doc).await
 }
 
 /// Update: creates the policy if state has none, else writes a changed document.

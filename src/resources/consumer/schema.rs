@@ -1,12 +1,13 @@
 //! The schema of `maestro_consumer` and the validators its arguments go through. Attribute
 //! names come from `model::attr`, the one place state is read and written through.
 
-use super::model::{attr, DEFAULT_GRACE_HOURS};
+use super::model::attr;
 use crate::crypto::keys;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Type, Value};
 use crate::policy::naming;
 use crate::resources::common::cloudevents_client_id_attribute;
+use crate::resources::rotation;
 use std::sync::Arc;
 
 pub(super) fn consumer_id_validator() -> Validator {
@@ -22,18 +23,6 @@ pub(super) fn csr_validator() -> Validator {
         }
         None => Ok(()),
     })
-}
-
-fn non_negative_integer() -> Validator {
-    Arc::new(|v: &Value| match v {
-        Value::Number(n) if n.as_i64().is_some_and(|h| h >= 0) => Ok(()),
-        Value::Number(n) => Err(format!("must be a whole number of hours, 0 or more, got {n}")),
-        _ => Ok(()),
-    })
-}
-
-fn previous_type() -> Type {
-    Type::object([(attr::CERTIFICATE_ID, Type::String), (attr::CERTIFICATE_ARN, Type::String), (attr::RETIRE_AFTER, Type::String)])
 }
 
 fn attachments_type() -> Type {
@@ -72,12 +61,7 @@ pub(super) fn schema() -> Schema {
                 .description("MQTT topic prefix. Defaults to the provider's `topic_prefix`."),
         )
         .attribute(cloudevents_client_id_attribute("consumer_id"))
-        .attribute(
-            Attribute::number(attr::GRACE_PERIOD_HOURS)
-                .default(DEFAULT_GRACE_HOURS)
-                .validate(non_negative_integer())
-                .description("Hours a certificate replaced by a new CSR key stays ACTIVE, so the agent can switch over without a gap. An apply after that deactivates and deletes it; 0 retires it in the same apply that issues the new one."),
-        )
+        .attribute(rotation::grace_period_attribute("a new CSR key", "the agent"))
         .attribute(Attribute::string(attr::ID).computed().description("Same as `consumer_id`."))
         .attribute(Attribute::string(attr::THING_NAME).computed().description("Name of the agent's IoT thing: `<consumer_id>-maestro-agent`."))
         .attribute(Attribute::string(attr::THING_ARN).computed().keep_state_for_unknown().description("ARN of the agent's IoT thing."))
@@ -123,12 +107,7 @@ pub(super) fn schema() -> Schema {
                 .keep_state_for_unknown()
                 .description("Whether the policy (`policy`) and the thing (`thing`) are attached to the current certificate; both true after every apply, so a detachment made out of band shows up as a change."),
         )
-        .attribute(
-            Attribute::new(attr::PREVIOUS_CERTIFICATES, Type::list(previous_type()))
-                .computed()
-                .keep_state_for_unknown()
-                .description("Certificates replaced by a new CSR key that are still ACTIVE during their grace period: `certificate_id`, `certificate_arn`, and `retire_after` (RFC 3339, UTC), after which an apply deactivates and deletes them."),
-        ),
+        .attribute(rotation::previous_certificates_attribute("a new CSR key"))
     )
 }
 

@@ -1,0 +1,166 @@
+//! The server's key and IoT certificate. A new key is made in memory, IoT Core signs its CSR,
+//! and key and certificate are written together as the certificate secret's current version:
+//! the secret never serves a key without its certificate. The replaced certificate stays
+//! ACTIVE through its grace period (`resources::rotation`), then is retired.
+
+use super::model::{attr, Spec, STATUS_ACTIVE};
+use super::secrets;
+use crate::crypto::{CredentialBundle, SecretString};
+use crate::framework::{Diagnostics, Value};
+use crate::provider::AwsClients;
+use crate::resources::aws::iot;
+use crate::resources::common::{aws_failure, opt_text, text};
+use crate::resources::rotation::{self, grace_secs, Previous, Replaced, DEFAULT_GRACE_HOURS};
+use aws_sdk_iot::types::CertificateStatus;
+
+/// The CSR's common name (IoT Core ignores it; it names the key for whoever reads the CSR).
+fn common_name(spec: &Spec) -> String {
+    format!("{}-maestro-server", spec.name)
+}
+
+/// Makes a new key and certificate current: issue, attach our policy, write the bundle. The
+/// certificate it replaces (if any) moves to `previous_certificates`. On failure `state` says
+/// what exists: a certificate issued but never written to the secret is recorded as previous
+/// and due at once, so the next apply retires it.
+pub async fn rotate(c: &AwsClients, spec: &Spec, prior: &Value, state: &mut Value) -> Result<(), Diagnostics> {
+    let (key, csr) = rotation::new_key(spec.algorithm, common_name(spec)).await?;
+    let issued = iot::issue_certificate(c, &csr, &format!("Maestro server {}", spec.name)).await?;
+    tracing::info!(certificate_id = %issued.id, fingerprint = %key.fingerprint(), "issued the server's new certificate");
+    let written = async {
+        attach_policy(c, spec, &issued.arn).await?;
+        let bundle = CredentialBundle {
+            certificate: Some(issued.pem.clone()),
+            private_key: SecretString::new(key.private_key_pem().expose().to_string()),
+            ca_cert: Some(spec.broker_ca().to_string()),
+        };
+        secrets::write_bundle(c, spec, opt_text(state, attr::CERTIFICATE_SECRET_ARN).as_deref(), &bundle).await
+    };
+    let now = rotation::now_secs();
+    let (secret_arn, version) = match written.await {
+        Ok(done) => done,
+        Err(d) => {
+            push_previous(state, Previous { certificate_id: issued.id, certificate_arn: issued.arn, retire_after: Some(now) });
+            return Err(d);
+        }
+    };
+    let grace = grace_secs(state).unwrap_or(DEFAULT_GRACE_HOURS * 3600);
+    let replaced = opt_text(prior, attr::CERTIFICATE_ID).zip(opt_text(prior, attr::CERTIFICATE_ARN));
+    for (name, value) in [
+        (attr::CERTIFICATE_ID, issued.id),
+        (attr::CERTIFICATE_ARN, issued.arn),
+        (attr::CERTIFICATE_PEM, issued.pem),
+        (attr::PUBLIC_KEY_FINGERPRINT, key.fingerprint()),
+        (attr::CERTIFICATE_STATUS, STATUS_ACTIVE.to_string()),
+        (attr::KEY_CREATED_AT, rotation::now_rfc3339()),
+        (attr::CREDENTIAL_VERSION_ID, version),
+        (attr::CERTIFICATE_SECRET_ARN, secret_arn),
+    ] {
+        state.set(name, Value::String(value));
+    }
+    state.set(attr::POLICY_ATTACHED, Value::Bool(true));
+    if let Some((id, arn)) = replaced {
+        match rotation::replace(id, arn, grace, now) {
+            Replaced::GracePeriod(p) => push_previous(state, p),
+            Replaced::RetireNow(p) => iot::retire_certificate(c, &p.certificate_id, &p.certificate_arn).await?,
+        }
+    }
+    Ok(())
+}
+
+fn push_previous(state: &mut Value, p: Previous) {
+    let mut list = Previous::list(state);
+    list.push(p);
+    Previous::write_list(state, &list);
+}
+
+async fn attach_policy(c: &AwsClients, spec: &Spec, cert_arn: &str) -> Result<(), Diagnostics> {
+    let policy = spec.policy_name();
+    c.iot
+        .attach_policy()
+        .policy_name(&policy)
+        .target(cert_arn)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("iot:AttachPolicy", &format!("{policy} to {cert_arn}"), &e))
+}
+
+/// The current certificate as the configuration wants it: ACTIVE (deactivated out of band,
+/// it is put back) with our policy attached.
+pub async fn repair(c: &AwsClients, spec: &Spec, prior: &Value, state: &mut Value) -> Result<(), Diagnostics> {
+    let id = text(prior, attr::CERTIFICATE_ID);
+    if prior.get(attr::CERTIFICATE_STATUS).as_str() != Some(STATUS_ACTIVE) {
+        c.iot
+            .update_certificate()
+            .certificate_id(&id)
+            .new_status(CertificateStatus::Active)
+            .send()
+            .await
+            .map_err(|e| aws_failure("iot:UpdateCertificate", &id, &e))?;
+        state.set(attr::CERTIFICATE_STATUS, Value::string(STATUS_ACTIVE));
+    }
+    if prior.get(attr::POLICY_ATTACHED).as_bool() != Some(true) {
+        attach_policy(c, spec, &text(prior, attr::CERTIFICATE_ARN)).await?;
+        state.set(attr::POLICY_ATTACHED, Value::Bool(true));
+    }
+    Ok(())
+}
+
+/// Retires the previous certificates the plan no longer keeps (past their grace period).
+pub async fn retire_due(c: &AwsClients, prior: &Value, planned: &Value, state: &mut Value) -> Result<(), Diagnostics> {
+    let grace = grace_secs(planned).unwrap_or(DEFAULT_GRACE_HOURS * 3600);
+    let old_grace = grace_secs(prior).unwrap_or(grace);
+    let due = rotation::due_for_retirement(
+        &Previous::list(prior),
+        &Previous::list(state),
+        Previous::planned(planned).as_deref(),
+        old_grace,
+        grace,
+        rotation::now_secs(),
+    );
+    for p in due {
+        iot::retire_certificate(c, &p.certificate_id, &p.certificate_arn).await?;
+        let list: Vec<Previous> = Previous::list(state).into_iter().filter(|q| q.certificate_id != p.certificate_id).collect();
+        Previous::write_list(state, &list);
+    }
+    Ok(())
+}
+
+/// Refresh: the current certificate's status, PEM and attachment (cleared when it is gone, so
+/// the plan makes a new pair), and the previous certificates that still exist.
+pub async fn read(c: &AwsClients, spec: &Spec, state: &Value, new: &mut Value) -> Result<(), Diagnostics> {
+    if let (Some(id), Some(arn)) = (opt_text(state, attr::CERTIFICATE_ID), opt_text(state, attr::CERTIFICATE_ARN)) {
+        match iot::find_certificate(c, &id).await? {
+            Some(found) => {
+                new.set(attr::CERTIFICATE_STATUS, Value::String(found.status));
+                new.set(attr::CERTIFICATE_PEM, Value::String(found.pem));
+                let attached = iot::attached_policies(c, &arn).await?.unwrap_or_default().contains(&spec.policy_name());
+                new.set(attr::POLICY_ATTACHED, Value::Bool(attached));
+            }
+            None => {
+                for name in [attr::CERTIFICATE_ID, attr::CERTIFICATE_ARN, attr::CERTIFICATE_PEM, attr::CERTIFICATE_STATUS] {
+                    new.set(name, Value::Null);
+                }
+                new.set(attr::POLICY_ATTACHED, Value::Bool(false));
+            }
+        }
+    }
+    let mut previous = Vec::new();
+    for p in Previous::list(state) {
+        if iot::find_certificate(c, &p.certificate_id).await?.is_some() {
+            previous.push(p);
+        }
+    }
+    Previous::write_list(new, &previous);
+    Ok(())
+}
+
+/// Delete: every certificate state records, previous ones first.
+pub async fn retire_all(c: &AwsClients, state: &Value) -> Result<(), Diagnostics> {
+    let mut certs: Vec<(String, String)> = Previous::list(state).into_iter().map(|p| (p.certificate_id, p.certificate_arn)).collect();
+    certs.extend(opt_text(state, attr::CERTIFICATE_ID).zip(opt_text(state, attr::CERTIFICATE_ARN)));
+    for (id, arn) in certs {
+        iot::retire_certificate(c, &id, &arn).await?;
+    }
+    Ok(())
+}

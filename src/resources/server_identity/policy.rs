@@ -1,0 +1,46 @@
+//! The server's IoT policy, `<name>-maestro-server-policy`, on its certificate.
+
+use super::model::{attr, Account, Spec};
+use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::policy::document;
+use crate::provider::AwsClients;
+use crate::resources::aws::iot;
+use crate::resources::common::json_text;
+
+fn expected(c: &AwsClients, spec: &Spec) -> serde_json::Value {
+    spec.binding(Account::from(c)).iot_policy_document()
+}
+
+/// Creates the policy (adopting our own after a lost answer).
+pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
+    let name = spec.policy_name();
+    iot::create_policy(c, &name, &expected(c, spec)).await?.map(|_| ()).map_err(|why| {
+        Diagnostic::error(
+            "IoT policy already exists",
+            format!("IoT policy {name} already exists in account {} and {why}. If it is this server's (the old module's), import it: `tofu import <address> {}`.", c.account_id, spec.name),
+        )
+        .at(AttributePath::root(attr::NAME))
+        .into()
+    })
+}
+
+/// Update: the policy created when read found it gone, or its changed document written as the
+/// new default version.
+pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec) -> Result<(), Diagnostics> {
+    let doc = expected(c, spec);
+    if prior.get(attr::POLICY_DOCUMENT).is_null() {
+        create(c, spec).await
+    } else if prior.get(attr::POLICY_DOCUMENT) != &json_text(&doc) {
+        iot::put_policy_version(c, &spec.policy_name(), &doc).await
+    } else {
+        Ok(())
+    }
+}
+
+/// Refresh: the default document as AWS holds it (in our form when equivalent), null when gone.
+pub async fn read(c: &AwsClients, spec: &Spec, new: &mut Value) -> Result<(), Diagnostics> {
+    let found = iot::find_policy(c, &spec.policy_name()).await?;
+    let doc = found.map(|p| document::reconcile(&p.document.unwrap_or_default(), &expected(c, spec)));
+    new.set(attr::POLICY_DOCUMENT, doc.map(Value::String).unwrap_or(Value::Null));
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! The server's IAM role `<name>-maestro-server`: Pod Identity trust, the inline policies
+//! `maestro-server-secrets` and `maestro-server-iot`, and tags.
+
+use super::model::{attr, Account, Spec, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
+use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::policy::{document, iam};
+use crate::provider::aws_error::has_code;
+use crate::provider::AwsClients;
+use crate::resources::aws::iam::{self as finders, iam_tags, tags_of};
+use crate::resources::common::{aws_failure, configured_tags, tags_value};
+
+/// CreateRole and both inline policies. An existing role is not adopted: the error says how
+/// to import it.
+pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
+    let role = spec.role_name();
+    let tags = iam_tags(&spec.tags_all(Account::from(c)));
+    let description =
+        format!("Maestro server {} on EKS cluster {} (managed by terraform-provider-maestro)", spec.name, spec.eks_cluster_name);
+    let created = c
+        .iam
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(iam::pod_identity_trust_policy().to_string())
+        .description(&description)
+        .set_tags(Some(tags).filter(|t| !t.is_empty()))
+        .send()
+        .await;
+    match created {
+        Ok(_) => put_policies(c, spec, |_| true).await,
+        Err(e) if has_code(&e, "EntityAlreadyExists") => {
+            // Ours, with our description: a create whose answer was lost, retried. Adopt it.
+            let found = finders::find_role(c, &role).await?;
+            if found.as_ref().and_then(|r| r.description()) == Some(description.as_str()) {
+                tracing::info!(role = %role, "adopting the role this provider created for the server");
+                return put_policies(c, spec, |_| true).await;
+            }
+            Err(Diagnostic::error(
+                "IAM role already exists",
+                format!(
+                    "Role {role} already exists in account {}. If it is this server's, import it: `tofu import <address> {}`.",
+                    c.account_id, spec.name
+                ),
+            )
+            .at(AttributePath::root(attr::NAME))
+            .into())
+        }
+        Err(e) => Err(aws_failure("iam:CreateRole", &role, &e)),
+    }
+}
+
+async fn put_policies(c: &AwsClients, spec: &Spec, changed: impl Fn(&str) -> bool) -> Result<(), Diagnostics> {
+    let role = spec.role_name();
+    for (attribute, name, doc) in spec.inline_policies(Account::from(c)) {
+        if !changed(attribute) {
+            continue;
+        }
+        c.iam
+            .put_role_policy()
+            .role_name(&role)
+            .policy_name(name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_failure("iam:PutRolePolicy", &format!("{name} on role {role}"), &e))?;
+    }
+    Ok(())
+}
+
+/// Update: the role made again when read found it gone, else the documents the plan changed
+/// and the tags.
+pub async fn converge(c: &AwsClients, spec: &Spec, prior: &Value, planned: &Value) -> Result<(), Diagnostics> {
+    let role = spec.role_name();
+    if prior.get(attr::TRUST_POLICY).is_null() {
+        return create(c, spec).await;
+    }
+    if prior.get(attr::TRUST_POLICY) != planned.get(attr::TRUST_POLICY) {
+        c.iam
+            .update_assume_role_policy()
+            .role_name(&role)
+            .policy_document(iam::pod_identity_trust_policy().to_string())
+            .send()
+            .await
+            .map_err(|e| aws_failure("iam:UpdateAssumeRolePolicy", &role, &e))?;
+    }
+    put_policies(c, spec, |attribute| prior.get(attribute) != planned.get(attribute)).await?;
+    let (upsert, remove) = crate::resources::common::tag_changes(
+        &prior.get(attr::TAGS_ALL).string_map_entries(),
+        &planned.get(attr::TAGS_ALL).string_map_entries(),
+    );
+    finders::update_role_tags(c, &role, &upsert, &remove).await
+}
+
+/// Refresh: the trust and inline policies as AWS holds them (our form when equivalent); all
+/// null when the role is gone. Returns the role's ARN when it exists.
+pub async fn read(c: &AwsClients, spec: &Spec, was_tags_null: bool, new: &mut Value) -> Result<Option<String>, Diagnostics> {
+    let role_name = spec.role_name();
+    let Some(role) = finders::find_role(c, &role_name).await? else {
+        for name in [attr::TRUST_POLICY, attr::SECRETS_POLICY, attr::IOT_POLICY] {
+            new.set(name, Value::Null);
+        }
+        return Ok(None);
+    };
+    let trust = role.assume_role_policy_document().map(document::decode_iam_document).unwrap_or_default();
+    new.set(attr::TRUST_POLICY, Value::String(document::reconcile(&trust, &iam::pod_identity_trust_policy())));
+    for (attribute, name, expected) in spec.inline_policies(Account::from(c)) {
+        let found = finders::find_inline_policy(c, &role_name, name).await?;
+        new.set(attribute, found.map(|doc| Value::String(document::reconcile(&doc, &expected))).unwrap_or(Value::Null));
+    }
+    // The role's tags stand for all the objects' (each apply writes the same set to every one).
+    let found = tags_of(&role);
+    new.set(attr::TAGS, tags_value(&configured_tags(&found, &c.default_tags), was_tags_null));
+    new.set(attr::TAGS_ALL, Value::string_map(&found));
+    Ok(Some(role.arn().to_string()))
+}
+
+pub async fn delete(c: &AwsClients, spec: &Spec) -> Diagnostics {
+    finders::delete_role_and_inline_policies(c, &spec.role_name(), &[SECRETS_POLICY_NAME, IOT_POLICY_NAME]).await
+}
