@@ -6,18 +6,25 @@
 //! - [`framework`]: schemas, values, planning, and the traits resources implement;
 //! - [`provider`]: provider configuration, AWS clients, error predicates and retries;
 //! - [`resources`]: one folder (or file) per resource type, and the AWS finders they share;
+//! - [`functions`]: provider-defined functions over [`policy`] (pure);
 //! - [`policy`]: pure functions producing names, topics and policy documents;
 //! - [`crypto`]: agent key pairs, CSRs and the credential bundles (pure, no I/O).
 
 pub mod crypto;
 pub mod framework;
+pub mod functions;
 pub mod policy;
 pub mod protocol;
 pub mod provider;
 pub mod resources;
 
-/// The provider as the plugin serves it: the provider layer with every resource registered in
-/// [`resources::all`].
+/// The provider as the plugin serves it: the provider layer with everything registered in
+/// [`resources`] and [`functions`].
 pub fn maestro_provider() -> provider::MaestroProvider {
-    provider::MaestroProvider::new(resources::all())
+    provider::MaestroProvider::new(provider::Registry {
+        resources: resources::all(),
+        data_sources: resources::data_sources(),
+        ephemeral_resources: resources::ephemeral_resources(),
+        functions: functions::all(),
+    })
 }

@@ -7,19 +7,28 @@ pub mod clients;
 pub mod config;
 pub mod retry;
 
-use crate::framework::{Diagnostics, Resource, Schema, Value};
+use crate::framework::{DataSource, Diagnostics, EphemeralResource, Function, Resource, Schema, Value};
 use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use clients::AwsClients;
 
+/// Everything the provider offers, registered by the layers built on this one.
+#[derive(Default)]
+pub struct Registry {
+    pub resources: Vec<Arc<dyn Resource<AwsClients>>>,
+    pub data_sources: Vec<Arc<dyn DataSource<AwsClients>>>,
+    pub ephemeral_resources: Vec<Arc<dyn EphemeralResource<AwsClients>>>,
+    pub functions: Vec<Arc<dyn Function>>,
+}
+
 pub struct MaestroProvider {
-    resources: Vec<Arc<dyn Resource<AwsClients>>>,
+    registry: Registry,
 }
 
 impl MaestroProvider {
-    pub fn new(resources: Vec<Arc<dyn Resource<AwsClients>>>) -> Self {
-        MaestroProvider { resources }
+    pub fn new(registry: Registry) -> Self {
+        MaestroProvider { registry }
     }
 }
 
@@ -41,6 +50,18 @@ impl crate::framework::provider::Provider for MaestroProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<AwsClients>>> {
-        self.resources.clone()
+        self.registry.resources.clone()
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource<AwsClients>>> {
+        self.registry.data_sources.clone()
+    }
+
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource<AwsClients>>> {
+        self.registry.ephemeral_resources.clone()
+    }
+
+    fn functions(&self) -> Vec<Arc<dyn Function>> {
+        self.registry.functions.clone()
     }
 }

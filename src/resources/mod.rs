@@ -2,6 +2,8 @@
 //! once below. AWS lookups and deletes shared between resources live in `aws`, one module per
 //! service.
 
+mod agent_binding;
+mod agent_credentials;
 mod agent_identity;
 mod agent_key;
 pub(crate) mod aws;
@@ -10,7 +12,7 @@ mod consumer;
 pub(crate) mod rotation;
 mod server_identity;
 
-use crate::framework::Resource;
+use crate::framework::{DataSource, EphemeralResource, Resource};
 use crate::provider::AwsClients;
 use std::sync::Arc;
 
@@ -21,4 +23,12 @@ pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
         Arc::new(consumer::Consumer::default()),
         Arc::new(server_identity::ServerIdentity),
     ]
+}
+
+pub fn data_sources() -> Vec<Arc<dyn DataSource<AwsClients>>> {
+    vec![Arc::new(agent_binding::AgentBindingData)]
+}
+
+pub fn ephemeral_resources() -> Vec<Arc<dyn EphemeralResource<AwsClients>>> {
+    vec![Arc::new(agent_credentials::AgentCredentials)]
 }
