@@ -26,5 +26,7 @@ pub fn maestro_provider() -> provider::MaestroProvider {
         data_sources: resources::data_sources(),
         ephemeral_resources: resources::ephemeral_resources(),
         functions: functions::all(),
+        list_resources: resources::list_resources(),
+        actions: resources::actions(),
     })
 }

@@ -12,6 +12,6 @@ pub mod validators;
 pub mod value;
 
 pub use diagnostics::{AttributePath, Diagnostic, Diagnostics};
-pub use resource::{Applied, DataSource, EphemeralResource, Function, Plan, Resource};
+pub use resource::{Action, Applied, DataSource, EphemeralResource, Function, ListResource, Listed, Plan, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 pub use value::{Type, Value};

@@ -2,7 +2,7 @@
 //! provider offers.
 
 use super::diagnostics::Diagnostics;
-use super::resource::{DataSource, EphemeralResource, Function, Resource};
+use super::resource::{Action, DataSource, EphemeralResource, Function, ListResource, Resource};
 use super::schema::Schema;
 use super::value::Value;
 use async_trait::async_trait;
@@ -34,6 +34,14 @@ pub trait Provider: Send + Sync + 'static {
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {
+        Vec::new()
+    }
+
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource<Self::Client>>> {
+        Vec::new()
+    }
+
+    fn actions(&self) -> Vec<Arc<dyn Action<Self::Client>>> {
         Vec::new()
     }
 }

@@ -174,6 +174,39 @@ pub trait EphemeralResource<C: Send + Sync>: Send + Sync {
     }
 }
 
+/// One object a list resource found: its identity (in the managed resource's identity schema)
+/// and, when asked for, the state `import` would give it.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub identity: Value,
+    pub display_name: String,
+    pub resource_object: Option<Value>,
+    /// Why an object could not be read in full (it is still listed).
+    pub diagnostics: Diagnostics,
+}
+
+/// Lists remote objects of a managed resource type (protocol 6.10, `terraform query`). The type
+/// name is the managed resource's: `list "maestro_consumer" "all" { ... }`.
+#[async_trait]
+pub trait ListResource<C: Send + Sync>: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    /// The arguments of the list block's `config`.
+    fn schema(&self) -> Schema;
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    /// At most `limit` objects; `resource_object` only when `include_resource_object`.
+    async fn list(&self, client: &C, config: &Value, include_resource_object: bool, limit: usize) -> Result<Vec<Listed>, Diagnostics>;
+}
+
+/// An imperative operation a user invokes (protocol 6.10, `terraform apply -invoke=...`).
+#[async_trait]
+pub trait Action<C: Send + Sync>: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    /// Runs the action; `progress` shows a line to the user while it runs.
+    async fn invoke(&self, client: &C, config: &Value, progress: &(dyn Fn(String) + Send + Sync)) -> Diagnostics;
+}
+
 #[derive(Clone, Debug)]
 pub struct Parameter {
     pub name: String,

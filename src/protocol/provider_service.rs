@@ -1,13 +1,13 @@
 //! The `tfplugin6.Provider` gRPC service: decodes requests, runs the framework, encodes
-//! responses. Failures are diagnostics in the response, never gRPC errors, except for the
-//! rpcs this provider has nothing to serve (list resources, actions).
+//! responses. Failures are diagnostics in the response (for the streaming rpcs, in their
+//! events), never gRPC errors.
 
 use super::convert::{self, decode_value, encode_value};
 use super::generated::tfplugin6 as pb;
 use crate::framework::diagnostics::{Diagnostic, Diagnostics};
 use crate::framework::plan::{null_write_only, plan_from_schema, replacement_paths};
 use crate::framework::provider::Provider;
-use crate::framework::resource::{DataSource, EphemeralResource, Function, IdentitySchema, Plan, Resource};
+use crate::framework::resource::{Action, DataSource, EphemeralResource, Function, IdentitySchema, ListResource, Plan, Resource};
 use crate::framework::schema::{validate_block, Schema};
 use crate::framework::value::{Type, Value};
 use crate::framework::AttributePath;
@@ -39,6 +39,8 @@ pub struct ProviderService<P: Provider> {
     data_sources: BTreeMap<String, Entry<dyn DataSource<P::Client>>>,
     ephemeral: BTreeMap<String, Entry<dyn EphemeralResource<P::Client>>>,
     functions: BTreeMap<String, Arc<dyn Function>>,
+    lists: BTreeMap<String, Entry<dyn ListResource<P::Client>>>,
+    actions: BTreeMap<String, Entry<dyn Action<P::Client>>>,
     client: RwLock<Option<Arc<P::Client>>>,
 }
 
@@ -62,7 +64,11 @@ impl<P: Provider> ProviderService<P> {
         let ephemeral =
             provider.ephemeral_resources().into_iter().map(|e| (e.type_name().to_string(), Entry::new(e.clone(), e.schema()))).collect();
         let functions = provider.functions().into_iter().map(|f| (f.name().to_string(), f)).collect();
+        let lists = provider.list_resources().into_iter().map(|l| (l.type_name().to_string(), Entry::new(l.clone(), l.schema()))).collect();
+        let actions = provider.actions().into_iter().map(|a| (a.type_name().to_string(), Entry::new(a.clone(), a.schema()))).collect();
         ProviderService {
+            lists,
+            actions,
             provider_type: provider_schema.value_type(),
             provider_schema,
             provider,
@@ -176,6 +182,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             data_sources: self.data_sources.keys().map(|t| m::DataSourceMetadata { type_name: t.clone() }).collect(),
             ephemeral_resources: self.ephemeral.keys().map(|t| m::EphemeralMetadata { type_name: t.clone() }).collect(),
             functions: self.functions.keys().map(|n| m::FunctionMetadata { name: n.clone() }).collect(),
+            list_resources: self.lists.keys().map(|t| m::ListResourceMetadata { type_name: t.clone() }).collect(),
+            actions: self.actions.keys().map(|t| m::ActionMetadata { type_name: t.clone() }).collect(),
             ..Default::default()
         }))
     }
@@ -190,6 +198,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             data_source_schemas: self.data_sources.iter().map(|(k, e)| (k.clone(), convert::schema(&e.schema))).collect(),
             ephemeral_resource_schemas: self.ephemeral.iter().map(|(k, e)| (k.clone(), convert::schema(&e.schema))).collect(),
             functions: self.functions.iter().map(|(k, f)| (k.clone(), convert::function(&f.signature()))).collect(),
+            list_resource_schemas: self.lists.iter().map(|(k, e)| (k.clone(), convert::schema(&e.schema))).collect(),
+            action_schemas: self
+                .actions
+                .iter()
+                .map(|(k, e)| (k.clone(), pb::ActionSchema { schema: Some(convert::schema(&e.schema)) }))
+                .collect(),
             server_capabilities: Some(server_capabilities()),
             ..Default::default()
         }))
@@ -251,16 +265,20 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         req: Request<pb::validate_list_resource_config::Request>,
     ) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
-        let diags = unknown_type("list resource", &req.into_inner().type_name);
-        Ok(Response::new(pb::validate_list_resource_config::Response { diagnostics: convert::diagnostics(diags) }))
+        let req = req.into_inner();
+        let entry = self.lists.get(&req.type_name).ok_or_else(|| unknown_type("list resource", &req.type_name));
+        let diagnostics = validate_config(entry, req.config.as_ref(), |e, c, d| e.imp.validate(c, d));
+        Ok(Response::new(pb::validate_list_resource_config::Response { diagnostics }))
     }
 
     async fn validate_action_config(
         &self,
         req: Request<pb::validate_action_config::Request>,
     ) -> Result<Response<pb::validate_action_config::Response>, Status> {
-        let diags = unknown_type("action", &req.into_inner().type_name);
-        Ok(Response::new(pb::validate_action_config::Response { diagnostics: convert::diagnostics(diags) }))
+        let req = req.into_inner();
+        let entry = self.actions.get(&req.type_name).ok_or_else(|| unknown_type("action", &req.type_name));
+        let diagnostics = validate_config(entry, req.config.as_ref(), |e, c, d| e.imp.validate(c, d));
+        Ok(Response::new(pb::validate_action_config::Response { diagnostics }))
     }
 
     async fn upgrade_resource_state(
@@ -575,7 +593,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
     type ListResourceStream = Stream<pb::list_resource::Event>;
 
     async fn list_resource(&self, req: Request<pb::list_resource::Request>) -> Result<Response<Self::ListResourceStream>, Status> {
-        Err(Status::unimplemented(format!("the maestro provider has no list resource {:?}", req.into_inner().type_name)))
+        let req = req.into_inner();
+        let events = match self.list_events(&req).await {
+            Ok(events) => events,
+            Err(d) => vec![pb::list_resource::Event { diagnostic: convert::diagnostics(d), ..Default::default() }],
+        };
+        Ok(Response::new(Box::pin(futures::stream::iter(events.into_iter().map(Ok)))))
     }
 
     async fn get_functions(&self, _: Request<pb::get_functions::Request>) -> Result<Response<pb::get_functions::Response>, Status> {
@@ -616,14 +639,40 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
     }
 
     async fn plan_action(&self, req: Request<pb::plan_action::Request>) -> Result<Response<pb::plan_action::Response>, Status> {
-        let diags = unknown_type("action", &req.into_inner().action_type);
-        Ok(Response::new(pb::plan_action::Response { diagnostics: convert::diagnostics(diags), deferred: None }))
+        // Actions change nothing Terraform plans; the plan only checks the configuration.
+        let req = req.into_inner();
+        let entry = self.actions.get(&req.action_type).ok_or_else(|| unknown_type("action", &req.action_type));
+        let diagnostics = validate_config(entry, req.config.as_ref(), |e, c, d| e.imp.validate(c, d));
+        Ok(Response::new(pb::plan_action::Response { diagnostics, deferred: None }))
     }
 
     type InvokeActionStream = Stream<pb::invoke_action::Event>;
 
     async fn invoke_action(&self, req: Request<pb::invoke_action::Request>) -> Result<Response<Self::InvokeActionStream>, Status> {
-        Err(Status::unimplemented(format!("the maestro provider has no action {:?}", req.into_inner().action_type)))
+        use pb::invoke_action::event::{Completed, Progress, Type as Kind};
+        use pb::invoke_action::Event;
+        let req = req.into_inner();
+        let completed = |d: Diagnostics| Event { r#type: Some(Kind::Completed(Completed { diagnostics: convert::diagnostics(d) })) };
+        let prepared = async {
+            let entry = self.actions.get(&req.action_type).ok_or_else(|| unknown_type("action", &req.action_type))?;
+            let config = decode_value(req.config.as_ref(), &entry.ty)?;
+            Ok::<_, Diagnostics>((entry.imp.clone(), config, self.configured_client().await?))
+        };
+        let (action, config, client) = match prepared.await {
+            Ok(ready) => ready,
+            Err(d) => return Ok(Response::new(Box::pin(futures::stream::iter([Ok(completed(d))])))),
+        };
+        // Progress lines reach the CLI while the action runs; Completed closes the stream.
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        tokio::spawn(async move {
+            let progress_tx = tx.clone();
+            let progress = move |message: String| {
+                let _ = progress_tx.unbounded_send(Ok(Event { r#type: Some(Kind::Progress(Progress { message })) }));
+            };
+            let diags = action.invoke(&client, &config, &progress).await;
+            let _ = tx.unbounded_send(Ok(completed(diags)));
+        });
+        Ok(Response::new(Box::pin(rx)))
     }
 
     async fn stop_provider(&self, _: Request<pb::stop_provider::Request>) -> Result<Response<pb::stop_provider::Response>, Status> {
@@ -634,6 +683,35 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
 }
 
 impl<P: Provider> ProviderService<P> {
+    /// The events of one ListResource call: each object's identity and, when asked for, its
+    /// state in the managed resource's schema (what `query -generate-config-out` writes).
+    async fn list_events(&self, req: &pb::list_resource::Request) -> Result<Vec<pb::list_resource::Event>, Diagnostics> {
+        let entry = self.lists.get(&req.type_name).ok_or_else(|| unknown_type("list resource", &req.type_name))?;
+        let resource = self.resource(&req.type_name)?;
+        let identity_type = self.identities.get(&req.type_name).map(IdentitySchema::value_type).ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error("No resource identity", format!("{} has no identity to list by.", req.type_name)))
+        })?;
+        let config = decode_value(req.config.as_ref(), &entry.ty)?;
+        let client = self.configured_client().await?;
+        let limit = usize::try_from(req.limit).ok().filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let found = entry.imp.list(&client, &config, req.include_resource_object, limit).await?;
+        let mut events = Vec::with_capacity(found.len());
+        for item in found.into_iter().take(limit) {
+            let identity = encode_value(&item.identity.conform(&identity_type), &identity_type)?;
+            let resource_object = match item.resource_object.filter(|_| req.include_resource_object) {
+                Some(state) => Some(encode_value(&state.conform(&resource.ty), &resource.ty)?),
+                None => None,
+            };
+            events.push(pb::list_resource::Event {
+                identity: Some(pb::ResourceIdentityData { identity_data: Some(identity) }),
+                display_name: item.display_name,
+                resource_object,
+                diagnostic: convert::diagnostics(item.diagnostics),
+            });
+        }
+        Ok(events)
+    }
+
     fn id_from_identity(&self, type_name: &str, identity: Option<&pb::ResourceIdentityData>) -> Result<String, Diagnostics> {
         let missing =
             || Diagnostics::from(Diagnostic::error("Missing import ID", format!("Importing {type_name} needs an ID or an identity.")));

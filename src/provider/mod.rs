@@ -7,7 +7,7 @@ pub mod clients;
 pub mod config;
 pub mod retry;
 
-use crate::framework::{DataSource, Diagnostics, EphemeralResource, Function, Resource, Schema, Value};
+use crate::framework::{Action, DataSource, Diagnostics, EphemeralResource, Function, ListResource, Resource, Schema, Value};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ pub struct Registry {
     pub data_sources: Vec<Arc<dyn DataSource<AwsClients>>>,
     pub ephemeral_resources: Vec<Arc<dyn EphemeralResource<AwsClients>>>,
     pub functions: Vec<Arc<dyn Function>>,
+    pub list_resources: Vec<Arc<dyn ListResource<AwsClients>>>,
+    pub actions: Vec<Arc<dyn Action<AwsClients>>>,
 }
 
 pub struct MaestroProvider {
@@ -63,5 +65,13 @@ impl crate::framework::provider::Provider for MaestroProvider {
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {
         self.registry.functions.clone()
+    }
+
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource<AwsClients>>> {
+        self.registry.list_resources.clone()
+    }
+
+    fn actions(&self) -> Vec<Arc<dyn Action<AwsClients>>> {
+        self.registry.actions.clone()
     }
 }

@@ -9,11 +9,13 @@ mod agent_key;
 pub(crate) mod aws;
 pub(crate) mod common;
 mod consumer;
+mod listing;
 pub(crate) mod rotation;
 mod server_identity;
 
-use crate::framework::{DataSource, EphemeralResource, Resource};
+use crate::framework::{Action, DataSource, EphemeralResource, ListResource, Resource};
 use crate::provider::AwsClients;
+use listing::{Listing, Source};
 use std::sync::Arc;
 
 pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
@@ -31,4 +33,17 @@ pub fn data_sources() -> Vec<Arc<dyn DataSource<AwsClients>>> {
 
 pub fn ephemeral_resources() -> Vec<Arc<dyn EphemeralResource<AwsClients>>> {
     vec![Arc::new(agent_credentials::AgentCredentials)]
+}
+
+/// What `list` blocks find: the objects of each resource type, by the names they are given.
+pub fn list_resources() -> Vec<Arc<dyn ListResource<AwsClients>>> {
+    vec![
+        Arc::new(Listing::new(Arc::new(consumer::Consumer::default()), Source::IotPolicies("-maestro-agent-policy"))),
+        Arc::new(Listing::new(Arc::new(agent_identity::AgentIdentity), Source::IamRoles("-maestro-agent"))),
+        Arc::new(Listing::new(Arc::new(server_identity::ServerIdentity), Source::IotPolicies("-maestro-server-policy"))),
+    ]
+}
+
+pub fn actions() -> Vec<Arc<dyn Action<AwsClients>>> {
+    vec![Arc::new(agent_key::RotateAgentKey)]
 }

@@ -12,8 +12,11 @@
 
 mod key;
 mod model;
+mod rotate_action;
 mod schema;
 mod secret;
+
+pub use rotate_action::RotateAgentKey;
 
 use crate::crypto::keys;
 use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
@@ -24,7 +27,6 @@ use crate::provider::AwsClients;
 use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
 use crate::resources::common::{configured_tags, merge_tags, opt_text, tags_value, text};
 use async_trait::async_trait;
-use aws_smithy_types::date_time::Format;
 use key::{new_key, now_rfc3339};
 use model::{cluster_id_of, set_key_attributes, Spec, DESCRIPTION_PREFIX};
 use schema::schema;
@@ -100,6 +102,17 @@ impl Resource<AwsClients> for AgentKey {
         }
         new.set("tags", tags_value(&configured_tags(&info.tags, &c.default_tags), state.get("tags").is_null()));
         new.set("tags_all", Value::string_map(&info.tags));
+        // A key staged by the `maestro_rotate_agent_key` action: the resource takes it as its
+        // current key, so the CSR changes and the consumer and identity finish the rotation
+        // in the next apply, as after a planned rotation.
+        if let Some(staged) = info.version_with(AWSPENDING).filter(|v| state.get("key_version_id").as_str() != Some(*v)) {
+            if let Some((key, csr)) = self.staged_key(c, &info.arn, staged, &text(state, "cluster_id")).await? {
+                let created = self.version_created(c, &info.arn, staged).await.unwrap_or_else(now_rfc3339);
+                tracing::info!(secret = %info.name, version = staged, fingerprint = %key.fingerprint(), "taking the key staged out of band as the current key");
+                set_key_attributes(&mut new, &key, csr, staged.to_string(), created);
+                new.set("algorithm", Value::string(key.algorithm().as_str()));
+            }
+        }
         Ok(Some(new))
     }
 
@@ -174,18 +187,7 @@ impl Resource<AwsClients> for AgentKey {
         })?;
         let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(&cluster_id))
             .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot import", e.to_string())))?;
-        let created_at = c
-            .secretsmanager
-            .list_secret_version_ids()
-            .secret_id(&info.arn)
-            .send()
-            .await
-            .ok()
-            .and_then(|out| {
-                out.versions().iter().find(|v| v.version_id() == Some(version.as_str())).and_then(|v| v.created_date().cloned())
-            })
-            .and_then(|d| d.fmt(Format::DateTime).ok())
-            .unwrap_or_else(now_rfc3339);
+        let created_at = self.version_created(c, &info.arn, &version).await.unwrap_or_else(now_rfc3339);
         let mut state = Value::object([
             ("cluster_id", Value::string(&cluster_id)),
             ("secret_name", Value::string(&info.name)),

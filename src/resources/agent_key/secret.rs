@@ -3,9 +3,10 @@
 
 use super::model::Spec;
 use super::AgentKey;
-use crate::crypto::keys::GeneratedKey;
+use crate::crypto::keys::{self, GeneratedKey};
 use crate::crypto::CredentialBundle;
 use crate::framework::{AttributePath, Diagnostic, Diagnostics};
+use crate::policy::agent_binding;
 use crate::provider::{aws_error, AwsClients};
 use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSCURRENT, AWSPENDING};
 use crate::resources::common::{aws_failure, merge_tags};
@@ -77,6 +78,32 @@ impl AgentKey {
                 .map_err(|e| aws_failure("secretsmanager:UpdateSecret", &info.name, &e))?;
         }
         secrets::update_tags(c, &info.arn, &info.tags, &merge_tags(&c.default_tags, &spec.tags)).await
+    }
+
+    /// The key (and a CSR for it) in version `version_id`, when that version holds one.
+    pub(super) async fn staged_key(
+        &self,
+        c: &AwsClients,
+        secret_id: &str,
+        version_id: &str,
+        cluster_id: &str,
+    ) -> Result<Option<(GeneratedKey, String)>, Diagnostics> {
+        let Some(value) = secrets::get_version(c, secret_id, version_id).await? else { return Ok(None) };
+        let Some(key) =
+            CredentialBundle::parse(value.expose()).ok().and_then(|b| GeneratedKey::from_pkcs8_pem(b.private_key.expose()).ok())
+        else {
+            return Ok(None);
+        };
+        let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(cluster_id))
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot read the staged key", e.to_string())))?;
+        Ok(Some((key, csr)))
+    }
+
+    /// When version `version_id` was written (RFC 3339).
+    pub(super) async fn version_created(&self, c: &AwsClients, secret_id: &str, version_id: &str) -> Option<String> {
+        let out = c.secretsmanager.list_secret_version_ids().secret_id(secret_id).send().await.ok()?;
+        let created = *out.versions().iter().find(|v| v.version_id() == Some(version_id))?.created_date()?;
+        created.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
     }
 
     /// Reads the key the secret holds (pending first, then current), for import.
