@@ -20,17 +20,28 @@ pub enum Source {
     IamRoles(&'static str),
 }
 
+/// A further argument of the list block, and how it turns an ID into the import ID.
+pub struct ImportHint {
+    pub attribute: Attribute,
+    pub import_id: fn(config: &Value, id: &str) -> String,
+}
+
 pub struct Listing {
     resource: Arc<dyn Resource<AwsClients>>,
     source: Source,
     /// The identity attribute (and import ID) the names give.
     id_attribute: &'static str,
+    hint: Option<ImportHint>,
 }
 
 impl Listing {
     pub fn new(resource: Arc<dyn Resource<AwsClients>>, source: Source) -> Listing {
         let id_attribute = resource.identity_attribute().map(|(name, _)| name).unwrap_or("id");
-        Listing { resource, source, id_attribute }
+        Listing { resource, source, id_attribute, hint: None }
+    }
+
+    pub fn with_hint(self, hint: ImportHint) -> Listing {
+        Listing { hint: Some(hint), ..self }
     }
 
     async fn ids(&self, c: &AwsClients, prefix: &str) -> Result<Vec<String>, Diagnostics> {
@@ -62,13 +73,15 @@ impl ListResource<AwsClients> for Listing {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new(
-            Block::new(&format!(
-                "Finds the account's {} objects by name, including those the hand-written modules made.",
-                self.resource.type_name()
-            ))
-            .attribute(Attribute::string("name_prefix").optional().description("Only objects whose ID starts with this.")),
-        )
+        let block = Block::new(&format!(
+            "Finds the account's {} objects by name, including those the hand-written modules made.",
+            self.resource.type_name()
+        ))
+        .attribute(Attribute::string("name_prefix").optional().description("Only objects whose ID starts with this."));
+        Schema::new(match &self.hint {
+            Some(hint) => block.attribute(hint.attribute.clone()),
+            None => block,
+        })
     }
 
     async fn list(&self, c: &AwsClients, config: &Value, include_resource_object: bool, limit: usize) -> Result<Vec<Listed>, Diagnostics> {
@@ -76,7 +89,8 @@ impl ListResource<AwsClients> for Listing {
         let mut listed = Vec::new();
         for id in self.ids(c, &prefix).await?.into_iter().take(limit) {
             let (resource_object, diagnostics) = if include_resource_object {
-                match self.resource.import(c, &id).await {
+                let import_id = self.hint.as_ref().map(|h| (h.import_id)(config, &id)).unwrap_or_else(|| id.clone());
+                match self.resource.import(c, &import_id).await {
                     Ok(state) => (Some(state), Diagnostics::new()),
                     Err(d) => (None, d),
                 }

@@ -15,7 +15,7 @@ mod server_identity;
 
 use crate::framework::{Action, DataSource, EphemeralResource, ListResource, Resource};
 use crate::provider::AwsClients;
-use listing::{Listing, Source};
+use listing::{ImportHint, Listing, Source};
 use std::sync::Arc;
 
 pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
@@ -38,7 +38,15 @@ pub fn ephemeral_resources() -> Vec<Arc<dyn EphemeralResource<AwsClients>>> {
 /// What `list` blocks find: the objects of each resource type, by the names they are given.
 pub fn list_resources() -> Vec<Arc<dyn ListResource<AwsClients>>> {
     vec![
-        Arc::new(Listing::new(Arc::new(consumer::Consumer::default()), Source::IotPolicies("-maestro-agent-policy"))),
+        Arc::new(Listing::new(Arc::new(consumer::Consumer::default()), Source::IotPolicies("-maestro-agent-policy")).with_hint(ImportHint {
+            attribute: crate::framework::Attribute::string_map("management_account_ids")
+                .optional()
+                .description("Management account of each consumer, by consumer ID, for consumers the old modules made: their IoT objects do not record it."),
+            import_id: |config, id| match config.get("management_account_ids").get(id).as_str() {
+                Some(account) => format!("{id},{account}"),
+                None => id.to_string(),
+            },
+        })),
         Arc::new(Listing::new(Arc::new(agent_identity::AgentIdentity), Source::IamRoles("-maestro-agent"))),
         Arc::new(Listing::new(Arc::new(server_identity::ServerIdentity), Source::IotPolicies("-maestro-server-policy"))),
     ]

@@ -96,6 +96,12 @@ pub async fn thing_principals(c: &AwsClients, thing: &str) -> Result<Vec<String>
     }
 }
 
+/// The principals (certificate ARNs) a policy is attached to; none when it is gone.
+pub async fn policy_targets(c: &AwsClients, policy: &str) -> Result<Vec<String>, Diagnostics> {
+    let listed = found(c.iot.list_targets_for_policy().policy_name(policy).send().await, "iot:ListTargetsForPolicy", policy)?;
+    Ok(listed.map(|out| out.targets().to_vec()).unwrap_or_default())
+}
+
 /// The names of the policies attached to a certificate; `None` when the certificate is gone.
 pub async fn attached_policies(c: &AwsClients, cert_arn: &str) -> Result<Option<Vec<String>>, Diagnostics> {
     let found = found(c.iot.list_attached_policies().target(cert_arn).send().await, "iot:ListAttachedPolicies", cert_arn)?;

@@ -1,6 +1,11 @@
 //! Import by consumer_id: the arguments are recovered from the thing (management account) and
 //! the policy document (topic prefix, client ID); the newest ACTIVE certificate on the thing
 //! is the current one, the others enter their grace period.
+//!
+//! The old hand-written modules made no thing (or one without our attribute), only the policy
+//! `<id>-maestro-agent-policy` on certificates from CreateKeysAndCertificate. Such a consumer
+//! imports with the ID `<consumer_id>,<management account ID>`: its certificates are the
+//! policy's targets, and the next apply creates the thing.
 
 use super::model::{attr, Attachments, Previous, Spec, DEFAULT_GRACE_HOURS, STATUS_ACTIVE};
 use super::policy::{recover_cloudevents_client_id, recover_topic_prefix};
@@ -12,27 +17,50 @@ use crate::provider::AwsClients;
 use crate::resources::aws::iot;
 use crate::resources::rotation::now_secs;
 
-pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
+pub async fn import(c: &AwsClients, import_id: &str) -> Result<Value, Diagnostics> {
+    let (id, given_account) = match import_id.split_once(',') {
+        Some((id, account)) => (id, Some(account.to_string())),
+        None => (import_id, None),
+    };
     if let Err(msg) = consumer_id_validator()(&Value::string(id)) {
-        return Err(Diagnostic::error("Invalid import ID", format!("The import ID is the consumer_id, which {msg}")).into());
+        return Err(Diagnostic::error(
+            "Invalid import ID",
+            format!("The import ID is `<consumer_id>[,<management account ID>]`, and the consumer_id {msg}"),
+        )
+        .into());
+    }
+    if let Some(account) = given_account.as_deref().filter(|a| a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit())) {
+        return Err(Diagnostic::error(
+            "Invalid import ID",
+            format!("The management account ID after the comma must be 12 digits, got {account:?}."),
+        )
+        .into());
     }
     let spec = Spec::named(id);
     let thing = spec.thing_name();
-    let Some(found) = iot::find_thing(c, &thing).await? else {
+    let found = iot::find_thing(c, &thing).await?;
+    let policy = iot::find_policy(c, &spec.policy_name()).await?;
+    if found.is_none() && policy.is_none() {
         return Err(Diagnostic::error(
             "Nothing to import",
-            format!("No IoT thing {thing} exists in account {} ({}), so there is no consumer {id:?} to import.", c.account_id, c.region),
+            format!(
+                "Neither the IoT thing {thing} nor the policy {} exists in account {} ({}), so there is no consumer {id:?} to import.",
+                spec.policy_name(),
+                c.account_id,
+                c.region
+            ),
         )
         .into());
-    };
-    let Some(account_id) = found.attributes.get(ACCOUNT_ATTRIBUTE).cloned() else {
+    }
+    let recorded_account = found.as_ref().and_then(|t| t.attributes.get(ACCOUNT_ATTRIBUTE).cloned());
+    let Some(account_id) = recorded_account.or(given_account) else {
         return Err(Diagnostic::error(
             "Cannot import",
-            format!("IoT thing {thing} has no `{ACCOUNT_ATTRIBUTE}` attribute, so it was not created by this provider and the management account cannot be recovered."),
+            format!("IoT thing {thing} is missing or has no `{ACCOUNT_ATTRIBUTE}` attribute (the old modules made it so), so the management account cannot be recovered: import with the ID `{id},<management account ID>`."),
         )
         .into());
     };
-    let policy_document = iot::find_policy(c, &spec.policy_name()).await?.and_then(|p| p.document);
+    let policy_document = policy.and_then(|p| p.document);
     let recovered = |f: fn(&str, &str) -> Option<String>| policy_document.as_deref().and_then(|doc| f(id, doc));
     let topic_prefix = recovered(recover_topic_prefix).unwrap_or_else(|| c.topic_prefix.clone());
     // A policy from before the client ID was configurable pins `<id>-work-agent` without
@@ -42,7 +70,11 @@ pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
     // The newest ACTIVE certificate on the thing is the current one; the others are in
     // their grace period from now on.
     let mut certs = Vec::new();
-    for arn in iot::thing_principals(c, &thing).await?.into_iter().filter(|p| p.contains(":cert/")) {
+    let principals = match &found {
+        Some(_) => iot::thing_principals(c, &thing).await?,
+        None => iot::policy_targets(c, &spec.policy_name()).await?,
+    };
+    for arn in principals.into_iter().filter(|p| p.contains(":cert/")) {
         let cert_id = arn.rsplit('/').next().unwrap_or_default().to_string();
         if let Some(info) = iot::find_certificate(c, &cert_id).await? {
             certs.push((info.status == STATUS_ACTIVE, info.created, cert_id, arn));

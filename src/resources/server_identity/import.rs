@@ -50,17 +50,11 @@ pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
 
     // Every certificate our policy is attached to: the bundle's is current, other ACTIVE ones
     // are previous, retired after a grace period from now.
-    let targets = c
-        .iot
-        .list_targets_for_policy()
-        .policy_name(&policy_name)
-        .send()
-        .await
-        .map_err(|e| crate::resources::common::aws_failure("iot:ListTargetsForPolicy", &policy_name, &e))?;
+    let targets = iot::policy_targets(c, &policy_name).await?;
     let mut current = None;
     let mut previous = Vec::new();
     let retire_after = rotation::now_secs() + DEFAULT_GRACE_HOURS * 3600;
-    for arn in targets.targets() {
+    for arn in &targets {
         let Some(cert_id) = arn.rsplit('/').next() else { continue };
         let Some(found) = iot::find_certificate(c, cert_id).await? else { continue };
         if found.pem.trim() == current_pem.trim() && keys::cert_matches_key(&found.pem, &key) {
