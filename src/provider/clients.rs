@@ -25,6 +25,10 @@ pub struct AwsClients {
     pub eks: aws_sdk_eks::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The account's `iot:Data-ATS` host, asked for once per provider process: it never
+    /// changes, and every plan of a consumer or server shows it. Concurrent plans share the
+    /// one call.
+    pub iot_data_endpoint: tokio::sync::OnceCell<String>,
 }
 
 const DEFAULT_SESSION_NAME: &str = "terraform-provider-maestro";
@@ -140,6 +144,7 @@ pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
         eks: client!(aws_sdk_eks, "eks"),
         secretsmanager: client!(aws_sdk_secretsmanager, "secretsmanager"),
         sts,
+        iot_data_endpoint: tokio::sync::OnceCell::new(),
     })
 }
 

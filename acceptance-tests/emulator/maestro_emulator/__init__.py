@@ -40,7 +40,14 @@ def install() -> None:
                 f"found {moto.__version__}"
             )
 
-        from . import eks_pod_identity, iam_documents, iot_certificates, iot_endpoint, iot_things
+        from . import (
+            eks_pod_identity,
+            iam_documents,
+            iot_certificates,
+            iot_endpoint,
+            iot_things,
+            secretsmanager_versions,
+        )
 
         extensions = {
             "eks_pod_identity": eks_pod_identity.install,
@@ -48,6 +55,7 @@ def install() -> None:
             "iot_certificates": iot_certificates.install,
             "iot_endpoint": iot_endpoint.install,
             "iot_things": iot_things.install,
+            "secretsmanager_versions": secretsmanager_versions.install,
         }
         # Switching one extension off lets a test prove that plain moto
         # really misbehaves (i.e. that the extension is still needed).

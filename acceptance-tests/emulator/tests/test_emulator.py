@@ -516,6 +516,40 @@ def test_iot_data_ats_endpoint_is_stable(emulator: Emulator) -> None:
     assert other_account.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"] != first
 
 
+def _version_dates(sm, name: str) -> dict[str, datetime]:
+    return {v["VersionId"]: v["CreatedDate"] for v in sm.list_secret_version_ids(SecretId=name)["Versions"]}
+
+
+def test_secret_version_ids_carry_their_creation_date(emulator: Emulator) -> None:
+    sm = emulator.client("secretsmanager")
+    name = unique("versions")
+    first = sm.create_secret(Name=name, SecretString="one")["VersionId"]
+    created = sm.get_secret_value(SecretId=name)["CreatedDate"]
+    time.sleep(2.1)
+    second = sm.put_secret_value(SecretId=name, SecretString="two")["VersionId"]
+    dates = _version_dates(sm, name)
+    # The date GetSecretValue gives the version, not the time of the listing.
+    assert dates[first] == created
+    assert (dates[second] - dates[first]).total_seconds() >= 2
+    time.sleep(1.1)
+    assert _version_dates(sm, name) == dates, "a later listing must not move the dates"
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def test_plain_moto_dates_every_version_now() -> None:
+    """Documents the moto bug `secretsmanager_versions` fixes; if this fails, moto fixed it."""
+    emu = start_emulator({"MAESTRO_EMULATOR_DISABLE": "secretsmanager_versions"})
+    try:
+        sm = emu.client("secretsmanager")
+        sm.create_secret(Name="plain", SecretString="one")
+        created = sm.get_secret_value(SecretId="plain")["CreatedDate"]
+        time.sleep(2.1)
+        [listed] = _version_dates(sm, "plain").values()
+        assert (listed - created).total_seconds() >= 2
+    finally:
+        emu.stop()
+
+
 # --------------------------------------------------------------------------
 # Two accounts via STS AssumeRole
 # --------------------------------------------------------------------------

@@ -326,10 +326,16 @@ pub async fn put_policy_version(c: &AwsClients, name: &str, doc: &serde_json::Va
 
 /// The `iot:Data-ATS` endpoint host of the account and region.
 pub async fn data_ats_endpoint(c: &AwsClients) -> Result<String, Diagnostics> {
-    let out = c.iot.describe_endpoint().endpoint_type("iot:Data-ATS").send().await.map_err(|e| {
-        aws_failure("iot:DescribeEndpoint", &format!("the iot:Data-ATS endpoint of account {} in {}", c.account_id, c.region), &e)
-    })?;
-    Ok(out.endpoint_address().unwrap_or_default().to_string())
+    let host = c
+        .iot_data_endpoint
+        .get_or_try_init(|| async {
+            let out = c.iot.describe_endpoint().endpoint_type("iot:Data-ATS").send().await.map_err(|e| {
+                aws_failure("iot:DescribeEndpoint", &format!("the iot:Data-ATS endpoint of account {} in {}", c.account_id, c.region), &e)
+            })?;
+            Ok::<_, Diagnostics>(out.endpoint_address().unwrap_or_default().to_string())
+        })
+        .await?;
+    Ok(host.clone())
 }
 
 /// An answer in which "not found" means there is nothing: `Ok(None)`.

@@ -27,38 +27,24 @@ use crate::resources::common::text;
 use async_trait::async_trait;
 use model::{attr, Attachments, Certificate, Previous, Spec};
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// (server IoT policy name, topic prefix it grants) of each Maestro server in an account.
 type ServerPrefixes = Vec<(String, String)>;
 
 #[derive(Default)]
 pub struct Consumer {
-    /// The `iot:Data-ATS` host per (account, region): it never changes, and modify_plan asks
-    /// for it on every plan of every consumer.
-    endpoints: Mutex<HashMap<(String, String), String>>,
     /// The Maestro servers of each (account, region) and the topic prefix each one's IoT
     /// policy grants, looked up once per provider process for the mismatch check.
-    servers: Mutex<HashMap<(String, String), ServerPrefixes>>,
-}
-
-impl Consumer {
-    async fn endpoint(&self, c: &AwsClients) -> Result<String, Diagnostics> {
-        let key = (c.account_id.clone(), c.region.clone());
-        if let Some(host) = self.endpoints.lock().expect("endpoint cache").get(&key) {
-            return Ok(host.clone());
-        }
-        let host = iot::data_ats_endpoint(c).await?;
-        self.endpoints.lock().expect("endpoint cache").insert(key, host.clone());
-        Ok(host)
-    }
+    /// Held across the lookup, so consumers planned in parallel make it once.
+    servers: tokio::sync::Mutex<HashMap<(String, String), ServerPrefixes>>,
 }
 
 impl Consumer {
     /// (server policy, topic prefix) of every `*-maestro-server-policy` in the account.
     async fn servers(&self, c: &AwsClients) -> Result<ServerPrefixes, Diagnostics> {
         let key = (c.account_id.clone(), c.region.clone());
-        if let Some(found) = self.servers.lock().expect("server cache").get(&key) {
+        let mut cache = self.servers.lock().await;
+        if let Some(found) = cache.get(&key) {
             return Ok(found.clone());
         }
         let mut found = Vec::new();
@@ -68,7 +54,7 @@ impl Consumer {
                 found.push((name, prefix));
             }
         }
-        self.servers.lock().expect("server cache").insert(key, found.clone());
+        cache.insert(key, found.clone());
         Ok(found)
     }
 }
@@ -113,7 +99,7 @@ impl Resource<AwsClients> for Consumer {
             p.set(attr::CLOUDEVENTS_CLIENT_ID, id.unwrap_or(Value::Unknown));
         }
         // Known at plan time, so configurations can use it before the first apply.
-        match self.endpoint(c).await {
+        match iot::data_ats_endpoint(c).await {
             Ok(host) => p.set(attr::ENDPOINT, Value::String(host)),
             Err(d) => diags.extend(d),
         }
@@ -184,7 +170,7 @@ impl Resource<AwsClients> for Consumer {
         let mut new = state.clone();
         spec.derived(c).write(&mut new);
         if new.get(attr::ENDPOINT).is_null() {
-            new.set(attr::ENDPOINT, Value::String(self.endpoint(c).await?));
+            new.set(attr::ENDPOINT, Value::String(iot::data_ats_endpoint(c).await?));
         }
         thing::read(c, &spec, &mut new).await?;
         policy::read(c, &spec, &mut new).await?;
