@@ -1,11 +1,13 @@
 """The README's demo: starts the AWS emulator (two accounts, and IoT Core's MQTT data plane),
 installs the freshly built provider into a filesystem mirror, applies examples/complete with the
-real OpenTofu CLI (key, consumer and identity across both accounts in one apply), prints its
-outputs, checks through the AWS APIs that the agent's credentials are coherent and that no
-private key reached the state, the outputs or the logs — and ends on the wire: a
-Maestro-faithful agent, started only from the files the CSI driver would mount from the
-secrets the provider wrote, receives one work event from a Maestro-faithful server and answers
-with one status event, through the broker that authorises as IoT Core does.
+real OpenTofu CLI (the Maestro server's identity in the regional account and two agents — key,
+consumer and identity each — across both accounts, in one apply), prints its outputs, checks
+through the AWS APIs that the server's and the agents' credentials are coherent and that no
+private key reached the state, the outputs or the logs — and ends on the wire: ONE
+Maestro-faithful server and both agents, each started only from the files the CSI driver would
+mount from the secrets the provider wrote, exchange work and status through the broker that
+authorises as IoT Core does; each agent receives only its own work, and both statuses reach the
+server through its shared subscription.
 
 Usage: python demo.py [EXAMPLE_DIR]   (default and scripts/demo: examples/complete)
 """
@@ -19,13 +21,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import aws_accounts, aws_inspect, complete_example, csi_mount, go_tools, server_side, settings, wire_flow
+from harness import aws_accounts, aws_inspect, complete_example, go_tools, settings, wire_flow
 from harness.emulator import Emulator
 from harness.leak_check import LeakDetected, LeakScanner, assert_no_leaks
 from harness.provider_install import ProviderMirror, build_provider
 from harness.tofu_workspace import TofuWorkspace
 
-CLUSTER_ID = "management-01"
+# The example's defaults: two management clusters (one agent each) and the server's cluster.
+MANAGEMENT_CLUSTERS = {"management-01": "management-01", "management-02": "management-02"}
+REGIONAL_CLUSTER = "regional-01"
 
 
 def main(example: Path) -> int:
@@ -39,8 +43,11 @@ def main(example: Path) -> int:
               f"management account {aws_accounts.MANAGEMENT_ACCOUNT_ID}); IoT Core data plane at {data.address}")
         management = aws_accounts.management_account(url)
         regional = aws_accounts.regional_account(url)
-        aws_inspect.create_eks_cluster(management, CLUSTER_ID)
-        print(f"created EKS cluster {CLUSTER_ID} in the management account")
+        for eks in MANAGEMENT_CLUSTERS.values():
+            aws_inspect.create_eks_cluster(management, eks)
+        aws_inspect.create_eks_cluster(regional, REGIONAL_CLUSTER)
+        print(f"created EKS clusters {', '.join(MANAGEMENT_CLUSTERS.values())} in the management account "
+              f"and {REGIONAL_CLUSTER} in the regional account")
 
         mirror = ProviderMirror(work / "provider")
         mirror.install(build_provider(work / "cargo-build.log"))
@@ -48,7 +55,7 @@ def main(example: Path) -> int:
 
         ws_dir = work / "workspace"
         shutil.copytree(example, ws_dir)
-        complete_example.write_variables(ws_dir, url, CLUSTER_ID, CLUSTER_ID, broker_ca_pem=data.ca_pem)
+        complete_example.write_variables(ws_dir, url, MANAGEMENT_CLUSTERS, REGIONAL_CLUSTER, broker_ca_pem=data.ca_pem)
         ws = TofuWorkspace(ws_dir, settings.tofu_binary(), mirror.cli_config)
         for args in (["init", "-no-color"], ["apply", "-auto-approve", "-no-color"]):
             result = ws.run(*args)
@@ -59,19 +66,22 @@ def main(example: Path) -> int:
         print("checked through the AWS APIs of both accounts:")
         outputs = {k: v["value"] for k, v in json.loads(ws.run("output", "-json").stdout).items()}
         scanner = LeakScanner()
-        for line in complete_example.verify(management, regional, CLUSTER_ID, outputs, scanner,
-                                            broker_ca_pem=data.ca_pem):
+        for line in complete_example.verify(management, regional, outputs, scanner, broker_ca_pem=data.ca_pem):
             print(f"  {line}")
         print("\non the wire (MQTT 5 over TLS to the emulated IoT Core, CloudEvents in binary mode):")
-        for line in exchange_over_mqtt(work, data, management, regional, outputs, scanner):
+        # The mounts hold the keys by design, so they stay out of the scanned trees.
+        report, _ = complete_example.exchange_over_mqtt(go_tools.maestro_wire(), data, management, regional, outputs,
+                                                        work / "mounts", work / "wire", scanner)
+        for line in report:
             print(f"  {line}")
         try:
-            assert_no_leaks(scanner.scan_tree(ws_dir), context=f"in {ws_dir}")
+            assert_no_leaks(scanner.scan_tree(ws_dir) + scanner.scan_tree(work / "wire"),
+                            context=f"in {ws_dir} or {work / 'wire'}")
         except LeakDetected as error:
             print(f"  LEAK: {error}")
             return 1
-        print("  leak check: the private key is in no file of the workspace "
-              "(configuration, state, saved tofu output, TF_LOG=trace logs)")
+        print("  leak check: no private key (the server's, the agents') is in any file of the workspace "
+              "(configuration, state, saved tofu output, TF_LOG=trace logs) or of the wire clients' logs")
         print(f"\nworkspace kept at {ws_dir} (tofu logs in {ws.artifacts})")
         return 0
     except AssertionError as error:
@@ -79,27 +89,6 @@ def main(example: Path) -> int:
         return 1
     finally:
         emulator.stop()
-
-
-def exchange_over_mqtt(work: Path, data: wire_flow.IotData, management, regional, outputs: dict,
-                       scanner: LeakScanner) -> list[str]:
-    """One work event from a Maestro-faithful server to the agent, one status event back. The
-    agent reads only what its CSI mount would hold; the server's certificate is the harness's
-    until the provider manages the server side."""
-    agent_files = csi_mount.mount_agent_secrets(management, outputs["secrets"]["credentials"],
-                                                outputs["secrets"]["config"], work / "mounts" / "agent", guard=scanner)
-    seen = wire_flow.exchange_with_harness_server(go_tools.maestro_wire(), data, regional, agent_files, CLUSTER_ID,
-                                                  outputs["mqtt"]["endpoint"], work / "wire", guard=scanner)
-    connected = seen["connected"]
-    assert connected["clientId"] == outputs["mqtt"]["client_id"], (connected, outputs["mqtt"])
-    work_event, status = seen["work"], seen["status"]
-    return [
-        f"agent connected as {connected['clientId']} with the certificate from the credential secret",
-        f"server {server_side.SERVER_CLIENT_ID} published work {work_event['id']} ({work_event['type']})",
-        f"  to {seen['published']['topic']}; the agent received it (resource {work_event['resourceid']})",
-        f"agent published status {status['id']} ({status['type']})",
-        f"  to {status['topic']}; the server received it",
-    ]
 
 
 if __name__ == "__main__":

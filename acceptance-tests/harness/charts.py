@@ -1,5 +1,6 @@
-"""What the two Maestro agent Helm charts read, recorded as data so the tests can check the
-provider's outputs against the charts instead of against the provider itself.
+"""What the Maestro Helm charts read (the two agent charts and the deployed server chart),
+recorded as data so the tests can check the provider's outputs against the charts instead of
+against the provider itself.
 
 Facts taken from the charts' sources (read 2026-12-01):
 
@@ -16,6 +17,14 @@ Facts taken from the charts' sources (read 2026-12-01):
   mounts it at `/secrets/mqtt/`, mounts the Kubernetes secret `maestro-agent-certs` at
   `/secrets/mqtt-certs` when `rootCert` is set, and passes
   `--cloudevents-client-id={{ .Values.cloudeventsClientId }}`.
+- **Deployed server chart**: rosa-regional-platform `argocd/config/regional-cluster/maestro-server`
+  (`templates/secretproviderclass.yaml`). Its SecretProviderClass (AWS provider, Pod Identity)
+  mounts three secrets by FIXED names at `/mnt/secrets-store`: `maestro/server-cert`
+  (`certificate`, `privateKey`, `caCert` → `ca.crt`), `maestro/server-config` (`config` →
+  `config.yaml`, which `--message-broker-config-file` names) and `maestro/db-credentials`
+  (`username`, `password`, `host`, `port`, `database` → `db.user`, `db.password`, `db.host`,
+  `db.port`, `db.name`). Of `maestro_server_identity`'s `server_flags` the chart passes only the
+  broker type and the config file; the client ID and source ID are the ones the flags name.
 """
 
 from __future__ import annotations
@@ -37,6 +46,17 @@ DEPLOYED_AGENT_OBJECTS = (
                                          ("caCert", "ca.crt"))),
     MountedObject("maestro/agent-config", (("config", "config.yaml"), ("consumerName", "consumerName"))),
 )
+
+DEPLOYED_SERVER_OBJECTS = (
+    MountedObject("maestro/server-cert", (("certificate", "certificate"), ("privateKey", "privateKey"),
+                                          ("caCert", "ca.crt"))),
+    MountedObject("maestro/server-config", (("config", "config.yaml"),)),
+    MountedObject("maestro/db-credentials", (("username", "db.user"), ("password", "db.password"),
+                                             ("host", "db.host"), ("port", "db.port"), ("database", "db.name"))),
+)
+# The server's objects that hold its MQTT identity and config: what the wire needs (the
+# database credentials are Maestro's own business and have no part in MQTT).
+DEPLOYED_SERVER_MQTT_OBJECTS = DEPLOYED_SERVER_OBJECTS[:2]
 
 # Every key path of the deployed chart's values.yaml (leaves), and the ones its templates
 # `required`. A value the provider emits outside this layout would be silently ignored.

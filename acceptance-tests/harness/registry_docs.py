@@ -11,7 +11,19 @@ Pages list attributes as bullet lines in named sections:
     - `name` (Computed, String) Description...
 
 A `### name` heading inside a reference section scopes the following lines to that block, so
-nested attributes are keyed by their path (`assume_role.role_arn`).
+nested attributes are keyed by their path (`assume_role.role_arn`). An attribute the schema
+marks sensitive carries the flag `Sensitive`, and only such an attribute does:
+
+    - `private_key_pem` (Computed, String, Sensitive) Description...
+
+A function's page lists its parameters like arguments, with their type as the only flag
+(`- `name` (String) Description...`), and shows its signature in a `## Signature` section, in the
+registry's notation:
+
+    ## Signature
+    ```text
+    agent_binding(consumer_id string, topic_prefix string, regional_account_id string, region string) object
+    ```
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ PROVIDER_PREFIX = f"{settings.PROVIDER_TYPE}_"
 
 REFERENCE_SECTIONS = ("Argument Reference", "Attribute Reference")
 ENTRY = re.compile(r"^- `(?P<name>[A-Za-z0-9_]+)` \((?P<flags>[^)]*)\) (?P<description>.+)$")
-FLAG_WORDS = {"Required", "Optional", "Computed", "Block", "Forces replacement"}
+FLAG_WORDS = {"Required", "Optional", "Computed", "Block", "Forces replacement", "Sensitive"}
 
 # Schema kind (as `tofu providers schema -json` names it) -> docs/ subdirectory.
 KIND_DIRECTORIES = {
@@ -149,12 +161,13 @@ def type_label(schema_type) -> str:
 @dataclass
 class SchemaEntry:
     path: str
-    kind: str  # "attribute" or "block"
+    kind: str  # "attribute", "block" or (a function's) "parameter"
     required: bool
     optional: bool
     computed: bool
     type: str | None
     description: str
+    sensitive: bool = False
 
 
 def schema_entries(block: dict, prefix: str = "") -> dict[str, SchemaEntry]:
@@ -165,7 +178,8 @@ def schema_entries(block: dict, prefix: str = "") -> dict[str, SchemaEntry]:
             raise NotImplementedError("nested attribute types are not documented yet: extend registry_docs")
         found[prefix + name] = SchemaEntry(prefix + name, "attribute", bool(attribute.get("required")),
                                            bool(attribute.get("optional")), bool(attribute.get("computed")),
-                                           type_label(attribute["type"]), attribute.get("description", ""))
+                                           type_label(attribute["type"]), attribute.get("description", ""),
+                                           sensitive=bool(attribute.get("sensitive")))
     for name, nested in (block.get("block_types") or {}).items():
         inner = nested["block"]
         found[prefix + name] = SchemaEntry(prefix + name, "block", bool(nested.get("min_items")), not nested.get("min_items"),
@@ -192,6 +206,36 @@ def expected_flags(entry: SchemaEntry) -> list[str]:
 def expected_section(entry: SchemaEntry) -> str:
     return "Attribute Reference" if entry.kind == "attribute" and not (entry.required or entry.optional) \
         else "Argument Reference"
+
+
+def sensitivity_problem(entry: SchemaEntry, flags: list[str]) -> str | None:
+    """Why the documented flags misstate whether the schema marks the attribute sensitive."""
+    if entry.sensitive and "Sensitive" not in flags:
+        return "is sensitive in the schema but not flagged `Sensitive`"
+    if not entry.sensitive and "Sensitive" in flags:
+        return "is flagged `Sensitive` but the schema does not mark it sensitive"
+    return None
+
+
+def signature_type(schema_type) -> str:
+    """A type in the registry's function-signature notation (`string`, `list of string`, `object`)."""
+    if isinstance(schema_type, str):
+        return schema_type
+    kind = schema_type[0]
+    if kind in ("list", "set", "map"):
+        return f"{kind} of {signature_type(schema_type[1])}"
+    if kind in ("object", "tuple"):
+        return kind
+    raise ValueError(f"unknown type {schema_type!r}")
+
+
+def function_signature(name: str, function: dict) -> str:
+    """`name(param type, ...) return`, with a variadic parameter as `...param type`."""
+    parameters = [f"{p['name']} {signature_type(p['type'])}" for p in function.get("parameters") or []]
+    if function.get("variadic_parameter"):
+        variadic = function["variadic_parameter"]
+        parameters.append(f"...{variadic['name']} {signature_type(variadic['type'])}")
+    return f"{name}({', '.join(parameters)}) {signature_type(function['return_type'])}"
 
 
 def page_path(kind: str, name: str) -> Path:

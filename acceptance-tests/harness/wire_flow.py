@@ -1,19 +1,30 @@
-"""Putting what the provider wrote in front of Maestro-faithful processes, the way each agent
-chart does, and driving one exchange of work and status between a server and an agent.
+"""Putting what the provider wrote in front of Maestro-faithful processes, the way each chart
+does, and driving exchanges of work and status between one server and its agents.
 
-- `mount_deployed_chart_agent`: the deployed chart's SecretProviderClass (fixed secret names,
-  `caCert` → `ca.crt`, `config` → `config.yaml`), via `csi_mount`.
+- `mount_deployed_chart_agent`: the deployed agent chart's SecretProviderClass (fixed secret
+  names, `caCert` → `ca.crt`, `config` → `config.yaml`), via `csi_mount`.
 - `mount_upstream_chart_agent`: upstream's chart — config.yaml rendered by the chart from
   `upstream_helm_values`, certificates from the Kubernetes secret `maestro-agent-certs` (here
   filled from the credential secret, as a CSI `secretObjects` sync or the ephemeral bundle
   would), under `/secrets/mqtt-certs`.
+- `mount_deployed_chart_server`: the deployed server chart's SecretProviderClass over what
+  `maestro_server_identity` wrote in the regional account (`maestro/server-cert`,
+  `maestro/server-config`; its database secret has no part in MQTT).
+- `start_deployed_chart_server`: the server started from that mount with the client ID and
+  source ID of the resource's `server_flags` (`$(POD_NAME)` expanded as Kubernetes does),
+  subscribing with the config's agentEvents as written — `$share/<group>/...` when shared.
+- `exchange_with_server`: one server and several agents; each consumer's work reaches only its
+  agent, and every agent's status reaches the server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import urllib.request
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +52,17 @@ def mount_deployed_chart_agent(management: AwsAccount, target: Path, guard: Any 
     return csi_mount.mount_agent_secrets(management, cert, config, target, guard=guard)
 
 
+def mount_deployed_chart_server(regional: AwsAccount, target: Path, guard: Any = None) -> Path:
+    """The server pod's CSI mount: the deployed server chart's objects that carry its MQTT
+    identity and config, read from the regional account. With `guard`, the server's private key
+    is registered with the leak scan."""
+    cert, config = charts.DEPLOYED_SERVER_MQTT_OBJECTS
+    # csi_mount maps the JSON keys itself; it must map them the way the chart does.
+    assert (cert.aliases, config.aliases) == (csi_mount.SERVER_CERT_KEYS, csi_mount.SERVER_CONFIG_KEYS), \
+        "csi_mount's server key mapping differs from the deployed server chart's SecretProviderClass"
+    return csi_mount.mount_server_secrets(regional, cert.object_name, config.object_name, target, guard=guard)
+
+
 def mount_upstream_chart_agent(management: AwsAccount, cert_secret: str, values: dict[str, Any], target: Path,
                                guard: Any = None) -> Path:
     bundle = creds.read_bundle(management, cert_secret, guard=guard)
@@ -66,42 +88,151 @@ def exchange(server: wire.WireClient, agent: wire.WireClient, consumer: str, tim
     assert code is not None and code < 0x80, f"the server's publish was refused: {published}"
     work = agent.wait_for(lambda e: e["event"] == "work" and e.get("id") == event_id, timeout)
     assert work["resourceid"] == resource_id and work["clustername"] == consumer, work
+    assert work["accepted"], work
     status = server.wait_for(lambda e: e["event"] == "status" and e.get("resourceid") == resource_id, timeout)
     assert status.get("clustername") == consumer, status
+    assert status["accepted"], status
     return {"published": published, "work": work, "status": status}
 
 
-def start_harness_server(binary: Path, data: IotData, identity: Any, endpoint: str, mount_dir: Path,
-                         log_dir: Path) -> wire.WireClient:
-    """Mounts the harness server identity's files and starts the server as Maestro's deployment
-    runs it (client ID `maestro-<pod>`, source ID from the topic prefix)."""
-    from . import server_side
+# ---------------------------------------------------------------- the server, as deployed
 
-    files = server_side.mount_server_files(identity, endpoint, data.ca_pem, mount_dir)
-    return wire.start_server(binary, files, data.address, log_dir, client_id=server_side.SERVER_CLIENT_ID,
-                             source_id=identity.source_id)
+# The server pod's name: Kubernetes expands `$(POD_NAME)` in the container's args from the
+# downward API (`metadata.name`), here a Deployment's pod.
+SERVER_POD_NAME = "maestro-7c9d5b8f6-q2x7k"
+SERVER_FLAG_NAMES = ("message-broker-type", "message-broker-config-file", "source-id", "client-id",
+                     "subscription-type")
+_K8S_VARIABLE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
-def exchange_with_harness_server(binary: Path, data: IotData, regional: AwsAccount, agent_files: Path, consumer: str,
-                                 endpoint: str, workdir: Path, guard: Any = None,
-                                 cloudevents_client_id: str | None = None) -> dict[str, Any]:
-    """Starts a server (the harness's identity, removed afterwards) and the agent from
-    `agent_files`, and runs one `exchange`, logging under `workdir`. Adds the agent's
-    `connected` event to the result."""
-    from . import server_side
+def expand_kubernetes_variables(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' expansion of a container argument: `$(NAME)` becomes the variable's value,
+    `$$` a literal `$`, and a reference to an undefined variable stays as written."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+    return _K8S_VARIABLE.sub(replace, text)
 
-    identity = server_side.issue_server_identity(regional, f"{consumer}-srv", guard=guard)
+
+@dataclass(frozen=True)
+class ServerCommand:
+    """Maestro's `server` command line as `maestro_server_identity.server_flags` has it run."""
+    broker_type: str
+    config_file: str
+    source_id: str
+    client_id: str
+    subscription_type: str
+
+
+def server_command(server_flags: Sequence[str], pod_name: str = SERVER_POD_NAME) -> ServerCommand:
+    """Parses the resource's `server_flags` (`--name=value`, each once) as the pod would get them."""
+    values: dict[str, str] = {}
+    for flag in server_flags:
+        assert flag.startswith("--") and "=" in flag, f"server_flags holds {flag!r}, not a --name=value flag"
+        name, value = flag[2:].split("=", 1)
+        assert name not in values, f"server_flags gives --{name} twice: {list(server_flags)}"
+        values[name] = expand_kubernetes_variables(value, {"POD_NAME": pod_name})
+    assert set(values) == set(SERVER_FLAG_NAMES), \
+        f"server_flags names {sorted(values)}, expected {sorted(SERVER_FLAG_NAMES)}"
+    unexpanded = [v for v in values.values() if _K8S_VARIABLE.search(v)]
+    assert not unexpanded, f"server_flags refers to variables the pod does not define: {unexpanded}"
+    return ServerCommand(values["message-broker-type"], values["message-broker-config-file"], values["source-id"],
+                         values["client-id"], values["subscription-type"])
+
+
+def start_deployed_chart_server(binary: Path, data: IotData, regional: AwsAccount, server: Mapping[str, Any],
+                                mount_dir: Path, log_dir: Path, guard: Any = None,
+                                pod_name: str = SERVER_POD_NAME) -> wire.WireClient:
+    """Mounts `maestro_server_identity`'s secrets as the deployed server chart does and starts the
+    server with its `server_flags`. `server` is the resource's state (or an output holding its
+    `server_flags` and `agent_events_topic`). Returns once the server is connected and subscribed,
+    having checked that it subscribed with the resource's agentEvents filter ($share included)
+    and that the broker granted it."""
+    command = server_command(server["server_flags"], pod_name)
+    assert command.broker_type == "mqtt", command
+    config_object = charts.DEPLOYED_SERVER_MQTT_OBJECTS[1]
+    mounted_config = dict(config_object.aliases)["config"]
+    assert command.config_file == f"{charts.DEPLOYED_MOUNT_PATH}/{mounted_config}", \
+        f"--message-broker-config-file={command.config_file} is not the file the chart mounts from {config_object.object_name}"
+    agent_events = server["agent_events_topic"]
+    shared = agent_events.startswith("$share/")
+    assert (command.subscription_type == "shared") == shared, \
+        f"--subscription-type={command.subscription_type} but agentEvents is {agent_events!r}"
+    files = mount_deployed_chart_server(regional, mount_dir, guard=guard)
+    client = wire.start_server(binary, files, data.address, log_dir, client_id=command.client_id,
+                               source_id=command.source_id)
     try:
-        # The mount goes beside the agent's, not under `workdir`: the logs there are leak-scanned
-        # and the mount holds the server's key by design.
-        with start_harness_server(binary, data, identity, endpoint, agent_files.parent / f"{consumer}-server",
-                                  workdir / "server") as server, \
-                wire.start_agent(binary, agent_files, data.address, workdir / "agent",
-                                 cloudevents_client_id=cloudevents_client_id) as agent:
-            server.wait_for("subscribed")
-            connected = agent.wait_for("connected")
-            agent.wait_for("subscribed")
-            seen = exchange(server, agent, consumer)
-    finally:
-        server_side.remove_server_identity(regional, identity)
-    return {**seen, "connected": connected}
+        connected = client.wait_for("connected")
+        assert connected["clientId"] == command.client_id, connected
+        subscribed = client.wait_for("subscribed")
+        assert subscribed["topics"] == [agent_events], (subscribed, agent_events)
+        assert subscribed["granted"], f"the broker refused the server's subscription: {subscribed}"
+    except BaseException:
+        client.stop()
+        raise
+    return client
+
+
+# ---------------------------------------------------------------- one server, several agents
+
+
+@dataclass(frozen=True)
+class AgentMount:
+    """One agent to start: its consumer name and the files its chart mounts. The upstream chart's
+    mount has no consumerName file and passes the client ID as a flag."""
+    consumer: str
+    files: Path
+    cloudevents_client_id: str | None = None
+    consumer_name: str | None = None
+
+
+def wait_for_resync_requests(server: wire.WireClient, consumers: Sequence[str], timeout: float = 30) -> None:
+    """Once subscribed, each agent asks the server for a spec resync (as Maestro's agent does).
+    Waiting until the server has every consumer's request means no resync answer can cross the
+    exchanges that follow, and shows each agent's messages reach the server's subscription."""
+    for consumer in consumers:
+        server.wait_for(lambda e, c=consumer: e["event"] == "resync-request" and e.get("clustername") == c, timeout)
+
+
+def assert_only_own_traffic(agent: wire.WireClient, consumer: str, work_ids: Sequence[str]) -> None:
+    """The agent received exactly the works in `work_ids`, and every topic it used or was
+    delivered a message on is its own consumer's."""
+    received = [e["id"] for e in agent.events() if e["event"] == "work"]
+    assert received == list(work_ids), f"agent of {consumer} received works {received}, expected {list(work_ids)}"
+    foreign = [e for e in agent.events() if "topic" in e and e["topic"].split("/")[-2:-1] != [consumer]]
+    assert not foreign, f"agent of {consumer} saw another consumer's topics: {foreign}"
+
+
+def exchange_with_server(binary: Path, data: IotData, regional: AwsAccount, server: Mapping[str, Any],
+                         agents: Sequence[AgentMount], server_mount: Path, workdir: Path,
+                         guard: Any = None) -> dict[str, Any]:
+    """ONE server from `maestro_server_identity`'s secrets (`start_deployed_chart_server`) and
+    every agent in `agents`, all running at once: each consumer gets one work, which only its
+    agent receives, and every agent's status reaches the server through its subscription. Logs go
+    under `workdir` (leak-scan it); `server_mount` holds the server's key by design, so it must
+    lie outside every scanned tree. Returns `{"server": {"connected", "subscribed"},
+    "agents": {consumer: {"connected", "published", "work", "status"}}}`."""
+    assert len({a.consumer for a in agents}) == len(agents), "one agent per consumer"
+    with contextlib.ExitStack() as stack:
+        srv = stack.enter_context(start_deployed_chart_server(binary, data, regional, server, server_mount,
+                                                              workdir / "server", guard=guard))
+        running = {a.consumer: stack.enter_context(
+            wire.start_agent(binary, a.files, data.address, workdir / f"agent-{a.consumer}",
+                             cloudevents_client_id=a.cloudevents_client_id, consumer_name=a.consumer_name))
+            for a in agents}
+        connected = {}
+        for consumer, agent in running.items():
+            connected[consumer] = agent.wait_for("connected")
+            subscribed = agent.wait_for("subscribed")
+            assert subscribed["granted"], f"the broker refused the subscription of {consumer}'s agent: {subscribed}"
+        wait_for_resync_requests(srv, list(running))
+        seen = {consumer: exchange(srv, agent, consumer) for consumer, agent in running.items()}
+        for consumer, agent in running.items():
+            assert_only_own_traffic(agent, consumer, [seen[consumer]["work"]["id"]])
+        server_events = srv.events()
+    statuses = {e["clustername"] for e in server_events if e["event"] == "status"}
+    assert statuses == set(running), f"the server received status from {sorted(statuses)}, expected {sorted(running)}"
+    first = lambda name: next(e for e in server_events if e["event"] == name)  # noqa: E731
+    return {"server": {"connected": first("connected"), "subscribed": first("subscribed")},
+            "agents": {c: {**seen[c], "connected": connected[c]} for c in running}}

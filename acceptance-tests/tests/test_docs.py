@@ -77,6 +77,9 @@ def compare(page: rd.DocPage, expected: dict[str, rd.SchemaEntry]) -> list[str]:
         unknown = set(documented.flags[len(want_flags):]) - rd.FLAG_WORDS
         if unknown:
             problems.append(f"{page.path.name}:{documented.line}: `{name}` has unknown flags {sorted(unknown)}")
+        sensitivity = rd.sensitivity_problem(entry, documented.flags)
+        if sensitivity:
+            problems.append(f"{page.path.name}:{documented.line}: `{name}` {sensitivity}")
         if documented.section != want_section:
             problems.append(f"{page.path.name}:{documented.line}: `{name}` belongs under '{want_section}', "
                             f"not '{documented.section}'")
@@ -139,6 +142,75 @@ def test_pages_have_frontmatter_and_the_schema_description(provider_schema):
         if description and rd.normalize(description) not in rd.normalize(page.text):
             problems.append(f"{path.name}: the schema's description of {name} is not on the page")
     assert not problems, "\n  ".join(["page problems:", *problems])
+
+
+def test_function_pages_show_the_signature_and_the_summary(provider_schema):
+    """A function page carries the schema's signature (`## Signature`, as the registry renders it:
+    parameter names and types, return type) and its summary as the frontmatter description."""
+    problems = []
+    for name, function in sorted((provider_schema.get("functions") or {}).items()):
+        path = rd.page_path("functions", name)
+        if not path.is_file():
+            continue
+        page = rd.read_page(path)
+        expected = rd.function_signature(name, function)
+        blocks = page.fenced_blocks("Signature")
+        if not blocks:
+            problems.append(f"{path.name}: no code block under '## Signature'")
+        elif blocks[0][1].strip() != expected:
+            problems.append(f"{path.name}: signature differs from the schema\n      page:   {blocks[0][1].strip()}\n"
+                            f"      schema: {expected}")
+        if function.get("summary") and rd.normalize(page.frontmatter.get("description", "")) != rd.normalize(function["summary"]):
+            problems.append(f"{path.name}: frontmatter description is not the function's summary "
+                            f"({function['summary']!r})")
+    assert not problems, "\n  ".join(["function page problems:", *problems])
+
+
+def test_the_comparison_reports_every_kind_of_disagreement(tmp_path):
+    """compare() and the signature check against a page written wrong on purpose, so the checks
+    above cannot pass by finding nothing to compare."""
+    page_file = tmp_path / "thing.md"
+    page_file.write_text("\n".join([
+        "---", 'page_title: "x"', "---", "# thing (Ephemeral Resource)",
+        "## Argument Reference",
+        "- `cluster_id` (Required, String) Management cluster identifier.",
+        "- `computed_here` (Computed, String) Listed under the wrong section.",
+        "## Attribute Reference",
+        "- `private_key_pem` (Computed, String) The key.",
+        "- `ca_pem` (Computed, String, Sensitive) The CA.",
+        "- `version_id` (Computed, String) A reworded description.",
+        "- `stray` (Computed, String) Not in the schema.",
+        "- `cluster_id` (Required, String) Twice.",
+        "- `broken line without flags",
+    ]) + "\n", encoding="utf-8")
+    schema = {"attributes": {
+        "cluster_id": {"type": "string", "required": True, "description": "Management cluster identifier."},
+        "computed_here": {"type": "string", "computed": True, "description": "Listed under the wrong section."},
+        "private_key_pem": {"type": "string", "computed": True, "sensitive": True, "description": "The key."},
+        "ca_pem": {"type": "string", "computed": True, "description": "The CA."},
+        "version_id": {"type": "string", "computed": True, "description": "The secret version read."},
+        "secret_name": {"type": "string", "optional": True, "computed": True, "description": "The secret."},
+    }}
+    problems = "\n".join(compare(rd.read_page(page_file), rd.schema_entries(schema)))
+    for expected in ("`secret_name` is in the schema but not documented",
+                     "`computed_here` belongs under 'Attribute Reference'",
+                     "`private_key_pem` is sensitive in the schema but not flagged `Sensitive`",
+                     "`ca_pem` is flagged `Sensitive` but the schema does not mark it sensitive",
+                     "`version_id` description differs from the schema",
+                     "`stray` is documented but not in the schema",
+                     "`cluster_id` documented twice",
+                     "unparseable reference line"):
+        assert expected in problems, f"not reported: {expected}\n{problems}"
+
+    function = {"parameters": [{"name": "consumer_id", "type": "string", "description": "The consumer."}],
+                "variadic_parameter": {"name": "extra", "type": ["list", "string"]},
+                "return_type": ["object", {"a": "string"}], "summary": "s", "description": "d"}
+    assert rd.function_signature("f", function) == "f(consumer_id string, ...extra list of string) object"
+    page_file.write_text("---\n---\n## Argument Reference\n- `consumer_id` (Number) Another text.\n", encoding="utf-8")
+    problems = "\n".join(compare(rd.read_page(page_file), function_entries(function)))
+    assert "`consumer_id` is documented as (Number), the schema says (String)" in problems, problems
+    assert "`consumer_id` description differs from the schema" in problems, problems
+    assert "`extra` is in the schema but not documented" in problems, problems
 
 
 def _example_file(kind: str, name: str, file_name: str) -> Path:

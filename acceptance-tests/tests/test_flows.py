@@ -2,7 +2,10 @@
 
 - one configuration with two aliased providers, where one apply does everything;
 - two teams with two configurations (two workspaces, two states), where only `csr_pem` travels
-  from management to regional and `certificate_pem` + the endpoint travel back.
+  from management to regional and `certificate_pem` + the endpoint travel back. There the
+  regional team also runs the Maestro server (`maestro_server_identity`) and serves a second
+  management team the same way; on the wire ONE server, started from that resource's secrets,
+  exchanges work and status with both teams' agents.
 
 Checked in AWS: the key in the management secret is the one whose CSR the regional account
 signed, the current bundle is always coherent (also in the middle of a rotation), the IoT
@@ -17,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from harness import aws_inspect
 from harness import credentials as creds
 from harness import csi_mount, hcl, wire_flow
 from harness import policy_documents as docs
@@ -27,6 +31,7 @@ pytestmark = pytest.mark.acceptance
 KEY = "maestro_agent_key.k"
 CONSUMER = "maestro_consumer.c"
 IDENTITY = "maestro_agent_identity.x"
+SERVER = "maestro_server_identity.server"
 
 
 def key_block(cluster_id: str, generation: str) -> str:
@@ -34,10 +39,18 @@ def key_block(cluster_id: str, generation: str) -> str:
                         provider="maestro.management")
 
 
-def consumer_block(cluster_id: str, csr: Any, grace_hours: int) -> str:
-    return hcl.resource("maestro_consumer", "c", {
+def consumer_block(cluster_id: str, csr: Any, grace_hours: int, label: str = "c", **extra: Any) -> str:
+    return hcl.resource("maestro_consumer", label, {
         "consumer_id": cluster_id, "csr_pem": csr, "account_id": MANAGEMENT_ACCOUNT_ID,
-        "certificate_grace_period_hours": grace_hours}, provider="maestro.regional")
+        "certificate_grace_period_hours": grace_hours, **extra}, provider="maestro.regional")
+
+
+def server_block(name: str, eks: str, broker_ca_pem: str) -> str:
+    """The Maestro server's identity in the regional account; its secrets keep the names the
+    deployed server chart mounts."""
+    return hcl.resource("maestro_server_identity", "server", {
+        "name": name, "eks_cluster_name": eks, "broker_ca_pem": broker_ca_pem,
+        "force_delete_without_recovery": True}, provider="maestro.regional")
 
 
 def identity_block(cluster_id: str, eks: str, certificate: Any, endpoint: Any, broker_ca_pem: str | None = None) -> str:
@@ -141,63 +154,86 @@ def test_one_configuration_does_everything_in_one_apply_and_rotates_without_a_ga
 
 def test_two_teams_exchange_only_public_material(make_workspace, provider_preamble, management, regional,
                                                  make_eks_cluster, leak_guard, iot_data, maestro_wire, tmp_path):
-    cluster_id = "flow-two"
-    eks = make_eks_cluster("flow-two-eks")
-    mgmt = make_workspace("management")
+    """Management team A (rotating) and management team B each own their agent's key and
+    identity; the regional team owns the server and both consumers."""
+    cluster_id, other_id = "flow-two", "flow-two-b"
+    eks, other_eks = make_eks_cluster("flow-two-eks"), make_eks_cluster("flow-two-b-eks")
+    regional_eks = aws_inspect.create_eks_cluster(regional, "flow-two-regional-eks")["name"]
+    mgmt, other_mgmt = make_workspace("management"), make_workspace("management-b")
     region = make_workspace("regional")
 
-    def management_config(generation: str, certificate: str | None, endpoint: str | None) -> str:
-        return provider_preamble + key_block(cluster_id, generation) + "\n" + \
-            identity_block(cluster_id, eks, certificate, endpoint, iot_data.ca_pem) + \
+    def management_config(cluster: str, eks_name: str, generation: str, certificate: str | None,
+                          endpoint: str | None) -> str:
+        return provider_preamble + key_block(cluster, generation) + "\n" + \
+            identity_block(cluster, eks_name, certificate, endpoint, iot_data.ca_pem) + \
             'output "csr_pem" {\n  value = maestro_agent_key.k.csr_pem\n}\n'
 
-    def regional_config(csr: str, grace_hours: int = 24) -> str:
-        return provider_preamble + consumer_block(cluster_id, csr, grace_hours) + \
-            'output "certificate_pem" {\n  value = maestro_consumer.c.certificate_pem\n}\n' + \
-            'output "endpoint" {\n  value = maestro_consumer.c.endpoint\n}\n'
+    def regional_config(csr: str, other_csr: str, grace_hours: int = 24) -> str:
+        prefix = hcl.Raw("maestro_server_identity.server.topic_prefix")
+        return provider_preamble + server_block(cluster_id, regional_eks, iot_data.ca_pem) + "\n" + \
+            consumer_block(cluster_id, csr, grace_hours, topic_prefix=prefix) + "\n" + \
+            consumer_block(other_id, other_csr, 24, label="c_b", topic_prefix=prefix) + \
+            'output "teams" {\n  value = {\n' + \
+            f'    "{cluster_id}" = {{ certificate_pem = maestro_consumer.c.certificate_pem, endpoint = maestro_consumer.c.endpoint }}\n' + \
+            f'    "{other_id}" = {{ certificate_pem = maestro_consumer.c_b.certificate_pem, endpoint = maestro_consumer.c_b.endpoint }}\n' + \
+            '  }\n}\n'
 
     def outputs(ws) -> dict[str, Any]:
         return {k: v["value"] for k, v in json.loads(ws.run("output", "-json").stdout).items()}
 
-    # Management team: key and identity; no certificate yet, so the plan warns.
-    mgmt.set_config(management_config("1", None, None))
+    # Management teams: key and identity; no certificate yet, so the plan warns.
+    mgmt.set_config(management_config(cluster_id, eks, "1", None, None))
     mgmt.init()
     applied = mgmt.apply()
     assert "The agent has no certificate yet" in applied.output
     csr = outputs(mgmt)["csr_pem"]
     assert "PRIVATE KEY" not in csr
+    other_mgmt.set_config(management_config(other_id, other_eks, "1", None, None))
+    other_mgmt.init()
+    other_mgmt.apply()
+    other_csr = outputs(other_mgmt)["csr_pem"]
 
-    # Regional team: consumer from the CSR alone.
-    region.set_config(regional_config(csr))
+    # Regional team: the server's identity, and a consumer from each CSR alone.
+    region.set_config(regional_config(csr, other_csr))
     region.init()
     region.apply()
     region.assert_plan_empty()
-    handed_back = outputs(region)
-    assert set(handed_back) == {"certificate_pem", "endpoint"}
+    teams = outputs(region)["teams"]
+    assert set(teams) == {cluster_id, other_id}
+    assert all(set(handed) == {"certificate_pem", "endpoint"} for handed in teams.values()), teams
+    handed_back, other_handed_back = teams[cluster_id], teams[other_id]
 
-    # Management team again: the certificate completes the bundle.
-    mgmt.set_config(management_config("1", handed_back["certificate_pem"], handed_back["endpoint"]))
+    # Management teams again: the certificate completes each bundle.
+    mgmt.set_config(management_config(cluster_id, eks, "1", handed_back["certificate_pem"], handed_back["endpoint"]))
     mgmt.apply()
     mgmt.assert_plan_empty()
+    other_mgmt.set_config(management_config(other_id, other_eks, "1", other_handed_back["certificate_pem"],
+                                            other_handed_back["endpoint"]))
+    other_mgmt.apply()
+    other_mgmt.assert_plan_empty()
     region.assert_plan_empty()
     key, identity, consumer = mgmt.state_resource(KEY), mgmt.state_resource(IDENTITY), region.state_resource(CONSUMER)
     first = assert_flow_coherent(management, regional, key, consumer, identity, leak_guard, iot_data.ca_pem)
-    issued = {consumer["certificate_id"]}
+    other = (other_mgmt.state_resource(KEY), region.state_resource("maestro_consumer.c_b"),
+             other_mgmt.state_resource(IDENTITY))
+    assert_flow_coherent(management, regional, *other, leak_guard, iot_data.ca_pem)
+    issued = {consumer["certificate_id"], other[1]["certificate_id"]}
 
     # Rotation across teams: management stages a key (current bundle untouched), regional
     # issues, management promotes. The current bundle is checked coherent at every step.
-    mgmt.set_config(management_config("2", handed_back["certificate_pem"], handed_back["endpoint"]))
+    mgmt.set_config(management_config(cluster_id, eks, "2", handed_back["certificate_pem"], handed_back["endpoint"]))
     mgmt.apply()
     during = creds.assert_current_coherent(management, key["secret_arn"], guard=leak_guard)
     assert during.certificate == first.certificate
     new_csr = outputs(mgmt)["csr_pem"]
     assert new_csr != csr
-    region.set_config(regional_config(new_csr))
+    region.set_config(regional_config(new_csr, other_csr))
     region.apply()
     during = creds.assert_current_coherent(management, key["secret_arn"], guard=leak_guard)
     assert during.certificate == first.certificate, "the regional apply changed the management secret"
-    handed_back = outputs(region)
-    mgmt.set_config(management_config("2", handed_back["certificate_pem"], handed_back["endpoint"]))
+    handed_back = outputs(region)["teams"][cluster_id]
+    assert outputs(region)["teams"][other_id] == other_handed_back, "team A's rotation changed team B's certificate"
+    mgmt.set_config(management_config(cluster_id, eks, "2", handed_back["certificate_pem"], handed_back["endpoint"]))
     mgmt.apply()
     mgmt.assert_plan_empty()
     key, identity, consumer = mgmt.state_resource(KEY), mgmt.state_resource(IDENTITY), region.state_resource(CONSUMER)
@@ -205,19 +241,41 @@ def test_two_teams_exchange_only_public_material(make_workspace, provider_preamb
     issued.add(consumer["certificate_id"])
     assert second.key_fingerprint != first.key_fingerprint
 
-    # On the wire, with only what the two teams' applies wrote: the agent, from its CSI mount,
-    # receives work from a server and answers with status.
-    agent_files = csi_mount.mount_agent_secrets(management, key["secret_arn"], identity["config_secret_arn"],
-                                                tmp_path / "mounts" / "agent", guard=leak_guard)
-    leak_guard.extra_trees.append(tmp_path / "wire")
-    seen = wire_flow.exchange_with_harness_server(maestro_wire, iot_data, regional, agent_files, cluster_id,
-                                                  handed_back["endpoint"], tmp_path / "wire", guard=leak_guard)
-    assert seen["connected"]["clientId"] == consumer["client_id"] == f"{cluster_id}-work-agent-client"
+    # The server's bundle pairs its key with the certificate the regional IoT Core issued for it.
+    server = region.state_resource(SERVER)
+    server_bundle = creds.assert_current_coherent(regional, server["certificate_secret_arn"], guard=leak_guard)
+    assert server_bundle is not None and server_bundle.certificate == server["certificate_pem"]
+    assert server_bundle.key_fingerprint == server["public_key_fingerprint"]
+    issued.add(server["certificate_id"])
 
-    # Nothing secret ever crossed: neither state holds a private key (the leak guard scans
-    # both workspaces after the test), and the regional state does not even name the secret.
+    # On the wire, with only what the three applies wrote: ONE server from its CSI mount of the
+    # regional secrets, and both agents from theirs; each agent receives only its own work, and
+    # both statuses reach the server through its shared subscription.
+    mounts = tmp_path / "mounts"
+    agents = []
+    for cluster, ws in ((cluster_id, mgmt), (other_id, other_mgmt)):
+        files = csi_mount.mount_agent_secrets(management, ws.state_resource(KEY)["secret_arn"],
+                                              ws.state_resource(IDENTITY)["config_secret_arn"], mounts / cluster,
+                                              guard=leak_guard)
+        agents.append(wire_flow.AgentMount(cluster, files))
+    leak_guard.extra_trees.append(tmp_path / "wire")
+    seen = wire_flow.exchange_with_server(maestro_wire, iot_data, regional, server, agents, mounts / "server",
+                                          tmp_path / "wire", guard=leak_guard)
+    assert seen["server"]["subscribed"]["topics"] == [server["agent_events_topic"]]
+    assert server["agent_events_topic"].startswith("$share/statussubscribers/")
+    assert seen["agents"][cluster_id]["connected"]["clientId"] == consumer["client_id"] == f"{cluster_id}-work-agent-client"
+    assert seen["agents"][other_id]["connected"]["clientId"] == f"{other_id}-work-agent-client"
+
+    # Nothing secret ever crossed: no state holds a private key (the leak guard scans every
+    # workspace after the test), the regional state does not even name an agent's secret, and
+    # no management state names the server's.
     assert "agent-mqtt-cert" not in json.dumps(region.show_state())
+    for ws in (mgmt, other_mgmt):
+        assert server["certificate_secret_name"] not in json.dumps(ws.show_state())
 
     mgmt.destroy()
+    other_mgmt.destroy()
     region.destroy()
     assert_nothing_left(management, regional, cluster_id, issued)
+    assert_nothing_left(management, regional, other_id, issued)
+    assert f"{cluster_id}-maestro-server-policy" not in {p["policyName"] for p in regional.client("iot").list_policies()["policies"]}

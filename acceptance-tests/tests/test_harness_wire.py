@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import csi_mount, go_tools, wire
+from harness import charts, csi_mount, go_tools, wire, wire_flow
 
 BROKER_NAME = "abc123-ats.iot.us-east-1.amazonaws.com"
 
@@ -167,6 +167,37 @@ def test_server_mount_has_no_consumer_name(pki, tmp_path):
                            "srv-config": {"config": _config_yaml(None)}})
     target = csi_mount.mount_server_secrets(account, "srv-cert", "srv-config", tmp_path / "server")
     assert sorted(p.name for p in target.iterdir()) == ["ca.crt", "certificate", "config.yaml", "privateKey"]
+
+
+def test_deployed_server_mount_reads_the_charts_fixed_names_and_registers_the_key(pki, tmp_path):
+    cert_object, config_object = charts.DEPLOYED_SERVER_MQTT_OBJECTS
+    assert (cert_object.object_name, config_object.object_name) == ("maestro/server-cert", "maestro/server-config")
+    assert [o.object_name for o in charts.DEPLOYED_SERVER_OBJECTS][2] == "maestro/db-credentials"
+    account, guard = FakeAccount({
+        "maestro/server-cert": {"certificate": pki["client"], "privateKey": pki["client_key"], "caCert": pki["root"]},
+        "maestro/server-config": {"config": _config_yaml(None)}}), FakeGuard()
+    target = wire_flow.mount_deployed_chart_server(account, tmp_path / "server", guard=guard)
+    assert sorted(p.name for p in target.iterdir()) == ["ca.crt", "certificate", "config.yaml", "privateKey"]
+    assert (target / "ca.crt").read_text() == pki["root"]
+    assert [value for value, _ in guard.registered] == [pki["client_key"]]
+    assert {call["SecretId"] for call in account.secretsmanager.calls} == {"maestro/server-cert", "maestro/server-config"}
+
+
+SERVER_FLAGS = ["--message-broker-type=mqtt", "--message-broker-config-file=/mnt/secrets-store/config.yaml",
+                "--source-id=maestro", "--client-id=maestro-$(POD_NAME)", "--subscription-type=shared"]
+
+
+def test_server_flags_are_expanded_as_kubernetes_expands_container_args():
+    command = wire_flow.server_command(SERVER_FLAGS, pod_name="maestro-abc-1")
+    assert command == wire_flow.ServerCommand("mqtt", "/mnt/secrets-store/config.yaml", "maestro", "maestro-maestro-abc-1",
+                                              "shared")
+    assert wire_flow.expand_kubernetes_variables("a-$$(POD_NAME)-$(X)", {"POD_NAME": "p"}) == "a-$(POD_NAME)-$(X)"
+    with pytest.raises(AssertionError, match="variables the pod does not define"):
+        wire_flow.server_command(SERVER_FLAGS[:3] + ["--client-id=maestro-$(NODE)", SERVER_FLAGS[4]])
+    with pytest.raises(AssertionError, match="expected"):
+        wire_flow.server_command(SERVER_FLAGS[:4])
+    with pytest.raises(AssertionError, match="twice"):
+        wire_flow.server_command(SERVER_FLAGS + ["--source-id=other"])
 
 
 def test_a_missing_key_fails_the_mount_like_the_csi_driver(pki, tmp_path):

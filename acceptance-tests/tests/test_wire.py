@@ -7,8 +7,12 @@ Agent `wire-a` is deployed the way the rosa-regional-platform chart mounts it (s
 `maestro/agent-cert` and `maestro/agent-config`, client ID `$(CONSUMER_NAME)-work-agent` + the
 transport's `-client`); agent `wire-b` the way upstream's chart does (config.yaml rendered from
 `upstream_helm_values`, certificates from the Kubernetes secret, the provider's default secret
-names). The server's certificate and policy are the harness's (`server_side`) until the
-provider has a server resource.
+names). ONE server, `maestro_server_identity` in the regional account, runs from the files the
+deployed server chart mounts from that resource's secrets (`maestro/server-cert`,
+`maestro/server-config`) with the client ID and source ID of its `server_flags`, and receives
+both agents' status through the shared subscription its config names
+(`$share/statussubscribers/<prefix>/+/agentevents`). Every consumer takes the server's
+`topic_prefix`. The broker's CA is the emulator's, as `broker_ca_pem` on both sides.
 
 MQTT reason codes: 0x87 (135) Not authorized, below 0x80 success.
 """
@@ -21,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from harness import charts, hcl, server_side, wire, wire_flow
+from harness import aws_inspect, charts, hcl, wire, wire_flow
 from harness import credentials as creds
 from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, REGIONAL_ACCOUNT_ID
 
@@ -30,8 +34,19 @@ pytestmark = pytest.mark.acceptance
 NOT_AUTHORIZED = 0x87
 
 
+SERVER = "maestro_server_identity.server"
+
+
+def server_block(eks: str) -> str:
+    """The Maestro server's identity in the regional account, trusting the emulator's broker.
+    Its secrets keep the default names, the ones the deployed server chart mounts."""
+    return hcl.resource("maestro_server_identity", "server", {
+        "name": "wire", "eks_cluster_name": eks, "broker_ca_pem": hcl.Raw("var.broker_ca_pem"),
+        "force_delete_without_recovery": True}, provider="maestro.regional")
+
+
 def agent_blocks(name: str, eks: str, *, deployed_chart_names: bool, generation: str = "1", grace_hours: int = 24) -> str:
-    """One agent: key, consumer and identity, the broker CA being the emulator's."""
+    """One agent of the server: key, consumer and identity, the broker CA being the emulator's."""
     key_args: dict[str, Any] = {"cluster_id": name, "rotation_triggers": {"generation": generation},
                                 "force_delete_without_recovery": True}
     identity_args: dict[str, Any] = {
@@ -40,6 +55,7 @@ def agent_blocks(name: str, eks: str, *, deployed_chart_names: bool, generation:
         "certificate_pem": hcl.Raw(f"maestro_consumer.{name.replace('-', '_')}.certificate_pem"),
         "broker_endpoint": hcl.Raw(f"maestro_consumer.{name.replace('-', '_')}.endpoint"),
         "broker_ca_pem": hcl.Raw("var.broker_ca_pem"),
+        "topic_prefix": hcl.Raw(f"maestro_consumer.{name.replace('-', '_')}.topic_prefix"),
     }
     if deployed_chart_names:
         cert_object, config_object = (o.object_name for o in charts.DEPLOYED_AGENT_OBJECTS)
@@ -50,7 +66,8 @@ def agent_blocks(name: str, eks: str, *, deployed_chart_names: bool, generation:
         hcl.resource("maestro_agent_key", label, key_args, provider="maestro.management"),
         hcl.resource("maestro_consumer", label, {
             "consumer_id": name, "csr_pem": hcl.Raw(f"maestro_agent_key.{label}.csr_pem"),
-            "account_id": MANAGEMENT_ACCOUNT_ID, "certificate_grace_period_hours": grace_hours},
+            "account_id": MANAGEMENT_ACCOUNT_ID, "certificate_grace_period_hours": grace_hours,
+            "topic_prefix": hcl.Raw("maestro_server_identity.server.topic_prefix")},
             provider="maestro.regional"),
         hcl.resource("maestro_agent_identity", label, identity_args, provider="maestro.management"),
     ])
@@ -62,29 +79,31 @@ VARIABLES = 'variable "broker_ca_pem" {\n  type = string\n}\n'
 @pytest.fixture
 def wire_world(config_workspace, provider_preamble, make_eks_cluster, regional, management, iot_data, tmp_path,
                leak_guard):
-    """Two agents applied with the real CLI, plus the harness's server identity."""
+    """The server's identity and two agents, applied with the real CLI in one configuration."""
     eks_a, eks_b = make_eks_cluster("wire-a-eks"), make_eks_cluster("wire-b-eks")
-    config = lambda **a: VARIABLES + agent_blocks("wire-a", eks_a, deployed_chart_names=True, **a) + "\n" + \
+    eks_server = aws_inspect.create_eks_cluster(regional, "wire-regional-eks")["name"]
+    config = lambda **a: VARIABLES + server_block(eks_server) + "\n" + \
+        agent_blocks("wire-a", eks_a, deployed_chart_names=True, **a) + "\n" + \
         agent_blocks("wire-b", eks_b, deployed_chart_names=False)
     ws = config_workspace(config())
     ws.write_file("broker.auto.tfvars.json", json.dumps({"broker_ca_pem": iot_data.ca_pem}))
     ws.apply()
     ws.assert_plan_empty()
-    server = server_side.issue_server_identity(regional, "wire", guard=leak_guard)
     endpoint = ws.state_resource("maestro_consumer.wire_a")["endpoint"]
-    world = {"ws": ws, "config": config, "server": server, "endpoint": endpoint, "mounts": tmp_path / "mounts",
+    assert ws.state_resource(SERVER)["endpoint"] == endpoint, "the server and the agents must use one broker"
+    world = {"ws": ws, "config": config, "endpoint": endpoint, "mounts": tmp_path / "mounts",
              "logs": tmp_path / "wire-logs"}
     # What the server and agents print and log is scanned for the keys they hold, like tofu's.
     leak_guard.extra_trees.append(world["logs"])
-    yield world
-    server_side.remove_server_identity(regional, server)
+    return world
 
 
-def start_server(world, maestro_wire, iot_data) -> wire.WireClient:
-    client = wire_flow.start_harness_server(maestro_wire, iot_data, world["server"], world["endpoint"],
-                                            world["mounts"] / "server", world["logs"] / "server")
-    client.wait_for("subscribed")
-    return client
+def start_server(world, maestro_wire, iot_data, regional, leak_guard, tag: str) -> wire.WireClient:
+    """The one server, from the deployed server chart's mount of maestro_server_identity's
+    secrets (its key registered with the leak guard), connected and subscribed."""
+    return wire_flow.start_deployed_chart_server(maestro_wire, iot_data, regional, world["ws"].state_resource(SERVER),
+                                                 world["mounts"] / f"server-{tag}", world["logs"] / f"server-{tag}",
+                                                 guard=leak_guard)
 
 
 def mount_a(world, management, leak_guard, tag: str) -> Path:
@@ -118,17 +137,24 @@ def connects(maestro_wire, iot_data, mount: Path, client_id: str) -> bool:
 
 
 def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
-        wire_world, maestro_wire, iot_data, management, leak_guard):
+        wire_world, maestro_wire, iot_data, management, regional, leak_guard):
     world = wire_world
     a_mount = mount_a(world, management, leak_guard, "1")
     b_mount = mount_b(world, management, leak_guard, "1")
     b_values = world["ws"].state_resource("maestro_agent_identity.wire_b")["upstream_helm_values"]
+    server_state = world["ws"].state_resource(SERVER)
+    server_id = wire_flow.server_command(server_state["server_flags"]).client_id
 
-    with start_server(world, maestro_wire, iot_data) as server, \
+    with start_server(world, maestro_wire, iot_data, regional, leak_guard, "1") as server, \
             wire.start_agent(maestro_wire, a_mount, iot_data.address, world["logs"] / "agent-a") as agent_a, \
             wire.start_agent(maestro_wire, b_mount, iot_data.address, world["logs"] / "agent-b",
                              cloudevents_client_id=b_values["cloudeventsClientId"],
                              consumer_name=b_values["consumerName"]) as agent_b:
+        # One server, subscribed through the shared subscription its config names.
+        subscribed = [e for e in server.events() if e["event"] == "subscribed"]
+        assert [e["topics"] for e in subscribed] == \
+            [["$share/statussubscribers/sources/maestro/consumers/+/agentevents"]], subscribed
+        assert server_id == f"maestro-{wire_flow.SERVER_POD_NAME}"
         connected_a = agent_a.wait_for("connected")
         assert connected_a["clientId"] == world["ws"].state_resource("maestro_consumer.wire_a")["client_id"] \
             == "wire-a-work-agent-client"
@@ -136,19 +162,25 @@ def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
         for agent in (agent_a, agent_b):
             subscribed = agent.wait_for("subscribed")
             assert all(accepted(code) for code in subscribed["reasonCodes"]), subscribed
+        wire_flow.wait_for_resync_requests(server, ["wire-a", "wire-b"])
 
         seen_a = wire_flow.exchange(server, agent_a, "wire-a")
         seen_b = wire_flow.exchange(server, agent_b, "wire-b")
         assert seen_a["status"]["topic"] == "sources/maestro/consumers/wire-a/agentevents"
+        assert seen_b["status"]["topic"] == "sources/maestro/consumers/wire-b/agentevents"
+        assert seen_a["work"]["topic"] == "sources/maestro/consumers/wire-a/sourceevents"
         assert seen_b["work"]["topic"] == "sources/maestro/consumers/wire-b/sourceevents"
-        # Neither agent ever saw the other's work.
-        assert [e["id"] for e in agent_a.events() if e["event"] == "work"] == [seen_a["work"]["id"]]
-        assert [e["id"] for e in agent_b.events() if e["event"] == "work"] == [seen_b["work"]["id"]]
+        assert seen_a["work"]["source"] == seen_b["work"]["source"] == server_state["source_id"] == "maestro"
+        # Neither agent ever saw the other's work, or any topic of the other consumer.
+        wire_flow.assert_only_own_traffic(agent_a, "wire-a", [seen_a["work"]["id"]])
+        wire_flow.assert_only_own_traffic(agent_b, "wire-b", [seen_b["work"]["id"]])
+        # Both statuses reached the one server.
+        assert {e["clustername"] for e in server.events() if e["event"] == "status"} == {"wire-a", "wire-b"}
 
     # What an agent's certificate cannot do (the agents are stopped, so no session is taken over).
     a_topics = "sources/maestro/consumers/wire-a"
     b_topics = "sources/maestro/consumers/wire-b"
-    for wrong_id in ("wire-b-work-agent-client", "wire-a-work-agent", "wire-a-work-agent-clientx", "maestro-0"):
+    for wrong_id in ("wire-b-work-agent-client", "wire-a-work-agent", "wire-a-work-agent-clientx", server_id):
         refused = probe(maestro_wire, iot_data, a_mount, wrong_id, listen_seconds=0)
         assert refused["connack"]["reasonCode"] == NOT_AUTHORIZED, (wrong_id, refused)
     own = probe(maestro_wire, iot_data, a_mount, "wire-a-work-agent-client",
@@ -163,6 +195,9 @@ def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
     assert own["pubacks"][f"{a_topics}/sourceevents"] == NOT_AUTHORIZED, "an agent must not publish work"
     assert own["pubacks"][f"{b_topics}/agentevents"] == NOT_AUTHORIZED
     assert accepted(own["pubacks"][f"{a_topics}/agentevents"])
+    # Nor can the server's certificate pass for an agent.
+    as_agent = probe(maestro_wire, iot_data, world["mounts"] / "server-1", "wire-a-work-agent-client", listen_seconds=0)
+    assert as_agent["connack"]["reasonCode"] == NOT_AUTHORIZED, as_agent
 
 
 def test_rotation_keeps_both_certificates_live_for_the_grace_period_then_only_the_new_one(
@@ -181,9 +216,10 @@ def test_rotation_keeps_both_certificates_live_for_the_grace_period_then_only_th
     # Grace period: the agent still holding the old bundle and one holding the new both connect.
     assert connects(maestro_wire, iot_data, old_mount, "wire-a-work-agent-client")
     assert connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
-    with start_server(world, maestro_wire, iot_data) as server, \
+    with start_server(world, maestro_wire, iot_data, regional, leak_guard, "rotated") as server, \
             wire.start_agent(maestro_wire, new_mount, iot_data.address, world["logs"] / "agent-a-new") as agent:
         agent.wait_for("subscribed")
+        wire_flow.wait_for_resync_requests(server, ["wire-a"])
         wire_flow.exchange(server, agent, "wire-a")
 
     # The retiring apply (grace 0): only the new certificate connects.
@@ -202,11 +238,13 @@ def test_rotation_keeps_both_certificates_live_for_the_grace_period_then_only_th
     ws.apply()
     assert connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client"), "apply did not repair the drift"
 
-    # After destroy nothing of this configuration connects.
+    # After destroy nothing of this configuration connects, the server included.
     b_mount = mount_b(world, management, leak_guard, "final")
+    server_id = wire_flow.server_command(ws.state_resource(SERVER)["server_flags"]).client_id
     ws.destroy()
     assert not connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
     assert not connects(maestro_wire, iot_data, b_mount, "wire-b-work-agent-client")
+    assert not connects(maestro_wire, iot_data, world["mounts"] / "server-rotated", server_id)
 
 
 def test_helm_values_are_in_the_layouts_the_charts_read(wire_world):
@@ -228,3 +266,18 @@ def test_helm_values_are_in_the_layouts_the_charts_read(wire_world):
     a = ws.state_resource("maestro_agent_identity.wire_a")
     assert (a["mqtt_cert_secret_name"], a["config_secret_name"]) == tuple(
         o.object_name for o in charts.DEPLOYED_AGENT_OBJECTS)
+    # So do the server's, and the deployed server chart reads its values where they are.
+    server = ws.state_resource(SERVER)
+    cert_object, config_object = charts.DEPLOYED_SERVER_MQTT_OBJECTS
+    assert (server["certificate_secret_name"], server["config_secret_name"]) == \
+        (cert_object.object_name, config_object.object_name)
+    values = server["helm_values"]
+    assert charts.lookup(values, "maestroServer.externalSecrets.mqttCertSecretName") == cert_object.object_name
+    config_file = f"{charts.DEPLOYED_MOUNT_PATH}/{dict(config_object.aliases)['config']}"
+    assert charts.lookup(values, "maestroServer.broker.configFile") == config_file == \
+        wire_flow.server_command(server["server_flags"]).config_file
+    assert charts.lookup(values, "maestroServer.broker.type") == "mqtt"
+    assert charts.lookup(values, "maestroServer.aws.podIdentity.roleArn") == server["role_arn"]
+    for label in ("wire_a", "wire_b"):
+        assert charts.lookup(values, "maestroServer.broker.topicPrefix") == \
+            ws.state_resource(f"maestro_consumer.{label}")["topic_prefix"].rstrip("/")

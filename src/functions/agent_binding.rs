@@ -89,8 +89,8 @@ impl Function for AgentBindingFunction {
         let region = string_arg(args, 3, "region")?;
         check(0, "consumer_id", naming::check_consumer_name(&consumer_id))?;
         check(1, "topic_prefix", naming::check_topic_prefix(&topic_prefix))?;
-        let digits = account.len() == 12 && account.chars().all(|c| c.is_ascii_digit());
-        check(2, "regional_account_id", if digits { Ok(()) } else { Err(format!("must be 12 digits, got {account:?}")) })?;
+        check(2, "regional_account_id", naming::check_account_id(&account))?;
+        check(3, "region", naming::check_region(&region))?;
         let b = AgentBinding {
             cloudevents_client_id: names::default_cloudevents_client_id(&consumer_id),
             cluster_id: consumer_id,
@@ -127,6 +127,7 @@ mod tests {
         assert_eq!(call(&["Mgmt_01", "sources/maestro/consumers", "123456789012", "us-east-1"]).unwrap_err().argument, Some(0));
         assert_eq!(call(&["m", "maestro/consumers", "123456789012", "us-east-1"]).unwrap_err().argument, Some(1));
         assert_eq!(call(&["m", "sources/maestro/consumers", "1234", "us-east-1"]).unwrap_err().argument, Some(2));
+        assert_eq!(call(&["m", "sources/maestro/consumers", "123456789012", "Not A Region"]).unwrap_err().argument, Some(3));
         assert_eq!(partition_of("cn-north-1"), "aws-cn");
         assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
     }

@@ -44,6 +44,8 @@ impl Function for ServerBindingFunction {
         let region = string_arg(args, 3, "region")?;
         check(0, "name", server::check_server_name(&name))?;
         check(1, "topic_prefix", naming::check_topic_prefix(&topic_prefix))?;
+        check(2, "account_id", naming::check_account_id(&account_id))?;
+        check(3, "region", naming::check_region(&region))?;
         let b = ServerBinding {
             name,
             topic_prefix,

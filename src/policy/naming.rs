@@ -66,6 +66,26 @@ pub fn check_cloudevents_client_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An AWS account ID: 12 digits.
+pub fn check_account_id(id: &str) -> Result<(), String> {
+    if id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!("must be an AWS account ID of 12 digits, got {id:?}"))
+    }
+}
+
+/// An AWS region name such as `us-east-1` (it goes into every ARN).
+pub fn check_region(region: &str) -> Result<(), String> {
+    static REGION: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^[a-z]{2}(-[a-z]+)+-\d+$").expect("region pattern"));
+    if REGION.is_match(region) {
+        Ok(())
+    } else {
+        Err(format!("must be an AWS region such as us-east-1, got {region:?}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +95,14 @@ mod tests {
         regex::Regex::new(r"^(\$share/[a-z0-9-]+/)?([a-z]+)/([a-z0-9-]+|\+)/([a-z]+)/([a-z0-9-]+|\+)/(sourceevents|agentevents)$")
             .unwrap()
             .is_match(topic)
+    }
+
+    #[test]
+    fn accounts_and_regions_are_checked() {
+        assert!(check_account_id("123456789012").is_ok());
+        assert!(check_account_id("12").is_err());
+        assert!(check_region("us-east-1").is_ok() && check_region("cn-north-1").is_ok() && check_region("us-gov-west-1").is_ok());
+        assert!(check_region("Not A Region").is_err());
     }
 
     #[test]
