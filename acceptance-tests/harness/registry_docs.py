@@ -48,6 +48,8 @@ KIND_DIRECTORIES = {
     "data_source_schemas": "data-sources",
     "ephemeral_resource_schemas": "ephemeral-resources",
     "functions": "functions",
+    "list_resource_schemas": "list-resources",
+    "action_schemas": "actions",
 }
 # Example folders follow the registry generator's convention.
 KIND_EXAMPLE_DIRECTORIES = {
@@ -55,6 +57,17 @@ KIND_EXAMPLE_DIRECTORIES = {
     "data_source_schemas": "data-sources",
     "ephemeral_resource_schemas": "ephemeral-resources",
     "functions": "functions",
+    "list_resource_schemas": "list-resources",
+    "action_schemas": "actions",
+}
+# The example file of each kind, as the registry generator names them.
+KIND_EXAMPLE_FILES = {
+    "resource_schemas": "resource.tf",
+    "data_source_schemas": "data-source.tf",
+    "ephemeral_resource_schemas": "ephemeral-resource.tf",
+    "functions": "function.tf",
+    "list_resource_schemas": "list-resource.tfquery.hcl",
+    "action_schemas": "action.tf",
 }
 
 

@@ -220,13 +220,8 @@ def _example_file(kind: str, name: str, file_name: str) -> Path:
 def test_example_usage_is_the_example_file(provider_schema):
     problems = []
     pages = [(rd.DOCS_DIR / "index.md", rd.EXAMPLES_DIR / "provider" / "provider.tf")]
-    pages += [(rd.page_path(kind, name), _example_file(kind, name, "resource.tf" if kind != "functions" else "function.tf"))
-              for kind, name, _ in schema_objects(provider_schema)
-              if kind != "data_source_schemas" and kind != "ephemeral_resource_schemas"]
-    pages += [(rd.page_path(kind, name), _example_file(kind, name, "data-source.tf" if kind == "data_source_schemas"
-                                                                else "ephemeral-resource.tf"))
-              for kind, name, _ in schema_objects(provider_schema)
-              if kind in ("data_source_schemas", "ephemeral_resource_schemas")]
+    pages += [(rd.page_path(kind, name), _example_file(kind, name, rd.KIND_EXAMPLE_FILES[kind]))
+              for kind, name, _ in schema_objects(provider_schema)]
     for page_file, example in pages:
         if not page_file.is_file():
             continue

@@ -4,8 +4,9 @@
 //!
 //! The old hand-written modules made no thing (or one without our attribute), only the policy
 //! `<id>-maestro-agent-policy` on certificates from CreateKeysAndCertificate. Such a consumer
-//! imports with the ID `<consumer_id>,<management account ID>`: its certificates are the
-//! policy's targets, and the next apply creates the thing.
+//! imports with no `account_id` (none is recorded; the configuration's is written by the next
+//! apply), or with the ID `<consumer_id>,<management account ID>` to state it; its certificates
+//! are the policy's targets, and the next apply creates the thing or gives it the attribute.
 
 use super::model::{attr, Attachments, Previous, Spec, DEFAULT_GRACE_HOURS, STATUS_ACTIVE};
 use super::policy::{recover_cloudevents_client_id, recover_topic_prefix};
@@ -53,13 +54,7 @@ pub async fn import(c: &AwsClients, import_id: &str) -> Result<Value, Diagnostic
         .into());
     }
     let recorded_account = found.as_ref().and_then(|t| t.attributes.get(ACCOUNT_ATTRIBUTE).cloned());
-    let Some(account_id) = recorded_account.or(given_account) else {
-        return Err(Diagnostic::error(
-            "Cannot import",
-            format!("IoT thing {thing} is missing or has no `{ACCOUNT_ATTRIBUTE}` attribute (the old modules made it so), so the management account cannot be recovered: import with the ID `{id},<management account ID>`."),
-        )
-        .into());
-    };
+    let account_id = recorded_account.or(given_account);
     let policy_document = policy.and_then(|p| p.document);
     let recovered = |f: fn(&str, &str) -> Option<String>| policy_document.as_deref().and_then(|doc| f(id, doc));
     let topic_prefix = recovered(recover_topic_prefix).unwrap_or_else(|| c.topic_prefix.clone());
@@ -90,7 +85,7 @@ pub async fn import(c: &AwsClients, import_id: &str) -> Result<Value, Diagnostic
     let (cert_id, cert_arn) = current.map(|(_, _, id, arn)| (Some(id), Some(arn))).unwrap_or_default();
     Ok(Value::object([
         (attr::CONSUMER_ID, Value::string(id)),
-        (attr::ACCOUNT_ID, Value::String(account_id)),
+        (attr::ACCOUNT_ID, account_id.into()),
         (attr::TOPIC_PREFIX, Value::String(topic_prefix)),
         (attr::CLOUDEVENTS_CLIENT_ID, Value::String(cloudevents_client_id)),
         (attr::GRACE_PERIOD_HOURS, Value::from(DEFAULT_GRACE_HOURS)),

@@ -82,9 +82,9 @@ pub async fn read(c: &AwsClients, spec: &Spec, new: &mut Value) -> Result<(), Di
     match iot::find_thing(c, &spec.thing_name()).await? {
         Some(thing) => {
             new.set(attr::THING_ARN, Value::String(thing.arn));
-            if let Some(account) = thing.attributes.get(ACCOUNT_ATTRIBUTE) {
-                new.set(attr::ACCOUNT_ID, Value::string(account));
-            }
+            // A thing without our attribute (the old modules' things): shown as no account,
+            // so the plan writes the configured one and later imports can recover it.
+            new.set(attr::ACCOUNT_ID, thing.attributes.get(ACCOUNT_ATTRIBUTE).cloned().into());
         }
         None => new.set(attr::THING_ARN, Value::Null),
     }

@@ -1,0 +1,4 @@
+list "maestro_server_identity" "servers" {
+  provider         = maestro.regional
+  include_resource = true
+}
