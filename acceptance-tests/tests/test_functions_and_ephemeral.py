@@ -31,6 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from harness import settings
 from harness import aws_inspect
 from harness import credentials as creds
 from harness import hcl
@@ -39,6 +40,12 @@ from harness import registry_docs as rd
 from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, REGION, REGIONAL_ACCOUNT_ID, REGIONAL_ROLE_ARN
 
 pytestmark = pytest.mark.acceptance
+
+
+def opened_message() -> str:
+    """The CLIs report an opened ephemeral resource differently: OpenTofu prints
+    `<address>: Open complete`, Terraform `<address>: Opening complete after <n>s`."""
+    return f"{EPHEMERAL}: Opening complete" if settings.cli().is_terraform else f"{EPHEMERAL}: Open complete"
 
 DEFAULT_PREFIX = "sources/maestro/consumers"
 KEY = "maestro_agent_key.k"
@@ -524,9 +531,9 @@ def test_ephemeral_credentials_open_the_current_bundle_for_a_consumer_and_never_
     # A saved plan (scanned by the leak guard), then the apply: the postcondition passes in both.
     plan = f.ws.plan()
     assert plan.actions() == {"terraform_data.consumer": ["create"]}, plan.describe()
-    assert f"{EPHEMERAL}: Open complete" in plan.result.output, plan.result.describe()
+    assert opened_message() in plan.result.output, plan.result.describe()
     applied = f.ws.apply()
-    assert f"{EPHEMERAL}: Open complete" in applied.output
+    assert opened_message() in applied.output
     assert "(output suppressed due to ephemeral value in config)" in applied.output
     f.ws.assert_plan_empty()
 
