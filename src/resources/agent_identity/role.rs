@@ -45,21 +45,7 @@ pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
 
 /// PutRolePolicy for each inline policy whose attribute `changed` says needs writing.
 pub async fn put_policies(c: &AwsClients, spec: &Spec, changed: impl Fn(&str) -> bool) -> Result<(), Diagnostics> {
-    let role = spec.role_name();
-    for (attr, name, doc) in spec.inline_policies(c.into()) {
-        if !changed(attr) {
-            continue;
-        }
-        c.iam
-            .put_role_policy()
-            .role_name(&role)
-            .policy_name(name)
-            .policy_document(doc.to_string())
-            .send()
-            .await
-            .map_err(|e| aws_failure("iam:PutRolePolicy", &format!("{name} on role {role}"), &e))?;
-    }
-    Ok(())
+    finders::put_inline_policies(c, &spec.role_name(), spec.inline_policies(c.into()), changed).await
 }
 
 /// The role's policies where the plan changed them: the trust policy back to the Pod Identity
@@ -67,13 +53,7 @@ pub async fn put_policies(c: &AwsClients, spec: &Spec, changed: impl Fn(&str) ->
 pub async fn update(c: &AwsClients, spec: &Spec, prior: &Value, planned: &Value) -> Result<(), Diagnostics> {
     let role = spec.role_name();
     if prior.get("trust_policy") != planned.get("trust_policy") {
-        c.iam
-            .update_assume_role_policy()
-            .role_name(&role)
-            .policy_document(iam::pod_identity_trust_policy().to_string())
-            .send()
-            .await
-            .map_err(|e| aws_failure("iam:UpdateAssumeRolePolicy", &role, &e))?;
+        finders::reset_trust_policy(c, &role).await?;
     }
     put_policies(c, spec, |attr| prior.get(attr) != planned.get(attr)).await
 }

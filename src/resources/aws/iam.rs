@@ -113,3 +113,39 @@ pub async fn list_role_names(c: &AwsClients) -> Result<Vec<String>, Diagnostics>
         }
     }
 }
+
+/// PutRolePolicy for each (attribute, policy name, document) whose attribute `changed` says
+/// needs writing.
+pub async fn put_inline_policies<const N: usize>(
+    c: &AwsClients,
+    role: &str,
+    policies: [(&'static str, &'static str, serde_json::Value); N],
+    changed: impl Fn(&str) -> bool,
+) -> Result<(), Diagnostics> {
+    for (attribute, name, doc) in policies {
+        if !changed(attribute) {
+            continue;
+        }
+        c.iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_failure("iam:PutRolePolicy", &format!("{name} on role {role}"), &e))?;
+    }
+    Ok(())
+}
+
+/// UpdateAssumeRolePolicy back to the Pod Identity trust (changed out of band).
+pub async fn reset_trust_policy(c: &AwsClients, role: &str) -> Result<(), Diagnostics> {
+    c.iam
+        .update_assume_role_policy()
+        .role_name(role)
+        .policy_document(crate::policy::iam::pod_identity_trust_policy().to_string())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("iam:UpdateAssumeRolePolicy", role, &e))
+}

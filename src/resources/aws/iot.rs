@@ -114,6 +114,31 @@ pub async fn principal_things(c: &AwsClients, cert_arn: &str) -> Result<Option<V
     Ok(found.map(|out| out.things().to_vec()))
 }
 
+/// UpdateCertificate to ACTIVE (one deactivated out of band; a REVOKED certificate cannot be
+/// reactivated, and IoT's error says so).
+pub async fn activate_certificate(c: &AwsClients, id: &str) -> Result<(), Diagnostics> {
+    c.iot
+        .update_certificate()
+        .certificate_id(id)
+        .new_status(CertificateStatus::Active)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("iot:UpdateCertificate", id, &e))
+}
+
+/// AttachPolicy of `policy` to a certificate.
+pub async fn attach_policy(c: &AwsClients, policy: &str, target: &str) -> Result<(), Diagnostics> {
+    c.iot
+        .attach_policy()
+        .policy_name(policy)
+        .target(target)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("iot:AttachPolicy", &format!("{policy} to {target}"), &e))
+}
+
 /// DetachPolicy; already detached (or gone) is done.
 pub async fn detach_policy(c: &AwsClients, policy: &str, target: &str) -> Result<(), Diagnostics> {
     done(c.iot.detach_policy().policy_name(policy).target(target).send().await, "iot:DetachPolicy", &format!("{policy} from {target}"))

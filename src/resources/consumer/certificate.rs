@@ -10,7 +10,6 @@ use crate::resources::rotation::{self, Replaced};
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
 use crate::resources::common::{aws_failure, certificate_fingerprint, text};
-use aws_sdk_iot::types::CertificateStatus;
 
 /// IoT issues the certificate (see `iot::issue_certificate`); it is ACTIVE from the start.
 async fn issue(c: &AwsClients, csr_pem: &str, consumer_id: &str) -> Result<Certificate, Diagnostics> {
@@ -49,14 +48,7 @@ async fn repair_attachments(c: &AwsClients, spec: &Spec, state: &mut Value) -> R
     let arn = text(state, attr::CERTIFICATE_ARN);
     let mut attached = Attachments::read(state);
     if !attached.policy {
-        let policy = spec.policy_name();
-        c.iot
-            .attach_policy()
-            .policy_name(&policy)
-            .target(&arn)
-            .send()
-            .await
-            .map_err(|e| aws_failure("iot:AttachPolicy", &format!("{policy} to {arn}"), &e))?;
+        iot::attach_policy(c, &spec.policy_name(), &arn).await?;
         attached.policy = true;
         attached.write(state);
     }
@@ -109,13 +101,7 @@ pub async fn converge(c: &AwsClients, prior: &Value, planned: &Value, spec: &Spe
             // back, as aws_iot_certificate's `active = true` would. (A REVOKED certificate
             // cannot be reactivated; IoT's error says so.)
             let id = text(prior, attr::CERTIFICATE_ID);
-            c.iot
-                .update_certificate()
-                .certificate_id(&id)
-                .new_status(CertificateStatus::Active)
-                .send()
-                .await
-                .map_err(|e| aws_failure("iot:UpdateCertificate", &id, &e))?;
+            iot::activate_certificate(c, &id).await?;
             Certificate::set_status(state, STATUS_ACTIVE);
         }
         repair_attachments(c, spec, state).await?;

@@ -9,9 +9,8 @@ use crate::crypto::{CredentialBundle, SecretString};
 use crate::framework::{Diagnostics, Value};
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
-use crate::resources::common::{aws_failure, opt_text, text};
+use crate::resources::common::{opt_text, text};
 use crate::resources::rotation::{self, grace_secs, Previous, Replaced, DEFAULT_GRACE_HOURS};
-use aws_sdk_iot::types::CertificateStatus;
 
 /// The CSR's common name (IoT Core ignores it; it names the key for whoever reads the CSR).
 fn common_name(spec: &Spec) -> String {
@@ -74,15 +73,7 @@ fn push_previous(state: &mut Value, p: Previous) {
 }
 
 async fn attach_policy(c: &AwsClients, spec: &Spec, cert_arn: &str) -> Result<(), Diagnostics> {
-    let policy = spec.policy_name();
-    c.iot
-        .attach_policy()
-        .policy_name(&policy)
-        .target(cert_arn)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| aws_failure("iot:AttachPolicy", &format!("{policy} to {cert_arn}"), &e))
+    iot::attach_policy(c, &spec.policy_name(), cert_arn).await
 }
 
 /// The current certificate as the configuration wants it: ACTIVE (deactivated out of band,
@@ -90,13 +81,7 @@ async fn attach_policy(c: &AwsClients, spec: &Spec, cert_arn: &str) -> Result<()
 pub async fn repair(c: &AwsClients, spec: &Spec, prior: &Value, state: &mut Value) -> Result<(), Diagnostics> {
     let id = text(prior, attr::CERTIFICATE_ID);
     if prior.get(attr::CERTIFICATE_STATUS).as_str() != Some(STATUS_ACTIVE) {
-        c.iot
-            .update_certificate()
-            .certificate_id(&id)
-            .new_status(CertificateStatus::Active)
-            .send()
-            .await
-            .map_err(|e| aws_failure("iot:UpdateCertificate", &id, &e))?;
+        iot::activate_certificate(c, &id).await?;
         state.set(attr::CERTIFICATE_STATUS, Value::string(STATUS_ACTIVE));
     }
     if prior.get(attr::POLICY_ATTACHED).as_bool() != Some(true) {

@@ -46,7 +46,7 @@ impl Resource<AwsClients> for ServerIdentity {
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         let Some(c) = client else { return };
-        // Known at plan time (one call per provider process would do; it is cheap and rare).
+        // Known at plan time; asked for once per provider process (`iot::data_ats_endpoint`).
         let endpoint = match plan.prior.get(attr::ENDPOINT).as_str() {
             Some(host) => Some(host.to_string()),
             None => match iot::data_ats_endpoint(c).await {

@@ -49,21 +49,7 @@ pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
 }
 
 async fn put_policies(c: &AwsClients, spec: &Spec, changed: impl Fn(&str) -> bool) -> Result<(), Diagnostics> {
-    let role = spec.role_name();
-    for (attribute, name, doc) in spec.inline_policies(Account::from(c)) {
-        if !changed(attribute) {
-            continue;
-        }
-        c.iam
-            .put_role_policy()
-            .role_name(&role)
-            .policy_name(name)
-            .policy_document(doc.to_string())
-            .send()
-            .await
-            .map_err(|e| aws_failure("iam:PutRolePolicy", &format!("{name} on role {role}"), &e))?;
-    }
-    Ok(())
+    finders::put_inline_policies(c, &spec.role_name(), spec.inline_policies(Account::from(c)), changed).await
 }
 
 /// Update: the role made again when read found it gone, else the documents the plan changed
@@ -74,13 +60,7 @@ pub async fn converge(c: &AwsClients, spec: &Spec, prior: &Value, planned: &Valu
         return create(c, spec).await;
     }
     if prior.get(attr::TRUST_POLICY) != planned.get(attr::TRUST_POLICY) {
-        c.iam
-            .update_assume_role_policy()
-            .role_name(&role)
-            .policy_document(iam::pod_identity_trust_policy().to_string())
-            .send()
-            .await
-            .map_err(|e| aws_failure("iam:UpdateAssumeRolePolicy", &role, &e))?;
+        finders::reset_trust_policy(c, &role).await?;
     }
     put_policies(c, spec, |attribute| prior.get(attribute) != planned.get(attribute)).await?;
     let (upsert, remove) = crate::resources::common::tag_changes(
