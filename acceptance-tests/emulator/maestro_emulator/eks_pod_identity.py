@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import moto.eks.urls as eks_urls
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.eks.exceptions import (
     InvalidParameterException,
@@ -428,6 +428,14 @@ def _wrap_tagging(original_tag, original_untag, original_list):  # type: ignore[
 # --------------------------------------------------------------------------
 
 
+def _resp_untag(self: EKSResponse) -> ActionResult:
+    # UntagResource sends `?tagKeys=a&tagKeys=b`; moto reads only the first value, so a call
+    # removing several tags removed one. AWS removes them all.
+    keys = self.querystring.get("tagKeys") or []
+    self.eks_backend.untag_resource(self._extract_arn_from_path(), list(keys))
+    return EmptyResult()
+
+
 def _pia_request(self: EKSResponse) -> tuple[str, str | None, dict[str, Any]]:
     """Cluster name, association id and JSON body of the current request.
 
@@ -557,3 +565,4 @@ def install() -> None:
     EKSResponse.update_pod_identity_association = _resp_update  # type: ignore[attr-defined]
     EKSResponse.delete_pod_identity_association = _resp_delete  # type: ignore[attr-defined]
     EKSResponse.list_pod_identity_associations = _resp_list  # type: ignore[attr-defined]
+    EKSResponse.untag_resource = _resp_untag  # type: ignore[method-assign]

@@ -346,6 +346,10 @@ def test_pod_identity_association_tags(emulator: Emulator) -> None:
     assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"a": "1", "b": "2"}
     eks.untag_resource(resourceArn=arn, tagKeys=["a"])
     assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"b": "2"}
+    # Several keys in one call (`?tagKeys=x&tagKeys=y`) all go, as in AWS (moto took the first).
+    eks.tag_resource(resourceArn=arn, tags={"x": "1", "y": "2"})
+    eks.untag_resource(resourceArn=arn, tagKeys=["x", "y"])
+    assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"b": "2"}
     assoc_id = arn.rsplit("/", 1)[1]
     assert eks.describe_pod_identity_association(clusterName=cluster, associationId=assoc_id)["association"]["tags"] == {"b": "2"}
 
