@@ -53,11 +53,14 @@ def sync_page(path: Path, expected: dict[str, rd.SchemaEntry]) -> bool:
         if heading is None:
             lines += ["", f"## {section}", ""]
             heading = len(lines) - 2
+        # After the section's last reference line (before any prose that follows the list).
         end = heading + 1
+        last_entry = None
         while end < len(lines) and not lines[end].startswith("## ") and not lines[end].startswith("### "):
+            if lines[end].startswith("- `"):
+                last_entry = end
             end += 1
-        while end > heading + 1 and not lines[end - 1].strip():
-            end -= 1
+        end = last_entry + 1 if last_entry is not None else heading + 2
         lines.insert(end, line_for(name, entry, []))
         drop = {i + 1 if i >= end else i for i in drop}
     text = "\n".join(l for i, l in enumerate(lines) if i not in drop) + "\n"

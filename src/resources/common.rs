@@ -40,9 +40,14 @@ pub fn merge_tags(defaults: &BTreeMap<String, String>, tags: &BTreeMap<String, S
 }
 
 /// The part of the tags found on an object that the user configured, given the provider's
-/// defaults: everything except default tags still at their default value.
-pub fn configured_tags(found: &BTreeMap<String, String>, defaults: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    found.iter().filter(|(k, v)| defaults.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect()
+/// defaults and the `tags` state last recorded: everything except default tags still at their
+/// default value — unless the configuration sets that key too (to the same value), which stays.
+pub fn configured_tags(
+    found: &BTreeMap<String, String>,
+    defaults: &BTreeMap<String, String>,
+    configured: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    found.iter().filter(|(k, v)| configured.contains_key(*k) || defaults.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// `tags` as state holds it: null when nothing is configured, so an absent argument plans clean.
@@ -117,7 +122,9 @@ mod tests {
     fn configured_tags_hide_untouched_defaults() {
         let defaults = m(&[("managed-by", "tf"), ("team", "a")]);
         let found = m(&[("managed-by", "tf"), ("team", "b"), ("x", "1")]);
-        assert_eq!(configured_tags(&found, &defaults), m(&[("team", "b"), ("x", "1")]));
+        assert_eq!(configured_tags(&found, &defaults, &BTreeMap::new()), m(&[("team", "b"), ("x", "1")]));
+        // A key configured with the default's value is the user's, not only the default's.
+        assert_eq!(configured_tags(&found, &defaults, &m(&[("managed-by", "tf")])), m(&[("managed-by", "tf"), ("team", "b"), ("x", "1")]));
         assert_eq!(merge_tags(&defaults, &m(&[("team", "b")])), m(&[("managed-by", "tf"), ("team", "b")]));
     }
 

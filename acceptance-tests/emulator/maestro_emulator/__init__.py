@@ -45,6 +45,7 @@ def install() -> None:
             iam_documents,
             iot_certificates,
             iot_endpoint,
+            iot_tags,
             iot_things,
             secretsmanager_versions,
         )
@@ -54,6 +55,7 @@ def install() -> None:
             "iam_documents": iam_documents.install,
             "iot_certificates": iot_certificates.install,
             "iot_endpoint": iot_endpoint.install,
+            "iot_tags": iot_tags.install,
             "iot_things": iot_things.install,
             "secretsmanager_versions": secretsmanager_versions.install,
         }

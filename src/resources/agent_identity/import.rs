@@ -62,7 +62,8 @@ pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
     ]);
     association::recorded(&found).write(&mut state);
     // Left null when only default tags are present, as a configuration without `tags` has it.
-    state.set("tags", tags_value(&configured_tags(&crate::resources::aws::iam::tags_of(&role), &c.default_tags), true));
+    state
+        .set("tags", tags_value(&configured_tags(&crate::resources::aws::iam::tags_of(&role), &c.default_tags, &Default::default()), true));
     import_secrets(c, &recovered, &mut state).await?;
     Ok(state)
 }

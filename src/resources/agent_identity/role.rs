@@ -77,7 +77,7 @@ pub async fn read(c: &AwsClients, spec: &Spec, was_tags_null: bool, new: &mut Va
         new.set(attr, found.map(|doc| Value::String(document::reconcile(&doc, &expected))).unwrap_or(Value::Null));
     }
     let found_tags = tags_of(&role);
-    new.set("tags", tags_value(&configured_tags(&found_tags, &c.default_tags), was_tags_null));
+    new.set("tags", tags_value(&configured_tags(&found_tags, &c.default_tags, &spec.tags), was_tags_null));
     new.set("tags_all", Value::string_map(&found_tags));
     Ok(Some(role))
 }

@@ -100,7 +100,10 @@ impl Resource<AwsClients> for AgentKey {
         if !state.get("kms_key_id").is_null() || info.kms_key_id.is_some() {
             new.set("kms_key_id", info.kms_key_id.clone().into());
         }
-        new.set("tags", tags_value(&configured_tags(&info.tags, &c.default_tags), state.get("tags").is_null()));
+        new.set(
+            "tags",
+            tags_value(&configured_tags(&info.tags, &c.default_tags, &state.get("tags").string_map_entries()), state.get("tags").is_null()),
+        );
         new.set("tags_all", Value::string_map(&info.tags));
         // A key staged by the `maestro_rotate_agent_key` action: the resource takes it as its
         // current key, so the CSR changes and the consumer and identity finish the rotation
@@ -197,7 +200,7 @@ impl Resource<AwsClients> for AgentKey {
             ("kms_key_id", info.kms_key_id.clone().into()),
             ("recovery_window_in_days", Value::from(DEFAULT_RECOVERY_WINDOW_DAYS)),
             ("force_delete_without_recovery", Value::Bool(false)),
-            ("tags", tags_value(&configured_tags(&info.tags, &c.default_tags), true)),
+            ("tags", tags_value(&configured_tags(&info.tags, &c.default_tags, &Default::default()), true)),
             ("tags_all", Value::string_map(&info.tags)),
         ]);
         set_key_attributes(&mut state, &key, csr, version, created_at);

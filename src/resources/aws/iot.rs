@@ -12,7 +12,7 @@ use crate::resources::common::aws_failure;
 use aws_sdk_iot::types::CertificateStatus;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// DetachThingPrincipal is asynchronous in AWS ("it might take several seconds for the
@@ -304,8 +304,14 @@ const MAX_POLICY_VERSIONS: usize = 5;
 /// CreatePolicy; a policy of that name that grants exactly `doc` and is attached to nothing
 /// is adopted (a create retried after its response was lost). `Ok(Err(why))` when one exists
 /// that is not ours to adopt, for the caller to explain.
-pub async fn create_policy(c: &AwsClients, name: &str, doc: &serde_json::Value) -> Result<Result<String, &'static str>, Diagnostics> {
-    let e = match c.iot.create_policy().policy_name(name).policy_document(doc.to_string()).send().await {
+pub async fn create_policy(
+    c: &AwsClients,
+    name: &str,
+    doc: &serde_json::Value,
+    tags: &BTreeMap<String, String>,
+) -> Result<Result<String, &'static str>, Diagnostics> {
+    let created = c.iot.create_policy().policy_name(name).policy_document(doc.to_string()).set_tags(iot_tags(tags)).send().await;
+    let e = match created {
         Ok(out) => return Ok(Ok(out.policy_arn().unwrap_or_default().to_string())),
         Err(e) if has_code(&e, "ResourceAlreadyExistsException") => e,
         Err(e) => return Err(aws_failure("iot:CreatePolicy", name, &e)),
@@ -323,7 +329,51 @@ pub async fn create_policy(c: &AwsClients, name: &str, doc: &serde_json::Value) 
         return Ok(Err(if same { "is attached to other principals" } else { "grants something else" }));
     }
     tracing::info!(policy = %name, "adopting an identical, unattached policy");
+    update_tags(c, &found.arn, &tags_of(c, &found.arn).await?, tags).await?;
     Ok(Ok(found.arn))
+}
+
+fn iot_tags(tags: &BTreeMap<String, String>) -> Option<Vec<aws_sdk_iot::types::Tag>> {
+    (!tags.is_empty()).then(|| tags.iter().filter_map(|(k, v)| aws_sdk_iot::types::Tag::builder().key(k).value(v).build().ok()).collect())
+}
+
+/// ListTagsForResource, every page: the tags of an IoT policy (the taggable IoT object this
+/// provider makes; things are not taggable, they have attributes).
+pub async fn tags_of(c: &AwsClients, arn: &str) -> Result<BTreeMap<String, String>, Diagnostics> {
+    let mut tags = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let listed = c.iot.list_tags_for_resource().resource_arn(arn).set_next_token(token).send().await;
+        let Some(out) = found(listed, "iot:ListTagsForResource", arn)? else { return Ok(tags) };
+        tags.extend(out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())));
+        token = out.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+        if token.is_none() {
+            return Ok(tags);
+        }
+    }
+}
+
+/// Brings an IoT policy's tags from `old` to `new` (UntagResource, then TagResource).
+pub async fn update_tags(
+    c: &AwsClients,
+    arn: &str,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Result<(), Diagnostics> {
+    let (upsert, remove) = crate::resources::common::tag_changes(old, new);
+    if !remove.is_empty() {
+        c.iot
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| aws_failure("iot:UntagResource", arn, &e))?;
+    }
+    if let Some(tags) = iot_tags(&upsert) {
+        c.iot.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(|e| aws_failure("iot:TagResource", arn, &e))?;
+    }
+    Ok(())
 }
 
 /// Writes `doc` as the policy's new default version, first deleting the oldest non-default

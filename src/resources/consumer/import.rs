@@ -55,6 +55,10 @@ pub async fn import(c: &AwsClients, import_id: &str) -> Result<Value, Diagnostic
     }
     let recorded_account = found.as_ref().and_then(|t| t.attributes.get(ACCOUNT_ATTRIBUTE).cloned());
     let account_id = recorded_account.or(given_account);
+    let found_tags = match &policy {
+        Some(p) => iot::tags_of(c, &p.arn).await?,
+        None => Default::default(),
+    };
     let policy_document = policy.and_then(|p| p.document);
     let recovered = |f: fn(&str, &str) -> Option<String>| policy_document.as_deref().and_then(|doc| f(id, doc));
     let topic_prefix = recovered(recover_topic_prefix).unwrap_or_else(|| c.topic_prefix.clone());
@@ -93,5 +97,13 @@ pub async fn import(c: &AwsClients, import_id: &str) -> Result<Value, Diagnostic
         (attr::CERTIFICATE_ARN, cert_arn.into()),
         (attr::CERTIFICATE_ATTACHMENTS, Attachments::NONE.value()),
         (attr::PREVIOUS_CERTIFICATES, Previous::value(&previous)),
+        (
+            attr::TAGS,
+            crate::resources::common::tags_value(
+                &crate::resources::common::configured_tags(&found_tags, &c.default_tags, &Default::default()),
+                true,
+            ),
+        ),
+        (attr::TAGS_ALL, Value::string_map(&found_tags)),
     ]))
 }

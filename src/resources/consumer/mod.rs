@@ -3,9 +3,8 @@
 //! agent's CSR so that no private key ever reaches this account. All names, topics and the
 //! policy document come from `crate::policy`, the same source `maestro_agent_identity` uses.
 //!
-//! Tags: AWS IoT policies are taggable, but the emulator the acceptance tests run against
-//! (moto 5.2.5) implements no IoT tagging API at all, so `tags` would be untestable here; the
-//! resource leaves them out rather than offer an argument no test proves.
+//! Tags: `tags` (with the provider's `default_tags`) go on the IoT policy, the one taggable
+//! object here; AWS IoT things are not taggable (they carry attributes instead).
 //!
 //! One file per layer: `schema`, `model` (typed arguments and state), `plan` (pure rotation
 //! planning), one file per AWS object (`thing`, `policy`, `certificate`) and `import`; the
@@ -118,6 +117,10 @@ impl Resource<AwsClients> for Consumer {
             p.set(attr::THING_ARN, Value::String(spec.thing_arn(c)));
             p.set(attr::POLICY_ARN, Value::String(spec.policy_arn(c)));
         }
+        if p.get(attr::TAGS).is_wholly_known() {
+            let tags = crate::resources::common::merge_tags(&c.default_tags, &p.get(attr::TAGS).string_map_entries());
+            p.set(attr::TAGS_ALL, Value::string_map(&tags));
+        }
         if let Some(prefix) = p.get(attr::TOPIC_PREFIX).as_str() {
             match self.servers(c).await {
                 Ok(servers) => {
@@ -173,7 +176,7 @@ impl Resource<AwsClients> for Consumer {
             new.set(attr::ENDPOINT, Value::String(iot::data_ats_endpoint(c).await?));
         }
         thing::read(c, &spec, &mut new).await?;
-        policy::read(c, &spec, &mut new).await?;
+        policy::read(c, &spec, state.get(attr::TAGS).is_null(), &mut new).await?;
         let have_certificates = certificate::read(c, &spec, state, &mut new).await?;
         // Gone only when nothing at all is left: while a certificate exists, the resource must
         // stay in state so that it is retired rather than forgotten.

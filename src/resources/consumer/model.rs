@@ -15,6 +15,8 @@ pub const STATUS_ACTIVE: &str = "ACTIVE";
 /// Attribute names, shared by the schema and every reader and writer of state.
 pub mod attr {
     pub const CONSUMER_ID: &str = "consumer_id";
+    pub const TAGS: &str = "tags";
+    pub const TAGS_ALL: &str = "tags_all";
     pub const CSR_PEM: &str = "csr_pem";
     pub const ACCOUNT_ID: &str = "account_id";
     pub const TOPIC_PREFIX: &str = "topic_prefix";
@@ -48,6 +50,7 @@ pub struct Spec {
     pub account_id: String,
     pub topic_prefix: String,
     pub cloudevents_client_id: String,
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl Spec {
@@ -57,6 +60,7 @@ impl Spec {
             account_id: text(v, attr::ACCOUNT_ID),
             topic_prefix: text(v, attr::TOPIC_PREFIX),
             cloudevents_client_id: text(v, attr::CLOUDEVENTS_CLIENT_ID),
+            tags: v.get(attr::TAGS).string_map_entries(),
         }
     }
 
@@ -67,6 +71,7 @@ impl Spec {
             account_id: String::new(),
             topic_prefix: String::new(),
             cloudevents_client_id: String::new(),
+            tags: Default::default(),
         }
     }
 
@@ -80,6 +85,11 @@ impl Spec {
             broker_account_id: c.account_id.clone(),
             cloudevents_client_id: self.cloudevents_client_id.clone(),
         }
+    }
+
+    /// The policy's tags: the provider's `default_tags` merged with `tags`.
+    pub fn tags_all(&self, c: &AwsClients) -> std::collections::BTreeMap<String, String> {
+        crate::resources::common::merge_tags(&c.default_tags, &self.tags)
     }
 
     pub fn thing_name(&self) -> String {

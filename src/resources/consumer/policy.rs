@@ -8,13 +8,13 @@ use crate::framework::{Diagnostic, Diagnostics, Value};
 use crate::policy::{consumer_iot, document, naming};
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
-use crate::resources::common::json_text;
+use crate::resources::common::{configured_tags, json_text, tags_value, text};
 
 /// Creates the policy, or adopts one of that name that grants exactly our document and is
 /// attached to nothing (a create retried after its response was lost).
 pub async fn create(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Result<String, Diagnostics> {
     let name = spec.policy_name();
-    iot::create_policy(c, &name, doc).await?.map_err(|why| already_exists("IoT policy", &name, c, spec, why))
+    iot::create_policy(c, &name, doc, &spec.tags_all(c)).await?.map_err(|why| already_exists("IoT policy", &name, c, spec, why))
 }
 
 async fn put_version(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Result<(), Diagnostics> {
@@ -23,6 +23,12 @@ async fn put_version(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Re
 
 /// Update: creates the policy if state has none, else writes a changed document.
 pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, doc: &serde_json::Value, state: &mut Value) -> Result<(), Diagnostics> {
+    let tags = spec.tags_all(c);
+    if !prior.get(attr::POLICY_ARN).is_null() && prior.get(attr::TAGS_ALL).string_map_entries() != tags {
+        iot::update_tags(c, &text(prior, attr::POLICY_ARN), &prior.get(attr::TAGS_ALL).string_map_entries(), &tags).await?;
+    }
+    state.set(attr::TAGS, Value::string_map(&spec.tags));
+    state.set(attr::TAGS_ALL, Value::string_map(&tags));
     if prior.get(attr::POLICY_ARN).is_null() {
         state.set(attr::POLICY_ARN, Value::String(create(c, spec, doc).await?));
     } else if prior.get(attr::POLICY_DOCUMENT) != &json_text(doc) {
@@ -37,9 +43,12 @@ pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, doc: &serde_js
 
 /// Refresh: the policy's ARN and default document (null when gone), the document in our
 /// form when it is equivalent to what we would write, so no spurious diff shows.
-pub async fn read(c: &AwsClients, spec: &Spec, new: &mut Value) -> Result<(), Diagnostics> {
+pub async fn read(c: &AwsClients, spec: &Spec, was_tags_null: bool, new: &mut Value) -> Result<(), Diagnostics> {
     match iot::find_policy(c, &spec.policy_name()).await? {
         Some(found) => {
+            let tags = iot::tags_of(c, &found.arn).await?;
+            new.set(attr::TAGS, tags_value(&configured_tags(&tags, &c.default_tags, &spec.tags), was_tags_null));
+            new.set(attr::TAGS_ALL, Value::string_map(&tags));
             new.set(attr::POLICY_ARN, Value::String(found.arn));
             let actual = found.document.unwrap_or_default();
             let reported = match spec.policy(c) {

@@ -30,6 +30,7 @@ fn attachments_type() -> Type {
 }
 
 pub(super) fn schema() -> Schema {
+    let [tags, tags_all] = crate::resources::common::tag_attributes();
     Schema::new(
         Block::new(
             "A Maestro consumer in the regional account: the agent's IoT thing, a least-privilege IoT Core policy, and the agent's client certificate issued by IoT Core from the agent's certificate signing request (the private key never leaves the management account). Configure it with the regional-account provider.",
@@ -62,6 +63,7 @@ pub(super) fn schema() -> Schema {
         )
         .attribute(cloudevents_client_id_attribute("consumer_id"))
         .attribute(rotation::grace_period_attribute("a new CSR key", "the agent"))
+        .attribute(tags)
         .attribute(Attribute::string(attr::ID).computed().description("Same as `consumer_id`."))
         .attribute(Attribute::string(attr::THING_NAME).computed().description("Name of the agent's IoT thing: `<consumer_id>-maestro-agent`."))
         .attribute(Attribute::string(attr::THING_ARN).computed().keep_state_for_unknown().description("ARN of the agent's IoT thing."))
@@ -108,6 +110,7 @@ pub(super) fn schema() -> Schema {
                 .description("Whether the policy (`policy`) and the thing (`thing`) are attached to the current certificate; both true after every apply, so a detachment made out of band shows up as a change."),
         )
         .attribute(rotation::previous_certificates_attribute("a new CSR key"))
+        .attribute(tags_all)
     )
 }
 

@@ -117,7 +117,13 @@ pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
         (attr::CERTIFICATE_GRACE_PERIOD_HOURS, Value::from(DEFAULT_GRACE_HOURS)),
         (attr::RECOVERY_WINDOW_IN_DAYS, Value::from(DEFAULT_RECOVERY_WINDOW_DAYS)),
         (attr::FORCE_DELETE_WITHOUT_RECOVERY, Value::Bool(false)),
-        (attr::TAGS, crate::resources::common::tags_value(&crate::resources::common::configured_tags(&found_tags, &c.default_tags), true)),
+        (
+            attr::TAGS,
+            crate::resources::common::tags_value(
+                &crate::resources::common::configured_tags(&found_tags, &c.default_tags, &Default::default()),
+                true,
+            ),
+        ),
         (attr::TAGS_ALL, Value::string_map(&found_tags)),
         (attr::CERTIFICATE_ID, Value::string(&cert_id)),
         (attr::CERTIFICATE_ARN, Value::string(&cert_arn)),

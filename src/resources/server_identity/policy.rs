@@ -14,7 +14,7 @@ fn expected(c: &AwsClients, spec: &Spec) -> serde_json::Value {
 /// Creates the policy (adopting our own after a lost answer).
 pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
     let name = spec.policy_name();
-    iot::create_policy(c, &name, &expected(c, spec)).await?.map(|_| ()).map_err(|why| {
+    iot::create_policy(c, &name, &expected(c, spec), &spec.tags_all(Account::from(c))).await?.map(|_| ()).map_err(|why| {
         Diagnostic::error(
             "IoT policy already exists",
             format!("IoT policy {name} already exists in account {} and {why}. If it is this server's (the old module's), import it: `tofu import <address> {}`.", c.account_id, spec.name),
@@ -29,8 +29,13 @@ pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
 pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec) -> Result<(), Diagnostics> {
     let doc = expected(c, spec);
     if prior.get(attr::POLICY_DOCUMENT).is_null() {
-        create(c, spec).await
-    } else if prior.get(attr::POLICY_DOCUMENT) != &json_text(&doc) {
+        return create(c, spec).await;
+    }
+    let (old, new) = (prior.get(attr::TAGS_ALL).string_map_entries(), spec.tags_all(Account::from(c)));
+    if old != new {
+        iot::update_tags(c, &spec.binding(Account::from(c)).iot_arn("policy", &spec.policy_name()), &old, &new).await?;
+    }
+    if prior.get(attr::POLICY_DOCUMENT) != &json_text(&doc) {
         iot::put_policy_version(c, &spec.policy_name(), &doc).await
     } else {
         Ok(())

@@ -88,7 +88,7 @@ pub async fn read(c: &AwsClients, spec: &Spec, was_tags_null: bool, new: &mut Va
     }
     // The role's tags stand for all the objects' (each apply writes the same set to every one).
     let found = tags_of(&role);
-    new.set(attr::TAGS, tags_value(&configured_tags(&found, &c.default_tags), was_tags_null));
+    new.set(attr::TAGS, tags_value(&configured_tags(&found, &c.default_tags, &spec.tags), was_tags_null));
     new.set(attr::TAGS_ALL, Value::string_map(&found));
     Ok(Some(role.arn().to_string()))
 }
