@@ -1,5 +1,8 @@
-"""Fixtures for the acceptance tests: emulator, accounts, provider install, tofu workspaces,
-and the leak check that runs after every test that used a workspace."""
+"""Fixtures for the acceptance tests: emulator, accounts, provider install, CLI workspaces,
+and the leak check that runs after every test that used a workspace.
+
+The CLI is a parameter of the run, not of the tests: MAESTRO_TEST_CLI=tofu (default),
+terraform or terraform-1.14 picks the binary every TofuWorkspace runs (harness/settings.py)."""
 
 from __future__ import annotations
 
@@ -34,20 +37,50 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
 @pytest.fixture(scope="session")
-def tofu_binary() -> Path:
-    binary = settings.tofu_binary()
+def cli() -> settings.Cli:
+    """The CLI every workspace runs: OpenTofu by default, HashiCorp Terraform with
+    MAESTRO_TEST_CLI=terraform (or terraform-1.14 for the oldest supported one)."""
+    try:
+        return settings.cli()
+    except ValueError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def tofu_binary(cli: settings.Cli) -> Path:
+    """The binary of the CLI under test (named for OpenTofu, the default; see `cli`)."""
+    binary = settings.cli_binary()
     if not binary.is_file():
-        pytest.fail(f"tofu not found at {binary}: run scripts/install-test-tools.sh or set TOFU", pytrace=False)
+        pytest.fail(f"{cli.command} not found at {binary}: run scripts/install-test-tools.sh "
+                    f"or set {cli.binary_variable}", pytrace=False)
     # Without the inherited TF_* variables: a TF_CLI_CONFIG_FILE naming a missing file makes
-    # tofu print a warning ahead of the version line.
+    # the CLI print a warning ahead of the version line.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     reported = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=False,
                               env=dict(env, CHECKPOINT_DISABLE="1")).stdout
-    pattern = rf"^OpenTofu v{re.escape(settings.TOFU_VERSION)}(-dev)?$"
+    pattern = rf"^{cli.product} v{re.escape(cli.version)}(-dev)?$"
     if not re.search(pattern, reported, re.MULTILINE):
-        pytest.fail(f"{binary} reports {reported.strip()!r}, expected OpenTofu v{settings.TOFU_VERSION}",
-                    pytrace=False)
+        pytest.fail(f"{binary} reports {reported.strip()!r}, expected {cli.product} v{cli.version} "
+                    f"(MAESTRO_TEST_CLI={cli.name})", pytrace=False)
     return binary
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """With MAESTRO_RECORD_SKIPPED=<file>, appends the node ID of every skipped test to that file:
+    scripts/test runs the tests OpenTofu skips (Terraform-only features) in its Terraform slice,
+    so no test is left out of CI by the CLI it ran under."""
+    record = os.environ.get("MAESTRO_RECORD_SKIPPED")
+    if record and report.skipped and report.when in ("setup", "call"):
+        with open(record, "a", encoding="utf-8") as handle:
+            handle.write(report.nodeid + "\n")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    try:
+        selected = settings.cli()
+    except ValueError as error:
+        return f"CLI under test: invalid ({error})"
+    return f"CLI under test: {selected.label} ({settings.cli_binary()}, MAESTRO_TEST_CLI={selected.name})"
 
 
 @pytest.fixture(scope="session")

@@ -1,56 +1,79 @@
 #!/usr/bin/env bash
 # Installs the pinned tools the acceptance tests drive, into a cache outside the clone:
 #   $TPM_CACHE/bin/tofu-1.12.6        OpenTofu built from its Go module source
+#   $TPM_CACHE/bin/terraform-1.16.4   HashiCorp Terraform built from its Go module source (the
+#   $TPM_CACHE/bin/terraform-1.14.3   newest the module proxy serves, and the seeds' floor)
 #   $TPM_CACHE/venv-moto-5.2.5        python venv from acceptance-tests/requirements.txt
 # CI clones the repo fresh every run, so everything expensive lives in $TPM_CACHE and every
 # step is skipped when its result is already there. Needs only go, python3 and a registry.
+#
+# Usage: install-test-tools.sh [TOOL...]   TOOL: tofu, terraform, terraform-1.14, venv
+#   (default: tofu venv, what scripts/demo and scripts/bench-aws-calls need; scripts/test and
+#   scripts/test-all-clis name all four).
+# Prints shell assignments for `eval`: TPM_CACHE, TOFU, TERRAFORM, TERRAFORM_1_14, VENV, PYTHON
+# (the CLIs exported, so pytest sees them; only for the tools asked for).
 set -euo pipefail
 
 TOFU_VERSION=1.12.6
 TOFU_MODULE=github.com/opentofu/opentofu
+# 1.16.4 is the newest Terraform the module proxy serves (`go list -m github.com/hashicorp/terraform@v1.16.4`;
+# note that `go list -m -versions` there stops at v1.13.3, the proxy's version list lags behind the
+# versions it serves). 1.14.3 is the oldest Terraform the seed modules allow (required_version).
+TERRAFORM_VERSION=1.16.4
+TERRAFORM_1_14_VERSION=1.14.3
+TERRAFORM_MODULE=github.com/hashicorp/terraform
 MOTO_VERSION=5.2.5
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TPM_CACHE="${TPM_CACHE:-$HOME/.cache/terraform-provider-maestro}"
-tofu_bin="$TPM_CACHE/bin/tofu-$TOFU_VERSION"
-tofu_src="$TPM_CACHE/src/opentofu-v$TOFU_VERSION"
 venv="$TPM_CACHE/venv-moto-$MOTO_VERSION"
 requirements="$repo_root/acceptance-tests/requirements.txt"
 
 log() { printf '[install-test-tools] %s\n' "$*" >&2; }
+# The assignments are printed together at the very end, so a failed install prints none of them
+# and `eval "$(install-test-tools.sh)"` leaves nothing half set.
+assignments=()
+emit() { assignments+=("$1"); }
 die() { log "error: $*"; exit 1; }
 
-# OpenTofu has no update check, but older Terraform-derived code paths honour this; a test
-# machine must never phone home.
+# Terraform asks checkpoint.hashicorp.com for news on every run unless this is set; OpenTofu has
+# no update check, but its Terraform-derived code paths honour it too. A test machine must never
+# phone home. (The harness sets it again for every CLI run.)
 export CHECKPOINT_DISABLE=1
 
-tofu_is_current() {
-    [ -x "$tofu_bin" ] || return 1
-    # Without the caller's CLI config: a TF_CLI_CONFIG_FILE naming a missing file makes tofu
-    # print a warning before the version line.
-    # A release build prints "OpenTofu v1.12.6"; a build without the release ldflag adds "-dev".
-    # Both are this source tree, so both count as installed.
-    local reported
-    reported="$(env -u TF_CLI_CONFIG_FILE "$tofu_bin" version 2>/dev/null)" || return 1
-    grep -Eq "^OpenTofu v${TOFU_VERSION//./\\.}(-dev)?\$" <<<"$reported"
+# ---------------------------------------------------------------- a Go module as main module
+
+# reports_version BINARY PRODUCT VERSION: the binary prints "PRODUCT vVERSION" on its first line.
+# Run without the caller's CLI config: a TF_CLI_CONFIG_FILE naming a missing file makes the CLI
+# print a warning before the version line. A release build prints "vX.Y.Z"; a build without the
+# release ldflag adds "-dev". Both are this source tree, so both count as installed.
+reports_version() {
+    local binary="$1" product="$2" version="$3" reported
+    [ -x "$binary" ] || return 1
+    # The whole output, then its first line: a pipe into `head` would end the CLI with SIGPIPE.
+    reported="$(env -u TF_CLI_CONFIG_FILE CHECKPOINT_DISABLE=1 "$binary" version 2>/dev/null)" || return 1
+    grep -Eq "^$product v${version//./\\.}(-dev)?\$" <<<"$(head -n 1 <<<"$reported")"
 }
 
-install_tofu() {
-    if tofu_is_current; then
-        log "OpenTofu $TOFU_VERSION already at $tofu_bin"
-        return
-    fi
-    command -v go >/dev/null 2>&1 || die "go is required to build OpenTofu"
+# build_go_main_module MODULE VERSION PACKAGE OUTPUT [PATCH_FUNCTION] [LDFLAGS]
+#
+# `go install module@version` refuses modules with replace directives, so fetch the module
+# source through the module proxy (`go mod download -json`), copy it to a writable directory
+# $TPM_CACHE/src/<name>-v<version>, let PATCH_FUNCTION (called with that directory) adjust it,
+# and `go build -trimpath` PACKAGE there as the main module. OUTPUT appears only once complete.
+build_go_main_module() {
+    local module="$1" version="$2" package="$3" output="$4" patch="${5:-}" ldflags="${6:-}"
+    local src="$TPM_CACHE/src/${module##*/}-v$version"
+    command -v go >/dev/null 2>&1 || die "go is required to build $module"
     command -v python3 >/dev/null 2>&1 || die "python3 is required"
     mkdir -p "$TPM_CACHE/bin" "$TPM_CACHE/src"
 
-    # `go install module@version` refuses modules with replace directives, so fetch the module
-    # source through the module proxy and build it as a main module. Run from an empty
-    # directory so no go.mod above the current directory changes how the download resolves.
+    # Run from an empty directory so no go.mod above the current directory changes how the
+    # download resolves.
     local scratch mod_json mod_dir
     scratch="$(mktemp -d)"
-    log "downloading $TOFU_MODULE@v$TOFU_VERSION (GOMODCACHE=$(go env GOMODCACHE))"
-    mod_json="$(cd "$scratch" && GO111MODULE=on go mod download -json "$TOFU_MODULE@v$TOFU_VERSION")" \
+    log "downloading $module@v$version (GOMODCACHE=$(go env GOMODCACHE))"
+    mod_json="$(cd "$scratch" && GO111MODULE=on go mod download -json "$module@v$version")" \
         || die "go mod download failed: $mod_json"
     rmdir "$scratch"
     mod_dir="$(printf '%s' "$mod_json" | python3 -c '
@@ -64,27 +87,128 @@ print(info["Dir"])
 
     # The module cache is read-only, and building a module as the main module may need to
     # write next to its sources; build from a writable copy, moved into place only once
-    # complete so an interrupted copy is never mistaken for a finished one.
-    log "copying module source to $tofu_src"
-    rm -rf "$tofu_src.partial"
-    cp -R "$mod_dir" "$tofu_src.partial"
-    chmod -R u+w "$tofu_src.partial"
-    rm -rf "$tofu_src"
-    mv "$tofu_src.partial" "$tofu_src"
+    # complete (and patched) so an interrupted copy is never mistaken for a finished one.
+    log "copying module source to $src"
+    rm -rf "$src.partial"
+    cp -R "$mod_dir" "$src.partial"
+    chmod -R u+w "$src.partial"
+    if [ -n "$patch" ]; then
+        "$patch" "$src.partial" || die "patching $module@v$version failed"
+    fi
+    rm -rf "$src"
+    mv "$src.partial" "$src"
 
     # GOCACHE keeps its default so repeated builds (and other checkouts) reuse compiled packages.
-    # version.dev=no makes the binary report the plain release version, as release builds do.
-    log "building OpenTofu (GOCACHE=$(go env GOCACHE)); this takes minutes on a cold cache"
+    local started=$SECONDS
+    log "building $module@v$version (GOCACHE=$(go env GOCACHE)); this takes minutes on a cold cache"
     (
-        cd "$tofu_src"
-        go build -trimpath -buildvcs=false \
-            -ldflags "-X $TOFU_MODULE/version.dev=no" \
-            -o "$tofu_bin.partial" ./cmd/tofu
-    ) >&2 || die "go build of OpenTofu failed"
-    mv -f "$tofu_bin.partial" "$tofu_bin"
-    tofu_is_current || die "$tofu_bin does not report OpenTofu v$TOFU_VERSION"
-    log "installed OpenTofu $TOFU_VERSION at $tofu_bin"
+        cd "$src"
+        go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$output.partial" "$package"
+    ) >&2 || die "go build of $module@v$version failed"
+    mv -f "$output.partial" "$output"
+    log "built $output in $((SECONDS - started))s"
 }
+
+# with_lock NAME COMMAND...: one installer at a time per tool, so two runs started together
+# (scripts/test beside scripts/demo) do not copy over each other's source tree; the second
+# waits, then finds the binary current.
+with_lock() {
+    local name="$1"
+    shift
+    mkdir -p "$TPM_CACHE"
+    if command -v flock >/dev/null 2>&1; then
+        local fd
+        exec {fd}>"$TPM_CACHE/.install-$name.lock"
+        flock "$fd"
+        "$@"
+        exec {fd}>&-
+    else
+        "$@"
+    fi
+}
+
+# ---------------------------------------------------------------- OpenTofu
+
+install_tofu() {
+    local bin="$TPM_CACHE/bin/tofu-$TOFU_VERSION"
+    if reports_version "$bin" OpenTofu "$TOFU_VERSION"; then
+        log "OpenTofu $TOFU_VERSION already at $bin"
+    else
+        # version.dev=no makes the binary report the plain release version, as release builds do.
+        build_go_main_module "$TOFU_MODULE" "$TOFU_VERSION" ./cmd/tofu "$bin" "" \
+            "-X $TOFU_MODULE/version.dev=no"
+        reports_version "$bin" OpenTofu "$TOFU_VERSION" || die "$bin does not report OpenTofu v$TOFU_VERSION"
+        log "installed OpenTofu $TOFU_VERSION at $bin"
+    fi
+    emit "export TOFU=$bin"
+}
+
+# ---------------------------------------------------------------- HashiCorp Terraform
+
+# Terraform's go.mod requires ten nested modules (the remote-state backends azure, consul, cos,
+# gcs, kubernetes, oci, oss, pg, s3, and internal/legacy) through `replace` directives pointing
+# into its own tree, but the module zip the proxy serves leaves nested modules out, so `go build`
+# fails on the missing directories. Drop exactly those: their require and replace lines in
+# go.mod, and the backends' imports and registrations in internal/backend/init/init.go (the only
+# non-test file importing any of them). The tests use the local backend only; the binary
+# answers `backend "s3"` and the others with "unsupported backend". Idempotent: a second run
+# finds nothing to drop. Anything else importing a dropped module fails the patch loudly.
+patch_terraform_source() {
+    python3 - "$1" <<'PYTHON'
+import pathlib, re, sys
+
+root = pathlib.Path(sys.argv[1])
+go_mod = root / "go.mod"
+text = go_mod.read_text()
+# Local replacements whose directory the zip does not carry.
+missing = [m.group(1) for m in re.finditer(r"^replace\s+(\S+)\s+=>\s+(\./\S+)\s*$", text, re.M)
+           if not (root / m.group(2)).is_dir()]
+lines = [line for line in text.splitlines(keepends=True)
+         if not any(re.match(rf"^\s*(replace\s+)?{re.escape(path)}\s", line) for path in missing)]
+go_mod.write_text("".join(lines))
+
+init_go = root / "internal/backend/init/init.go"
+source = init_go.read_text()
+aliases = []
+for path in missing:
+    match = re.search(rf'^\s*(\w+)\s+"{re.escape(path)}"\s*$', source, re.M)
+    if match:
+        aliases.append(match.group(1))
+        source = source[:match.start()] + source[match.end() + 1:]
+# The registrations: `"name": func() backend.Backend { return alias.New() },`
+source = "".join(line for line in source.splitlines(keepends=True)
+                 if not any(re.search(rf"\b{alias}\.", line) for alias in aliases))
+init_go.write_text(source)
+
+# Nothing else that `go build` compiles may import a dropped module.
+for go_file in root.rglob("*.go"):
+    if go_file.name.endswith("_test.go"):
+        continue
+    code = go_file.read_text(errors="replace")
+    for path in missing:
+        if f'"{path}"' in code or f'"{path}/' in code:
+            sys.exit(f"{go_file} still imports {path}, which the module zip does not carry")
+print("dropped the nested modules the zip lacks: " + ", ".join(p.rsplit("/", 1)[-1] for p in missing)
+      if missing else "nothing to drop (already patched)", file=sys.stderr)
+PYTHON
+}
+
+# install_terraform VERSION VARIABLE
+install_terraform() {
+    local version="$1" variable="$2" bin="$TPM_CACHE/bin/terraform-$1"
+    if reports_version "$bin" Terraform "$version"; then
+        log "Terraform $version already at $bin"
+    else
+        # version.dev=no: report "Terraform v1.16.4" as the release does, not "v1.16.4-dev".
+        build_go_main_module "$TERRAFORM_MODULE" "$version" . "$bin" patch_terraform_source \
+            "-X $TERRAFORM_MODULE/version.dev=no"
+        reports_version "$bin" Terraform "$version" || die "$bin does not report Terraform v$version"
+        log "installed Terraform $version at $bin"
+    fi
+    emit "export $variable=$bin"
+}
+
+# ---------------------------------------------------------------- the venv
 
 install_venv() {
     [ -f "$requirements" ] || die "missing $requirements"
@@ -99,22 +223,31 @@ install_venv() {
     if [ -x "$venv/bin/python" ] && [ "$want_stamp" = "$have_stamp" ] \
         && "$venv/bin/python" -c 'import moto, pytest, boto3, cryptography' 2>/dev/null; then
         log "venv already current at $venv"
-        return
+    else
+        if [ ! -x "$venv/bin/python" ]; then
+            log "creating venv $venv"
+            python3 -m venv "$venv" >&2
+        fi
+        # pip keeps its download/wheel cache at its default location (outside the clone).
+        log "installing $requirements into $venv"
+        "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r "$requirements" >&2
+        printf '%s\n' "$want_stamp" >"$venv/.requirements.sha256"
     fi
-    if [ ! -x "$venv/bin/python" ]; then
-        log "creating venv $venv"
-        python3 -m venv "$venv" >&2
-    fi
-    # pip keeps its download/wheel cache at its default location (outside the clone).
-    log "installing $requirements into $venv"
-    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r "$requirements" >&2
-    printf '%s\n' "$want_stamp" >"$venv/.requirements.sha256"
+    emit "VENV=$venv"
+    emit "PYTHON=$venv/bin/python"
 }
 
-install_tofu
-install_venv
+# ---------------------------------------------------------------- main
 
-echo "TPM_CACHE=$TPM_CACHE"
-echo "TOFU=$tofu_bin"
-echo "VENV=$venv"
-echo "PYTHON=$venv/bin/python"
+[ "$#" -gt 0 ] || set -- tofu venv
+emit "TPM_CACHE=$TPM_CACHE"
+for tool in "$@"; do
+    case "$tool" in
+        tofu) with_lock tofu install_tofu ;;
+        terraform) with_lock "terraform-$TERRAFORM_VERSION" install_terraform "$TERRAFORM_VERSION" TERRAFORM ;;
+        terraform-1.14) with_lock "terraform-$TERRAFORM_1_14_VERSION" install_terraform "$TERRAFORM_1_14_VERSION" TERRAFORM_1_14 ;;
+        venv) with_lock venv install_venv ;;
+        *) die "unknown tool $tool (usage: $0 [tofu] [terraform] [terraform-1.14] [venv])" ;;
+    esac
+done
+printf '%s\n' "${assignments[@]}"

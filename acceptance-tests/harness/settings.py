@@ -5,9 +5,49 @@ from __future__ import annotations
 import os
 import platform
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 TOFU_VERSION = "1.12.6"
+
+
+@dataclass(frozen=True)
+class Cli:
+    """A CLI the suite can drive: what MAESTRO_TEST_CLI names, what `version` must print, and
+    the variable scripts/install-test-tools.sh exports its path in."""
+    name: str          # MAESTRO_TEST_CLI value, and install-test-tools.sh --only name
+    product: str       # first word of `<cli> version`
+    version: str       # the pin, as scripts/install-test-tools.sh builds it
+    command: str       # what a user types: tofu / terraform
+    binary_variable: str
+    default_registry: str  # the host a bare "namespace/type" source expands to
+
+    def display_address(self, source: str) -> str:
+        """A provider address as this CLI prints it (`init`'s "Installed ..."): each CLI leaves out
+        the host of its own default registry, so Terraform prints our
+        `registry.terraform.io/maestro-iac/maestro` as `maestro-iac/maestro` and OpenTofu, whose
+        default is registry.opentofu.org, prints it in full."""
+        prefix = self.default_registry + "/"
+        return source[len(prefix):] if source.startswith(prefix) else source
+
+    @property
+    def is_terraform(self) -> bool:
+        return self.product == "Terraform"
+
+    @property
+    def label(self) -> str:
+        return f"{self.product} {self.version}"
+
+
+# The same pins as scripts/install-test-tools.sh. terraform-1.14 is the oldest Terraform the seed
+# modules allow (required_version >= 1.14.3), for the smoke run.
+CLIS = {
+    "tofu": Cli("tofu", "OpenTofu", TOFU_VERSION, "tofu", "TOFU", "registry.opentofu.org"),
+    "terraform": Cli("terraform", "Terraform", "1.16.4", "terraform", "TERRAFORM", "registry.terraform.io"),
+    "terraform-1.14": Cli("terraform-1.14", "Terraform", "1.14.3", "terraform", "TERRAFORM_1_14",
+                          "registry.terraform.io"),
+}
+DEFAULT_CLI = "tofu"
 
 ACCEPTANCE_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = ACCEPTANCE_DIR.parent
@@ -32,12 +72,27 @@ def tpm_cache() -> Path:
     return Path.home() / ".cache" / "terraform-provider-maestro"
 
 
-def tofu_binary() -> Path:
-    """`TOFU` wins so a developer can point at any build; otherwise the installed pinned one."""
-    configured = os.environ.get("TOFU")
+def cli() -> Cli:
+    """The CLI under test: `MAESTRO_TEST_CLI` (tofu, terraform or terraform-1.14; default tofu).
+    Every test runs through it; a test that must differ per CLI asks `cli().is_terraform`."""
+    name = os.environ.get("MAESTRO_TEST_CLI") or DEFAULT_CLI
+    if name not in CLIS:
+        raise ValueError(f"MAESTRO_TEST_CLI={name!r}: expected one of {', '.join(CLIS)}")
+    return CLIS[name]
+
+
+def cli_binary() -> Path:
+    """The selected CLI's variable (`TOFU`, `TERRAFORM`, `TERRAFORM_1_14`) wins so a developer can
+    point at any build; otherwise the pinned one scripts/install-test-tools.sh installs."""
+    selected = cli()
+    configured = os.environ.get(selected.binary_variable)
     if configured:
         return Path(configured)
-    return tpm_cache() / "bin" / f"tofu-{TOFU_VERSION}"
+    return tpm_cache() / "bin" / f"{selected.command}-{selected.version}"
+
+
+# The name from the days of one CLI; demo.py and the benchmark call it.
+tofu_binary = cli_binary
 
 
 def emulator_script() -> Path:

@@ -1,4 +1,7 @@
-"""A directory of .tf files and the real `tofu` commands run in it.
+"""A directory of .tf files and the real `tofu` (or `terraform`) commands run in it.
+
+The binary is whichever CLI the run selected (MAESTRO_TEST_CLI, see settings.cli()); the
+commands and flags used here mean the same to OpenTofu and HashiCorp Terraform.
 
 This plays the part terraform-plugin-testing plays for Go providers, but through the CLI a
 user runs: every step is a separate `tofu` process, every process writes a TF_LOG=trace log
@@ -56,6 +59,7 @@ class TofuResult:
     stderr: str
     log_path: Path
     seconds: float
+    command: str = "tofu"
 
     @property
     def output(self) -> str:
@@ -63,7 +67,7 @@ class TofuResult:
 
     def describe(self) -> str:
         return (
-            f"`tofu {' '.join(self.args)}` exited {self.exit_code} after {self.seconds:.1f}s "
+            f"`{self.command} {' '.join(self.args)}` exited {self.exit_code} after {self.seconds:.1f}s "
             f"(trace log: {self.log_path})\n  stdout tail:\n{_tail(self.stdout)}\n  stderr tail:\n{_tail(self.stderr)}"
         )
 
@@ -124,7 +128,7 @@ class TofuWorkspace:
     def __init__(self, root: Path, tofu: Path, cli_config: Path, extra_env: dict[str, str] | None = None,
                  timeout: float = DEFAULT_TIMEOUT):
         self.root = root
-        self.tofu = tofu
+        self.tofu = Path(tofu)
         self.cli_config = cli_config
         self.extra_env = dict(extra_env or {})
         self.timeout = timeout
@@ -195,7 +199,8 @@ class TofuWorkspace:
         stdout, stderr = ANSI_ESCAPE.sub("", stdout), ANSI_ESCAPE.sub("", stderr)
         (self.artifacts / f"{stem}.stdout").write_text(stdout, encoding="utf-8")
         (self.artifacts / f"{stem}.stderr").write_text(stderr, encoding="utf-8")
-        result = TofuResult(list(args), process.returncode, stdout, stderr, log_path, time.monotonic() - started)
+        result = TofuResult(list(args), process.returncode, stdout, stderr, log_path, time.monotonic() - started,
+                            command=self.tofu.name)
         self.results.append(result)
         if expect_exit is not None and result.exit_code not in expect_exit:
             raise TofuCommandError(f"expected exit code in {sorted(expect_exit)}: {result.describe()}")
@@ -289,7 +294,7 @@ class TofuWorkspace:
         the raw output and in the output with line wrapping flattened)."""
         result = self.run(*args, expect_exit=None)
         if result.exit_code == 0:
-            raise AssertionError(f"expected `tofu {' '.join(args)}` to fail: {result.describe()}")
+            raise AssertionError(f"expected `{self.tofu.name} {' '.join(args)}` to fail: {result.describe()}")
         if not (re.search(pattern, result.output, flags) or re.search(pattern, flatten_whitespace(result.output), flags)):
             raise AssertionError(f"output does not match /{pattern}/: {result.describe()}")
         return result
