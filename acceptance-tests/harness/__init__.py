@@ -1,7 +1,9 @@
-"""Acceptance-test harness: drives the real `tofu` CLI against the moto-based emulator.
+"""Acceptance-test harness: drives the real `tofu` CLI (or `terraform`, MAESTRO_TEST_CLI) against
+the moto-based emulator.
 
 Modules, each small and single-purpose:
-- settings: where things live (cache dir, tofu binary, repo root, provider address/version)
+- settings: where things live (cache dir, the CLI under test and its binary, repo root, provider
+  address/version)
 - emulator: start/stop `acceptance-tests/emulator/run_server.py`
 - aws_accounts: the regional and management accounts reached through sts:AssumeRole
 - aws_inspect: boto3 look-ups and out-of-band edits the tests use to check AWS directly

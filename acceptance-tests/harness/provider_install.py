@@ -5,6 +5,10 @@ The binary is placed in a filesystem mirror using the unpacked layout
 (`TF_CLI_CONFIG_FILE`) tells tofu to take our provider from that mirror and never look it up
 in a registry. Unlike `dev_overrides` this exercises the real install path: `tofu init`,
 the lock file and its checksums all behave as they would for a user.
+
+HashiCorp Terraform reads the same CLI config the same way. HOST is registry.terraform.io, the
+host every configuration here writes in full: Terraform's default, and the one OpenTofu uses
+when told (a bare `maestro-iac/maestro` would mean registry.opentofu.org to OpenTofu).
 """
 
 from __future__ import annotations

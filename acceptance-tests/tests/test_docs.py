@@ -1,12 +1,12 @@
 """The registry documentation in docs/ against the schema of the built provider.
 
-The schema (`tofu providers schema -json`, after `tofu init` through the session's mirror) is
-the source of truth: every resource, data source, ephemeral resource and function in it has a
-page, every attribute and block of it is listed there with the schema's own description, and
-nothing is listed that the schema lacks. A new attribute without documentation, a renamed one,
-or a reworded description on one side only fails here. Example usage and import syntax on
-each page must be the files under examples/ verbatim, so the examples the test suite validates
-are the ones users read.
+The schema (`tofu providers schema -json`, or Terraform's, after `init` through the session's
+mirror) is the source of truth: every resource, data source, ephemeral resource and function in
+it has a page, every attribute and block of it is listed there with the schema's own
+description, and nothing is listed that the schema lacks. A new attribute without
+documentation, a renamed one, or a reworded description on one side only fails here. Example
+usage and import syntax on each page must be the files under examples/ verbatim, so the
+examples the test suite validates are the ones users read.
 """
 
 from __future__ import annotations
@@ -24,6 +24,17 @@ from harness.tofu_workspace import TofuWorkspace
 pytestmark = pytest.mark.acceptance
 
 SCHEMA_KINDS = tuple(rd.KIND_DIRECTORIES)
+# OpenTofu 1.12.6 has no list resources or actions: its `providers schema -json` leaves out
+# list_resource_schemas and action_schemas (Terraform 1.16.4 reports both), so under OpenTofu
+# the pages of those kinds cannot be matched to a schema object and are checked only under
+# Terraform (scripts/test runs this file under both).
+KINDS_ONLY_TERRAFORM_REPORTS = ("list_resource_schemas", "action_schemas")
+
+
+def kinds_this_cli_reports() -> tuple[str, ...]:
+    if settings.cli().is_terraform:
+        return SCHEMA_KINDS
+    return tuple(kind for kind in SCHEMA_KINDS if kind not in KINDS_ONLY_TERRAFORM_REPORTS)
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +116,9 @@ def test_every_schema_object_has_a_page(provider_schema):
 
 def test_no_page_without_a_schema_object(provider_schema):
     known = {rd.page_path(kind, name) for kind, name, _ in schema_objects(provider_schema)}
+    directories = [rd.KIND_DIRECTORIES[kind] for kind in kinds_this_cli_reports()]
     stray = [str(path.relative_to(settings.REPO_ROOT))
-             for directory in rd.KIND_DIRECTORIES.values() if (rd.DOCS_DIR / directory).is_dir()
+             for directory in directories if (rd.DOCS_DIR / directory).is_dir()
              for path in sorted((rd.DOCS_DIR / directory).glob("*.md")) if path not in known]
     assert not stray, "pages for objects the provider does not have:\n  " + "\n  ".join(stray)
 

@@ -121,3 +121,36 @@ def test_leak_scan_sees_state_plans_and_output_of_a_real_run(make_plain_workspac
     # This test planted the key on purpose; take its workspace out of the guard's view.
     ws.destroy()
     leak_guard.workspaces.remove(ws)
+
+
+def test_the_workspace_runs_the_cli_the_run_selected(make_plain_workspace, cli):
+    """MAESTRO_TEST_CLI is a parameter of the whole run: every workspace runs that CLI, at its pin."""
+    ws = make_plain_workspace()
+    result = ws.run("version", "-json")
+    assert json.loads(result.stdout)["terraform_version"] == cli.version, result.describe()
+    # Only Terraform asks checkpoint.hashicorp.com for news; the harness turns that off, so
+    # `terraform_outdated` is false (OpenTofu has no such member).
+    assert json.loads(result.stdout).get("terraform_outdated", False) is False
+    assert ws.environment(ws.artifacts / "x.log")["CHECKPOINT_DISABLE"] == "1"
+
+
+def test_the_cli_is_chosen_by_maestro_test_cli(monkeypatch, tmp_path):
+    from harness import settings
+    monkeypatch.setenv("TPM_CACHE", str(tmp_path))
+    for variable in ("TOFU", "TERRAFORM", "TERRAFORM_1_14"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("MAESTRO_TEST_CLI", raising=False)
+    assert settings.cli().name == "tofu" and settings.cli_binary() == tmp_path / "bin" / "tofu-1.12.6"
+    monkeypatch.setenv("MAESTRO_TEST_CLI", "terraform")
+    assert settings.cli().is_terraform and settings.cli_binary() == tmp_path / "bin" / "terraform-1.16.4"
+    monkeypatch.setenv("TERRAFORM", "/opt/terraform")
+    assert str(settings.cli_binary()) == "/opt/terraform"
+    monkeypatch.setenv("MAESTRO_TEST_CLI", "terraform-1.14")
+    assert settings.cli().version == "1.14.3" and settings.cli_binary() == tmp_path / "bin" / "terraform-1.14.3"
+    # Each CLI prints addresses on its own default registry without the host.
+    source = settings.PROVIDER_SOURCE
+    assert settings.CLIS["terraform"].display_address(source) == "maestro-iac/maestro"
+    assert settings.CLIS["tofu"].display_address(source) == source
+    monkeypatch.setenv("MAESTRO_TEST_CLI", "opentofu")
+    with pytest.raises(ValueError, match="expected one of tofu, terraform, terraform-1.14"):
+        settings.cli()
