@@ -151,7 +151,7 @@ install_tofu() {
 # fails on the missing directories. Drop exactly those: their require and replace lines in
 # go.mod, and the backends' imports and registrations in internal/backend/init/init.go (the only
 # non-test file importing any of them). The tests use the local backend only; the binary
-# answers `backend "s3"` and the others with "unsupported backend". Idempotent: a second run
+# answers `backend "s3"` and the others with "Unsupported backend type". Idempotent: a second run
 # finds nothing to drop. Anything else importing a dropped module fails the patch loudly.
 patch_terraform_source() {
     python3 - "$1" <<'PYTHON'

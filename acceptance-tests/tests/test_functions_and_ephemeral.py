@@ -47,6 +47,23 @@ def opened_message() -> str:
     `<address>: Open complete`, Terraform `<address>: Opening complete after <n>s`."""
     return f"{EPHEMERAL}: Opening complete" if settings.cli().is_terraform else f"{EPHEMERAL}: Open complete"
 
+
+def _cli_is_terraform_1_14() -> bool:
+    try:
+        return settings.cli().name == "terraform-1.14"
+    except ValueError:
+        return False  # the `cli` fixture reports the bad MAESTRO_TEST_CLI
+
+
+# Terraform 1.14.3 crashes in `show -json` (of a saved plan or of the state) when an ephemeral
+# block has a postcondition: internal/command/jsonchecks.makeStaticObjectAddr has no case for
+# ephemeral resources ("panic: unsupported resource mode 69"; 1.16.4 has it). A Terraform bug,
+# not the provider's; these tests read plans and state through `show -json`, so they skip there.
+needs_show_json_of_ephemeral_conditions = pytest.mark.skipif(
+    _cli_is_terraform_1_14(),
+    reason="Terraform 1.14.3 `show -json` panics on a postcondition in an ephemeral block "
+           "(jsonchecks: unsupported resource mode 69); fixed by 1.16.4")
+
 DEFAULT_PREFIX = "sources/maestro/consumers"
 KEY = "maestro_agent_key.k"
 CONSUMER = "maestro_consumer.c"
@@ -513,6 +530,7 @@ def documented_rotation_block(cluster_id: str) -> str:
     return text
 
 
+@needs_show_json_of_ephemeral_conditions
 def test_ephemeral_credentials_open_the_current_bundle_for_a_consumer_and_never_store_it(bundle_flow, leak_guard):
     f = bundle_flow("eph-open")
     cert = f.complete()
@@ -581,6 +599,7 @@ def test_ephemeral_postcondition_fails_for_a_wrong_expectation(bundle_flow):
     assert_received(f.records()[0], bundle, f"{f.cluster_id}/maestro/agent-mqtt-cert")
 
 
+@needs_show_json_of_ephemeral_conditions
 def test_ephemeral_credentials_follow_the_current_bundle_through_a_rotation(bundle_flow, management, leak_guard):
     f = bundle_flow("eph-rotate")
     first_cert = f.complete()
