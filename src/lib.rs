@@ -13,11 +13,16 @@
 pub mod crypto;
 pub mod framework;
 pub mod functions;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod policy;
 pub mod protocol;
+#[cfg(feature = "aws")]
 pub mod provider;
+#[cfg(feature = "aws")]
 pub mod resources;
 
+#[cfg(feature = "aws")]
 /// The provider as the plugin serves it: the provider layer with everything registered in
 /// [`resources`] and [`functions`].
 pub fn maestro_provider() -> provider::MaestroProvider {

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import old_module_calls  # noqa: E402
 from harness import aws_accounts, aws_inspect, hcl, settings  # noqa: E402
 from harness.emulator import Emulator  # noqa: E402
 from harness.provider_install import ProviderMirror, build_provider  # noqa: E402
@@ -44,7 +45,7 @@ def agents_config(prefix: str, count: int) -> str:
         blocks.append(hcl.resource("maestro_agent_key", f"k{i}", {"cluster_id": cluster_id}, provider="maestro.management"))
         blocks.append(hcl.resource("maestro_consumer", f"c{i}", {
             "consumer_id": cluster_id, "csr_pem": hcl.Raw(f"maestro_agent_key.k{i}.csr_pem"),
-            "account_id": aws_accounts.MANAGEMENT_ACCOUNT_ID}, provider="maestro.regional"))
+            "management_account_id": aws_accounts.MANAGEMENT_ACCOUNT_ID}, provider="maestro.regional"))
         blocks.append(hcl.resource("maestro_agent_identity", f"x{i}", {
             "cluster_id": cluster_id, "regional_account_id": aws_accounts.REGIONAL_ACCOUNT_ID,
             "eks_cluster_name": f"{cluster_id}-eks", "mqtt_cert_secret_name": hcl.Raw(f"maestro_agent_key.k{i}.secret_name"),
@@ -95,15 +96,24 @@ def main() -> int:
         print(f"AWS calls per agent (key + consumer + identity), from runs of 1 and {args.agents} agents.")
         print("STS calls use the base credentials, which the emulator places in its default account "
               f"({aws_accounts.REGIONAL_ACCOUNT_ID}, listed as regional).")
+        ours_per_agent: dict[str, Counter[str]] = {}
+        ours_per_run: dict[str, float] = {}
         for step in runs[1]:
             small, large = runs[1][step], runs[args.agents][step]
             each = per_agent(small, large, args.agents - 1)
             fixed = {k: small[k] - each.get(k, 0) for k in small if small[k] - each.get(k, 0)}
+            ours_per_agent[step] = Counter()
+            for (_account, op), n in each.items():
+                ours_per_agent[step][op] += n
+            ours_per_run[step] = sum(fixed.values())
             print(f"\n{step}: {sum(each.values()):.0f} calls per agent; {sum(fixed.values()):.0f} per run regardless of agents")
             for (account, op), n in sorted(each.items()):
                 print(f"  {account:<11} {op:<55} {n:>5.1f}")
             if fixed:
                 print("  per run: " + ", ".join(f"{account} {op} {n}" for (account, op), n in sorted(fixed.items())))
+        print()
+        old_module_calls.print_old_modules()
+        old_module_calls.print_comparison(ours_per_agent, ours_per_run)
     finally:
         emulator.stop()
     return 0

@@ -6,7 +6,7 @@ Facts taken from the charts' sources (read 2026-12-01):
 
 - **Deployed chart**: rosa-regional-platform `argocd/config/management-cluster/maestro-agent`
   (`values.yaml`, `templates/secretproviderclass.yaml`, `templates/deployment.yaml`). Its
-  SecretProviderClass (AWS provider, `usePodIdentity: "true"`, region `global.aws_region`)
+  SecretProviderClass (AWS provider, `usePodIdentity: "true"`, region `global.region`, which its template `required`s)
   mounts two secrets by FIXED names, `maestro/agent-cert` and `maestro/agent-config`, at
   `/mnt/secrets-store`; the agent runs with `--workload-source-config=/mnt/secrets-store/config.yaml`
   and `--cloudevents-client-id=$(CONSUMER_NAME)-work-agent`, CONSUMER_NAME synced from the
@@ -61,7 +61,7 @@ DEPLOYED_SERVER_MQTT_OBJECTS = DEPLOYED_SERVER_OBJECTS[:2]
 # Every key path of the deployed chart's values.yaml (leaves), and the ones its templates
 # `required`. A value the provider emits outside this layout would be silently ignored.
 DEPLOYED_AGENT_VALUE_PATHS = frozenset({
-    "global.aws_region",
+    "global.region",
     "maestroAgent.image.registry", "maestroAgent.image.repository", "maestroAgent.image.tag",
     "maestroAgent.image.pullPolicy",
     "maestroAgent.deployment.replicas", "maestroAgent.deployment.requests.cpu",
@@ -75,7 +75,7 @@ DEPLOYED_AGENT_VALUE_PATHS = frozenset({
     "maestroAgent.tracing.enabled", "maestroAgent.tracing.address", "maestroAgent.tracing.exporter",
     "maestroAgent.metrics.enabled", "maestroAgent.metrics.serviceMonitor.enabled",
 })
-DEPLOYED_AGENT_REQUIRED = frozenset({"global.aws_region"})
+DEPLOYED_AGENT_REQUIRED = frozenset({"global.region"})
 
 UPSTREAM_CERTS_MOUNT_PATH = "/secrets/mqtt-certs"
 UPSTREAM_AGENT_VALUE_PATHS = frozenset({

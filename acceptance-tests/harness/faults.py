@@ -5,6 +5,7 @@
     faults.arm("secretsmanager", "PutSecretValue", count=2, status=500, code="InternalServiceError")
     faults.arm("iot", "CreateCertificateFromCsr", when="after")    # AWS acts, the answer is lost
     faults.fired("iot", "AttachThingPrincipal")                    # how often it actually fired
+    faults.arm_random("*", "*", 0.05, seed=7, code="Throttling")   # 5% of every request, repeatably
     faults.clear()
 
 `service` is the SigV4 signing name, `action` the API operation name. See
@@ -36,6 +37,18 @@ class Faults:
         """Makes the next `count` matching requests fail; returns the armed fault (with its id)."""
         return self._call("POST", {"service": service, "action": action, "count": count, "status": status,
                                    "code": code, "message": message, "when": when})
+
+    def arm_random(self, service: str | list[str], action: str | list[str], probability: float, *,
+                   seed: int | None = None, count: int | None = None, status: int = 400,
+                   code: str = "InvalidRequestException", message: str = "fault injected by the acceptance test",
+                   when: str = "before") -> dict[str, Any]:
+        """Makes each matching request fail with `probability` (`"*"` or a list matches more than
+        one name), as often as it comes up unless `count` caps it; `seed` repeats the draws."""
+        spec: dict[str, Any] = {"service": service, "action": action, "probability": probability, "seed": seed,
+                                "status": status, "code": code, "message": message, "when": when}
+        if count is not None:
+            spec["count"] = count
+        return self._call("POST", spec)
 
     def list(self) -> list[dict[str, Any]]:
         return self._call("GET")

@@ -61,7 +61,7 @@ def expected_state(cluster_id: str, eks_cluster_name: str, *, regional_account_i
         "client_id": client_id,
         "regional_account_id": regional_account_id,
         "eks_cluster_name": eks_cluster_name,
-        "region": region,
+        "broker_region": region,
         "namespace": namespace,
         "service_account": service_account,
         "mqtt_cert_secret_name": secret_name,
@@ -73,7 +73,7 @@ def expected_state(cluster_id: str, eks_cluster_name: str, *, regional_account_i
         "cloudevents_client_id": f"{cluster_id}-work-agent",
         # The deployed chart's layout (rosa-regional-platform management-cluster/maestro-agent).
         "helm_values": {
-            "global": {"aws_region": REGION},
+            "global": {"region": REGION},
             "maestroAgent": {
                 "maestro": {"serviceAccount": service_account, "consumerName": cluster_id},
                 "broker": {"type": "mqtt", "endpoint": broker_endpoint, "topicPrefix": topic_prefix},
@@ -118,7 +118,7 @@ def assert_identity_in_aws(management, state: dict[str, Any], *, tags_all: dict[
     iot = aws_inspect.inline_policy(management, name, docs.IOT_POLICY_NAME)
     expected_secrets = docs.secrets_policy(REGION, MANAGEMENT_ACCOUNT_ID, secret_name,
                                            state.get("config_secret_name") or f"{cluster_id}/maestro/agent-config")
-    expected_iot = docs.iot_policy(state["region"], regional_account_id, cluster_id, topic_prefix)
+    expected_iot = docs.iot_policy(state["broker_region"], regional_account_id, cluster_id, topic_prefix)
     docs.assert_same_policy(secrets, expected_secrets, f"{docs.SECRETS_POLICY_NAME} in IAM")
     docs.assert_same_policy(iot, expected_iot, f"{docs.IOT_POLICY_NAME} in IAM")
     # The computed JSON attributes report what AWS holds.
@@ -157,7 +157,7 @@ def test_schema_lists_agent_identity(make_workspace, provider_preamble):
 
     required_names = {n for n, a in attributes.items() if a.get("required")}
     assert required_names == {"cluster_id", "regional_account_id", "eks_cluster_name"}
-    for name in ("region", "namespace", "service_account", "mqtt_cert_secret_name", "topic_prefix"):
+    for name in ("broker_region", "namespace", "service_account", "mqtt_cert_secret_name", "topic_prefix"):
         assert attributes[name].get("optional") and attributes[name].get("computed"), name
     for name in ("broker_endpoint", "tags"):
         assert attributes[name].get("optional") and not attributes[name].get("required"), name

@@ -68,7 +68,7 @@ def cert_spki(pem: str) -> bytes:
 
 
 def consumer_block(consumer_id: str, csr_pem: str, **extra: Any) -> str:
-    arguments = {"consumer_id": consumer_id, "csr_pem": csr_pem, "account_id": MANAGEMENT_ACCOUNT_ID, **extra}
+    arguments = {"consumer_id": consumer_id, "csr_pem": csr_pem, "management_account_id": MANAGEMENT_ACCOUNT_ID, **extra}
     return hcl.resource(RESOURCE_TYPE, "x", arguments, provider="maestro.regional")
 
 

@@ -41,7 +41,7 @@ def key_block(cluster_id: str, generation: str) -> str:
 
 def consumer_block(cluster_id: str, csr: Any, grace_hours: int, label: str = "c", **extra: Any) -> str:
     return hcl.resource("maestro_consumer", label, {
-        "consumer_id": cluster_id, "csr_pem": csr, "account_id": MANAGEMENT_ACCOUNT_ID,
+        "consumer_id": cluster_id, "csr_pem": csr, "management_account_id": MANAGEMENT_ACCOUNT_ID,
         "certificate_grace_period_hours": grace_hours, **extra}, provider="maestro.regional")
 
 

@@ -108,7 +108,7 @@ def agent_blocks(cluster_id: str, eks: str, *, topic_prefix: str | None = None, 
     identity_only = {"topic_prefix": identity_topic_prefix} if identity_topic_prefix is not None else {}
     key = hcl.resource("maestro_agent_key", "k", {"cluster_id": cluster_id}, provider="maestro.management")
     consumer = hcl.resource("maestro_consumer", "c", {
-        "consumer_id": cluster_id, "csr_pem": hcl.Raw(f"{KEY}.csr_pem"), "account_id": MANAGEMENT_ACCOUNT_ID, **shared},
+        "consumer_id": cluster_id, "csr_pem": hcl.Raw(f"{KEY}.csr_pem"), "management_account_id": MANAGEMENT_ACCOUNT_ID, **shared},
         provider="maestro.regional")
     identity = hcl.resource("maestro_agent_identity", "x", {
         "cluster_id": cluster_id, "regional_account_id": REGIONAL_ACCOUNT_ID, "eks_cluster_name": eks,
@@ -254,12 +254,12 @@ P, A, R = DEFAULT_PREFIX, REGIONAL_ACCOUNT_ID, REGION
     (call("agent_binding", "Mgmt_01", P, A, R), "consumer_id"),
     (call("agent_binding", "mc-01", "maestro/consumers", A, R), "topic_prefix"),
     (call("agent_binding", "mc-01", P, "1234", R), "regional_account_id"),
-    (call("agent_binding", "mc-01", P, A, "Not A Region"), "region"),
+    (call("agent_binding", "mc-01", P, A, "Not A Region"), "broker_region"),
     (call("mqtt_client_id", "mc-01-*"), "cloudevents_client_id"),
     (call("server_binding", "bad name", P, A, R), "name"),
     (call("server_binding", "regional-01", "maestro", A, R), "topic_prefix"),
-    (call("server_binding", "regional-01", P, "12", R), "account_id"),
-    (call("server_binding", "regional-01", P, A, "Not A Region"), "region"),
+    (call("server_binding", "regional-01", P, "12", R), "regional_account_id"),
+    (call("server_binding", "regional-01", P, A, "Not A Region"), "broker_region"),
 ], ids=["agent-consumer_id", "agent-topic_prefix", "agent-account", "agent-region", "mqtt-wildcard",
         "server-name", "server-topic_prefix", "server-account", "server-region"])
 def test_a_bad_function_argument_fails_naming_the_argument(make_workspace, provider_preamble, expression, parameter):
@@ -288,7 +288,7 @@ def test_agent_binding_data_source_takes_account_region_and_prefix_from_its_prov
         data_binding("management", "maestro.management", consumer_id=cluster_id),
         # Everything given: the provider's values must not win.
         data_binding("explicit", "maestro.management", consumer_id=cluster_id, topic_prefix=prefix,
-                     regional_account_id=REGIONAL_ACCOUNT_ID, region=REGION),
+                     regional_account_id=REGIONAL_ACCOUNT_ID, broker_region=REGION),
         *(output(label, f"data.maestro_agent_binding.{label}") for label in ("regional", "west", "management", "explicit")),
         output("function_west", call("agent_binding", cluster_id, west_prefix, REGIONAL_ACCOUNT_ID, "us-west-2")),
         output("function_management", call("agent_binding", cluster_id, DEFAULT_PREFIX, MANAGEMENT_ACCOUNT_ID, REGION)),
@@ -301,16 +301,16 @@ def test_agent_binding_data_source_takes_account_region_and_prefix_from_its_prov
     assert consumer["source_events_topic"] == f"{prefix}/{cluster_id}/sourceevents", "the consumer ignored the provider's prefix"
 
     regional_data = found["regional"]
-    assert {k: regional_data[k] for k in ("consumer_id", "topic_prefix", "regional_account_id", "region",
+    assert {k: regional_data[k] for k in ("consumer_id", "topic_prefix", "regional_account_id", "broker_region",
                                           "cloudevents_client_id")} == {
-        "consumer_id": cluster_id, "topic_prefix": prefix, "regional_account_id": REGIONAL_ACCOUNT_ID, "region": REGION,
+        "consumer_id": cluster_id, "topic_prefix": prefix, "regional_account_id": REGIONAL_ACCOUNT_ID, "broker_region": REGION,
         "cloudevents_client_id": consumer["cloudevents_client_id"]}
     assert_binding_is_what_aws_holds(regional_data["binding"], regional, management, ws.state_resource(KEY), consumer,
                                      ws.state_resource(IDENTITY))
     assert found["explicit"]["binding"] == regional_data["binding"]
 
     # Another provider, another default: the assumed role's account, the block's region and prefix.
-    assert (found["west"]["regional_account_id"], found["west"]["region"], found["west"]["topic_prefix"]) == \
+    assert (found["west"]["regional_account_id"], found["west"]["broker_region"], found["west"]["topic_prefix"]) == \
         (REGIONAL_ACCOUNT_ID, "us-west-2", west_prefix)
     assert found["west"]["binding"] == found["function_west"]
     assert "arn:aws:iot:us-west-2:123456789012:client/" in found["west"]["binding"]["iot_policy"]
@@ -342,7 +342,7 @@ def test_agent_binding_data_source_with_cloudevents_client_id_matches_the_consum
     ({"consumer_id": "Mgmt_01"}, "consumer_id"),
     ({"consumer_id": "mc-01", "topic_prefix": "maestro/consumers"}, "topic_prefix"),
     ({"consumer_id": "mc-01", "regional_account_id": "1234"}, "regional_account_id"),
-    ({"consumer_id": "mc-01", "region": "Not A Region"}, "region"),
+    ({"consumer_id": "mc-01", "broker_region": "Not A Region"}, "broker_region"),
     ({"consumer_id": "mc-01", "cloudevents_client_id": "mc-01-*"}, "cloudevents_client_id"),
 ])
 def test_a_bad_data_source_argument_fails_at_validate_naming_it(make_workspace, provider_preamble, arguments, attribute):

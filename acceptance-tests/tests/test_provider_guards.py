@@ -27,7 +27,7 @@ def calls(url: str, reset: bool = False) -> set[str]:
 def consumer_config(emulator_url: str, regional_role: str, **guards) -> str:
     regional = hcl.ProviderConfig("regional", emulator_url, regional_role, extra=guards)
     return hcl.preamble([regional, hcl.management_provider(emulator_url)]) + hcl.resource(
-        "maestro_consumer", "c", {"consumer_id": "guarded", "account_id": MANAGEMENT_ACCOUNT_ID,
+        "maestro_consumer", "c", {"consumer_id": "guarded", "management_account_id": MANAGEMENT_ACCOUNT_ID,
                                   "csr_pem": hcl.Raw("var.csr")}, provider="maestro.regional") + \
         'variable "csr" {\n  type    = string\n  default = "-"\n}\n'
 

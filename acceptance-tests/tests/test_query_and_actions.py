@@ -167,7 +167,7 @@ def old_module(regional, leak_guard) -> Iterator[Callable[..., OldConsumer]]:
 
 def adoption_changes(old: OldConsumer, account_in_import: bool) -> set[str]:
     """What adopting an old-module consumer changes. The old objects record no management
-    account, so import finds none: `account_id` changes from null to the configured one (the
+    account, so import finds none: `management_account_id` changes from null to the configured one (the
     thing is created with it, or the old thing given it) — unless the import ID named the
     account and there is no old thing whose missing attribute refresh reports."""
     changed = {"csr_pem", "policy_document", "certificate_id", "certificate_arn", "certificate_pem",
@@ -175,7 +175,7 @@ def adoption_changes(old: OldConsumer, account_in_import: bool) -> set[str]:
     if not old.with_thing:
         changed |= {"thing_arn", "certificate_attachments"}
     if old.with_thing or not account_in_import:
-        changed.add("account_id")
+        changed.add("management_account_id")
     return changed
 
 
@@ -190,9 +190,9 @@ def assert_adoption_planned(plan: PlanResult, address: str, old: OldConsumer, ke
         f"{address}: changes {sorted(changed)}, adoption must change exactly {sorted(expected)}\n"
         f"{plan.describe()}")
     before, after = change["before"], change["after"]
-    recorded = None if "account_id" in expected else MANAGEMENT_ACCOUNT_ID
-    assert (before["account_id"], before["topic_prefix"]) == (recorded, old.topic_prefix), before
-    assert (after["account_id"], after["topic_prefix"]) == (MANAGEMENT_ACCOUNT_ID, old.topic_prefix), after
+    recorded = None if "management_account_id" in expected else MANAGEMENT_ACCOUNT_ID
+    assert (before["management_account_id"], before["topic_prefix"]) == (recorded, old.topic_prefix), before
+    assert (after["management_account_id"], after["topic_prefix"]) == (MANAGEMENT_ACCOUNT_ID, old.topic_prefix), after
     docs.assert_same_policy(before["policy_document"], old_module_policy(old.consumer_id, old.topic_prefix),
                             "imported policy_document")
     docs.assert_same_policy(after["policy_document"], old.expected_policy(), "planned policy_document")
@@ -261,7 +261,7 @@ def test_query_finds_old_module_consumers_and_the_generated_config_adopts_them(
     - certificate_attachments: both true for the new certificate (a module without a thing had the
       policy attached only).
 
-    Nothing else changes: account_id comes from the thing's attribute, or from the import ID
+    Nothing else changes: management_account_id comes from the thing's attribute, or from the import ID
     `<id>,<account>` (the list block's management_account_ids) when the module recorded none, and
     topic_prefix and the client ID from the policy document."""
     olds = [old_module("qa-old-nothing", with_thing=False),
@@ -282,8 +282,8 @@ def test_query_finds_old_module_consumers_and_the_generated_config_adopts_them(
         item = by_id[old.consumer_id]
         assert item.display_name == old.consumer_id
         assert item.resource_object is not None, "include_resource = true gave no resource object"
-        assert {k: item.resource_object[k] for k in ("account_id", "topic_prefix", "certificate_id", "csr_pem")} == {
-            "account_id": MANAGEMENT_ACCOUNT_ID, "topic_prefix": old.topic_prefix,
+        assert {k: item.resource_object[k] for k in ("management_account_id", "topic_prefix", "certificate_id", "csr_pem")} == {
+            "management_account_id": MANAGEMENT_ACCOUNT_ID, "topic_prefix": old.topic_prefix,
             "certificate_id": old.certificate_id, "csr_pem": None}
 
     # The generated configuration: an import block by identity and a resource block each,
@@ -297,7 +297,7 @@ def test_query_finds_old_module_consumers_and_the_generated_config_adopts_them(
         old = next(o for o in olds if o.consumer_id == consumer_id)
         assert block.labels[0] == "maestro_consumer"
         assert block.body["provider"] == qa.Expression(REGIONAL)
-        assert block.body["account_id"] == MANAGEMENT_ACCOUNT_ID
+        assert block.body["management_account_id"] == MANAGEMENT_ACCOUNT_ID
         assert block.body["topic_prefix"] == old.topic_prefix
         assert block.body["cloudevents_client_id"] == f"{consumer_id}-work-agent"
         assert block.body["csr_pem"] is None
@@ -341,7 +341,7 @@ def test_old_module_consumers_are_adopted_through_import_blocks_with_the_account
     for n, old in enumerate(olds):
         blocks.append(hcl.resource("maestro_consumer", f"c{n}", {
             "consumer_id": old.consumer_id, "csr_pem": keys[old.consumer_id].csr(f"{old.consumer_id}-work-agent"),
-            "account_id": MANAGEMENT_ACCOUNT_ID, "topic_prefix": old.topic_prefix}, provider=REGIONAL))
+            "management_account_id": MANAGEMENT_ACCOUNT_ID, "topic_prefix": old.topic_prefix}, provider=REGIONAL))
         blocks.append(f'import {{\n  to = maestro_consumer.c{n}\n  provider = {REGIONAL}\n'
                       f'  id = {hcl.string(f"{old.consumer_id},{MANAGEMENT_ACCOUNT_ID}")}\n}}\n')
     ws = make_workspace()
@@ -374,7 +374,7 @@ def key_block(cluster_id: str) -> str:
 
 def consumer_block(cluster_id: str) -> str:
     return hcl.resource("maestro_consumer", "c", {"consumer_id": cluster_id, "csr_pem": hcl.Raw("maestro_agent_key.k.csr_pem"),
-                                                  "account_id": MANAGEMENT_ACCOUNT_ID}, provider=REGIONAL)
+                                                  "management_account_id": MANAGEMENT_ACCOUNT_ID}, provider=REGIONAL)
 
 
 def identity_block(cluster_id: str, eks: str) -> str:

@@ -66,7 +66,7 @@ def agent_blocks(name: str, eks: str, *, deployed_chart_names: bool, generation:
         hcl.resource("maestro_agent_key", label, key_args, provider="maestro.management"),
         hcl.resource("maestro_consumer", label, {
             "consumer_id": name, "csr_pem": hcl.Raw(f"maestro_agent_key.{label}.csr_pem"),
-            "account_id": MANAGEMENT_ACCOUNT_ID, "certificate_grace_period_hours": grace_hours,
+            "management_account_id": MANAGEMENT_ACCOUNT_ID, "certificate_grace_period_hours": grace_hours,
             "topic_prefix": hcl.Raw("maestro_server_identity.server.topic_prefix")},
             provider="maestro.regional"),
         hcl.resource("maestro_agent_identity", label, identity_args, provider="maestro.management"),

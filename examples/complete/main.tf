@@ -167,10 +167,10 @@ resource "maestro_consumer" "agent" {
   for_each = var.management_clusters
   provider = maestro.regional
 
-  consumer_id  = each.key
-  csr_pem      = maestro_agent_key.agent[each.key].csr_pem
-  account_id   = local.management_account_id
-  topic_prefix = maestro_server_identity.server.topic_prefix
+  consumer_id           = each.key
+  csr_pem               = maestro_agent_key.agent[each.key].csr_pem
+  management_account_id = local.management_account_id
+  topic_prefix          = maestro_server_identity.server.topic_prefix
 
   # After a rotation the old certificate stays ACTIVE this long, so agents still holding the
   # old bundle keep connecting until the CSI driver has mounted the new one.
@@ -265,7 +265,8 @@ output "agents" {
 # Per agent, for a Helm release of the deployed agent chart:
 #   values = [yamlencode(maestro_agent_identity.agent["management-01"].helm_values)]
 # That chart mounts the secrets maestro/agent-cert and maestro/agent-config by fixed names; with
-# it, set secret_name and config_secret_name to those (see docs/resources/agent_identity.md).
+# it, set secret_name and config_secret_name to those, and global.region to the management
+# region (see docs/guides/secret-provider-classes.md).
 output "helm_values" {
   value = { for id, identity in maestro_agent_identity.agent : id => identity.helm_values }
 }

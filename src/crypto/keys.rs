@@ -195,7 +195,7 @@ pub fn inspect_csr(csr_pem: &str) -> Result<CsrInfo, CryptoError> {
     let algorithm = spki_algorithm(&spki_der).ok_or(CryptoError::UnsupportedKey { what: WHAT })?;
 
     let (oid, _) = der::expect(sig_alg.content, der::OID, WHAT)?;
-    let verifier = csr_verifier(oid.content).ok_or(CryptoError::UnsupportedKey { what: WHAT })?;
+    let verifier = csr_verifier(algorithm, oid.content)?;
     let public_key = spki_subject_public_key(&spki_der).ok_or(CryptoError::Der { what: WHAT, detail: "bad public key" })?;
     let signature = bit_string_bytes(sig.content).ok_or(CryptoError::Der { what: WHAT, detail: "bad signature" })?;
     UnparsedPublicKey::new(verifier, public_key).verify(info.whole, signature).map_err(|_| CryptoError::BadCsrSignature)?;
@@ -291,14 +291,26 @@ fn bit_string_bytes(content: &[u8]) -> Option<&[u8]> {
     }
 }
 
-fn csr_verifier(signature_oid: &[u8]) -> Option<&'static dyn VerificationAlgorithm> {
-    Some(match signature_oid {
-        oids::ECDSA_SHA256 => &signature::ECDSA_P256_SHA256_ASN1,
-        oids::ECDSA_SHA384 => &signature::ECDSA_P384_SHA384_ASN1,
-        oids::RSA_SHA256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        oids::RSA_SHA384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        oids::RSA_SHA512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        _ => return None,
+/// The verifier for a CSR signed with `signature_oid` by a key of `key`. The digest is
+/// independent of the key: AWS IoT accepts SHA-256, -384 and -512 with either curve and with
+/// RSA, and `openssl req` signs with SHA-256 whatever the key unless told otherwise.
+fn csr_verifier(key: KeyAlgorithm, signature_oid: &[u8]) -> Result<&'static dyn VerificationAlgorithm, CryptoError> {
+    use KeyAlgorithm::{EcdsaP256, EcdsaP384, Rsa2048, Rsa3072};
+    Ok(match (key, signature_oid) {
+        (EcdsaP256, oids::ECDSA_SHA256) => &signature::ECDSA_P256_SHA256_ASN1,
+        (EcdsaP256, oids::ECDSA_SHA384) => &signature::ECDSA_P256_SHA384_ASN1,
+        (EcdsaP256, oids::ECDSA_SHA512) => &signature::ECDSA_P256_SHA512_ASN1,
+        (EcdsaP384, oids::ECDSA_SHA256) => &signature::ECDSA_P384_SHA256_ASN1,
+        (EcdsaP384, oids::ECDSA_SHA384) => &signature::ECDSA_P384_SHA384_ASN1,
+        (EcdsaP384, oids::ECDSA_SHA512) => &signature::ECDSA_P384_SHA512_ASN1,
+        (Rsa2048 | Rsa3072, oids::RSA_SHA256) => &signature::RSA_PKCS1_2048_8192_SHA256,
+        (Rsa2048 | Rsa3072, oids::RSA_SHA384) => &signature::RSA_PKCS1_2048_8192_SHA384,
+        (Rsa2048 | Rsa3072, oids::RSA_SHA512) => &signature::RSA_PKCS1_2048_8192_SHA512,
+        // A signature of the other key family cannot have been made with this key.
+        (_, oids::ECDSA_SHA256 | oids::ECDSA_SHA384 | oids::ECDSA_SHA512 | oids::RSA_SHA256 | oids::RSA_SHA384 | oids::RSA_SHA512) => {
+            return Err(CryptoError::BadCsrSignature)
+        }
+        _ => return Err(CryptoError::UnsupportedKey { what: "the CSR" }),
     })
 }
 
@@ -361,6 +373,7 @@ mod oids {
     pub const RSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
     pub const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]; // 1.2.840.10045.4.3.2
     pub const ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+    pub const ECDSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
     pub const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03]; // 2.5.4.3
 }
 
@@ -561,6 +574,49 @@ mod tests {
         assert!(!err.contains("PRIVATE"), "{err}");
         assert!(cert_public_key_spki(&csr).is_err());
         assert!(csr_public_key_spki(&pem_text("CERTIFICATE REQUEST", &der[..der.len() / 2])).is_err());
+    }
+
+    /// Made by `openssl req -new` (P-384 with its default SHA-256) and `openssl req -new -sha384`
+    /// (P-256): AWS IoT accepts both, and so must the plan-time check. Found by the fuzz seeds;
+    /// the verifier used to be chosen by the digest alone, pairing SHA-256 with P-256 only.
+    const OPENSSL_P384_SHA256_CSR: &str = "-----BEGIN CERTIFICATE REQUEST-----
+MIIBLTCBtAIBADA1MRAwDgYDVQQKDAdFeGFtcGxlMSEwHwYDVQQDDBhtYW5hZ2Vt
+ZW50LTAxLXdvcmstYWdlbnQwdjAQBgcqhkjOPQIBBgUrgQQAIgNiAAR4p2osi/ph
+840Z4bf2Xd1oR3h3hDAO7Kk+QiMW0xdr/9paNvhIEwOMLQjvghnFp3X4YaI8ZG0/
+piS/xYCgbO6qjGfNrIb9+WKPFuLpal/sFovNwX6Hv/RQUPdKddmAjCigADAKBggq
+hkjOPQQDAgNoADBlAjBVuqB14xc3uTLaKlWvZvhjCftCTwIb93tH/ZuNxR5gQMNK
+sXB5cu8MvSff4mzjHLsCMQDGO9PHhvUIxHEUkwke1UYDpMmO46tVJsNQbPjKmAYv
+8meTVlFnHtT7SFLKk6pWitQ=
+-----END CERTIFICATE REQUEST-----
+";
+    const OPENSSL_P256_SHA384_CSR: &str = "-----BEGIN CERTIFICATE REQUEST-----
+MIHxMIGXAgEAMDUxEDAOBgNVBAoMB0V4YW1wbGUxITAfBgNVBAMMGG1hbmFnZW1l
+bnQtMDEtd29yay1hZ2VudDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNyqfR3d
+MIby+BOhWcrqqpv8v5jvVmpQm2G4qLqzsqC16Gh+Ui4rX8L6d0rEqiipuwM/AP/w
+w8XK4TlFbxNGkFqgADAKBggqhkjOPQQDAwNJADBGAiEAlPdtR3agGCARd9LNmY0S
+634ZSrcSr0A8DUNJjLD3XvgCIQC3PX6t+PsFQsUKtAG6AscIZ9WTPRpl2KFrSklx
+9aMOhA==
+-----END CERTIFICATE REQUEST-----
+";
+
+    #[test]
+    fn csrs_signed_with_another_digest_than_the_curves_are_accepted() {
+        let p384 = inspect_csr(OPENSSL_P384_SHA256_CSR).unwrap();
+        assert_eq!(p384.algorithm, KeyAlgorithm::EcdsaP384);
+        assert_eq!(p384.common_name.as_deref(), Some("management-01-work-agent"));
+        assert_eq!(inspect_csr(OPENSSL_P256_SHA384_CSR).unwrap().algorithm, KeyAlgorithm::EcdsaP256);
+        // An RSA signature OID on an EC key still fails as a bad signature, not as a bad key.
+        let der = pem_block(OPENSSL_P256_SHA384_CSR, "t", PemKind::Csr).unwrap();
+        let ecdsa_sha384 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+        let at = der.windows(ecdsa_sha384.len()).rposition(|w| w == ecdsa_sha384).unwrap();
+        let mut rsa_oid = der.clone();
+        rsa_oid.splice(at..at + ecdsa_sha384.len(), [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b]);
+        // The OID grew by one byte: the two enclosing lengths follow (the whole CSR's is the
+        // long form 81 f1, the algorithm's the short 0a).
+        assert_eq!(rsa_oid[1..3], [0x81, 0xf1]);
+        rsa_oid[2] += 1;
+        rsa_oid[at - 1] += 1;
+        assert_eq!(inspect_csr(&pem_text("CERTIFICATE REQUEST", &rsa_oid)), Err(CryptoError::BadCsrSignature));
     }
 
     #[test]

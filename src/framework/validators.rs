@@ -41,9 +41,28 @@ pub fn digits(n: usize) -> Validator {
 }
 
 /// Matches `pattern` (anchored); `what` describes the accepted form in words.
+///
+/// Compiled on first use, not when the schema is built: every CLI command starts the provider
+/// and builds every schema, and compiling the patterns there cost more than the rest of
+/// GetProviderSchema together. Unit tests compile them at once, so a bad pattern still fails
+/// in `cargo test` rather than in a user's validate.
 pub fn pattern(pattern: &str, what: &'static str) -> Validator {
-    let re = regex::Regex::new(&format!("^(?:{pattern})$")).expect("validator pattern compiles");
-    on_string(move |s| if re.is_match(s) { Ok(()) } else { Err(format!("must be {what}, got {s:?}")) })
+    let lazy = LazyPattern { source: format!("^(?:{pattern})$"), compiled: std::sync::OnceLock::new() };
+    if cfg!(test) {
+        lazy.regex();
+    }
+    on_string(move |s| if lazy.regex().is_match(s) { Ok(()) } else { Err(format!("must be {what}, got {s:?}")) })
+}
+
+struct LazyPattern {
+    source: String,
+    compiled: std::sync::OnceLock<regex::Regex>,
+}
+
+impl LazyPattern {
+    fn regex(&self) -> &regex::Regex {
+        self.compiled.get_or_init(|| regex::Regex::new(&self.source).expect("validator pattern compiles"))
+    }
 }
 
 /// One of a fixed set of values.
@@ -105,6 +124,36 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     }
     let part = |i: usize| caps.get(i).map(|m| m.as_str().parse::<u64>().ok()).unwrap_or(Some(0));
     Some(part(1)? * 3600 + part(2)? * 60 + part(3)?)
+}
+
+/// A list of at most `max` elements, each accepted by `one`; the message names the element.
+pub fn each(one: Validator, max: usize) -> Validator {
+    Arc::new(move |v: &Value| {
+        let Some(items) = v.as_list() else { return Ok(()) };
+        if items.len() > max {
+            return Err(format!("must have at most {max} elements, got {}", items.len()));
+        }
+        for (i, item) in items.iter().enumerate() {
+            one(item).map_err(|e| format!("element {i} {e}"))?;
+        }
+        Ok(())
+    })
+}
+
+/// A JSON object (an IAM policy document) of at most `max_chars` characters once packed: STS
+/// measures session policies without whitespace (`PackedPolicyTooLarge` beyond its limit).
+pub fn json_policy(max_chars: usize) -> Validator {
+    on_string(move |s| {
+        let parsed: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("must be a JSON policy document: {e}"))?;
+        if !parsed.is_object() {
+            return Err("must be a JSON policy document (an object with Version and Statement)".to_string());
+        }
+        let packed = serde_json::to_string(&parsed).map(|p| p.chars().count()).unwrap_or(usize::MAX);
+        if packed > max_chars {
+            return Err(format!("must be at most {max_chars} characters without whitespace, got {packed}"));
+        }
+        Ok(())
+    })
 }
 
 /// Every map key and value satisfies the given limits (AWS tag rules).

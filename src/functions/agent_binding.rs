@@ -73,7 +73,7 @@ impl Function for AgentBindingFunction {
                 param("consumer_id", "The Maestro consumer name (the management cluster's ID)."),
                 param("topic_prefix", "The MQTT topic prefix, `<a-z>/<source-id>/<a-z>` (e.g. `sources/maestro/consumers`)."),
                 param("regional_account_id", "The regional account whose IoT Core is the broker."),
-                param("region", "The broker's region."),
+                param("broker_region", "The broker's region (where the regional account's IoT Core is)."),
             ],
             variadic: None,
             return_type: binding_type(),
@@ -86,11 +86,11 @@ impl Function for AgentBindingFunction {
         let consumer_id = string_arg(args, 0, "consumer_id")?;
         let topic_prefix = string_arg(args, 1, "topic_prefix")?;
         let account = string_arg(args, 2, "regional_account_id")?;
-        let region = string_arg(args, 3, "region")?;
+        let region = string_arg(args, 3, "broker_region")?;
         check(0, "consumer_id", naming::check_consumer_name(&consumer_id))?;
         check(1, "topic_prefix", naming::check_topic_prefix(&topic_prefix))?;
         check(2, "regional_account_id", naming::check_account_id(&account))?;
-        check(3, "region", naming::check_region(&region))?;
+        check(3, "broker_region", naming::check_region(&region))?;
         let b = AgentBinding {
             cloudevents_client_id: names::default_cloudevents_client_id(&consumer_id),
             cluster_id: consumer_id,

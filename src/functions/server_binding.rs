@@ -27,8 +27,8 @@ impl Function for ServerBindingFunction {
             parameters: vec![
                 param("name", "The server deployment's name (`maestro_server_identity.name`)."),
                 param("topic_prefix", "The MQTT topic prefix; its second level is the server's `--source-id`."),
-                param("account_id", "The regional account (the server's and the broker's)."),
-                param("region", "The broker's region."),
+                param("regional_account_id", "The regional account (the server's and the broker's)."),
+                param("broker_region", "The broker's region (where the regional account's IoT Core is)."),
             ],
             variadic: None,
             return_type: Type::object(attributes),
@@ -40,12 +40,12 @@ impl Function for ServerBindingFunction {
     fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
         let name = string_arg(args, 0, "name")?;
         let topic_prefix = string_arg(args, 1, "topic_prefix")?;
-        let account_id = string_arg(args, 2, "account_id")?;
-        let region = string_arg(args, 3, "region")?;
+        let account_id = string_arg(args, 2, "regional_account_id")?;
+        let region = string_arg(args, 3, "broker_region")?;
         check(0, "name", server::check_server_name(&name))?;
         check(1, "topic_prefix", naming::check_topic_prefix(&topic_prefix))?;
-        check(2, "account_id", naming::check_account_id(&account_id))?;
-        check(3, "region", naming::check_region(&region))?;
+        check(2, "regional_account_id", naming::check_account_id(&account_id))?;
+        check(3, "broker_region", naming::check_region(&region))?;
         let b = ServerBinding {
             name,
             topic_prefix,

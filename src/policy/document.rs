@@ -7,8 +7,9 @@
 use serde_json::Value;
 
 /// A canonical form: single strings in Action/NotAction/Resource/NotResource become lists,
-/// and lists of strings are sorted and de-duplicated. Key order never matters for
-/// `serde_json::Value` equality.
+/// lists of strings are sorted and de-duplicated, and so are statements (a lone statement
+/// object becomes a list of one): IAM and IoT Core evaluate statements as a set. Key order
+/// never matters for `serde_json::Value` equality.
 pub fn normalize(doc: &Value) -> Value {
     match doc {
         Value::Object(map) => Value::Object(
@@ -18,6 +19,8 @@ pub fn normalize(doc: &Value) -> Value {
                         ("Action" | "NotAction" | "Resource" | "NotResource", Value::String(s)) => {
                             Value::Array(vec![Value::String(s.clone())])
                         }
+                        ("Statement", Value::Object(_)) => statement_set(std::slice::from_ref(v)),
+                        ("Statement", Value::Array(items)) if !items.iter().all(Value::is_string) => statement_set(items),
                         _ => normalize(v),
                     };
                     (k.clone(), sort_strings(v))
@@ -27,6 +30,37 @@ pub fn normalize(doc: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
         other => other.clone(),
     }
+}
+
+/// Normalized statements in a fixed order (that of their canonical text), each once.
+fn statement_set(statements: &[Value]) -> Value {
+    let mut keyed: Vec<(String, Value)> = statements
+        .iter()
+        .map(|s| {
+            let normal = normalize(s);
+            (canonical_text(&normal), normal)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    Value::Array(keyed.into_iter().map(|(_, s)| s).collect())
+}
+
+/// JSON text with every object's keys sorted, so equal values have equal text whatever order
+/// their keys were written in (objects keep insertion order here: `preserve_order`).
+fn canonical_text(v: &Value) -> String {
+    fn sorted_keys(v: &Value) -> Value {
+        match v {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted_keys(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted_keys(v).to_string()
 }
 
 fn sort_strings(v: Value) -> Value {
@@ -76,6 +110,20 @@ mod tests {
         let b =
             json!({"Statement": [{"Resource": ["a", "b", "a"], "Action": ["iot:Connect"], "Effect": "Allow"}], "Version": "2012-10-17"});
         assert!(equivalent(&a, &b));
+    }
+
+    #[test]
+    fn statements_are_a_set() {
+        // Found by fuzzing: reordered or repeated statements, or a lone statement written
+        // without its list, grant the same and must not plan as drift.
+        let connect = json!({"Effect": "Allow", "Action": ["iot:Connect"], "Resource": ["client/a"]});
+        let publish = json!({"Effect": "Allow", "Action": ["iot:Publish"], "Resource": ["topic/a"]});
+        let ours = json!({"Version": "2012-10-17", "Statement": [connect.clone(), publish.clone()]});
+        assert!(equivalent(&ours, &json!({"Version": "2012-10-17", "Statement": [publish.clone(), connect.clone(), publish.clone()]})));
+        let lone = json!({"Statement": [connect.clone()]});
+        assert!(equivalent(&lone, &json!({"Statement": {"Resource": "client/a", "Action": "iot:Connect", "Effect": "Allow"}})));
+        assert!(!equivalent(&ours, &lone));
+        assert_eq!(normalize(&normalize(&ours)), normalize(&ours));
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub fn check_account_id(id: &str) -> Result<(), String> {
 /// An AWS region name such as `us-east-1` (it goes into every ARN).
 pub fn check_region(region: &str) -> Result<(), String> {
     static REGION: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"^[a-z]{2}(-[a-z]+)+-\d+$").expect("region pattern"));
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$").expect("region pattern"));
     if REGION.is_match(region) {
         Ok(())
     } else {

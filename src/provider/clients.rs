@@ -2,6 +2,7 @@
 
 use super::aws_error;
 use super::config::ProviderConfig;
+use super::web_identity::{WebIdentityCredentials, DEFAULT_SESSION_NAME};
 use crate::framework::diagnostics::{AttributePath, Diagnostic, Diagnostics};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -30,8 +31,6 @@ pub struct AwsClients {
     /// one call.
     pub iot_data_endpoint: tokio::sync::OnceCell<String>,
 }
-
-const DEFAULT_SESSION_NAME: &str = "terraform-provider-maestro";
 
 async fn base_config(cfg: &ProviderConfig) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -65,21 +64,41 @@ async fn base_config(cfg: &ProviderConfig) -> SdkConfig {
     loader.load().await
 }
 
+/// The configuration STS is called with: the base credentials' (or none), at `endpoints.sts`.
+fn sts_config(base: &SdkConfig, cfg: &ProviderConfig) -> SdkConfig {
+    let mut sts = base.to_builder();
+    if let Some(url) = cfg.endpoints.get("sts") {
+        sts = sts.endpoint_url(url);
+    }
+    sts.build()
+}
+
+/// With `assume_role_with_web_identity`, the base credentials are that role session's.
+fn with_web_identity(base: SdkConfig, cfg: &ProviderConfig) -> SdkConfig {
+    let Some(wi) = &cfg.web_identity else { return base };
+    let sts = aws_sdk_sts::Client::new(&sts_config(&base, cfg));
+    let provider = WebIdentityCredentials::new(sts, wi);
+    base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+}
+
 /// Layers `assume_role` over the base credentials, talking to the configured STS endpoint.
 async fn with_assumed_role(base: SdkConfig, cfg: &ProviderConfig) -> SdkConfig {
     let Some(ar) = &cfg.assume_role else { return base };
-    let mut sts_config = base.to_builder();
-    if let Some(url) = cfg.endpoints.get("sts") {
-        sts_config = sts_config.endpoint_url(url);
-    }
-    let mut builder = aws_config::sts::AssumeRoleProvider::builder(&ar.role_arn)
-        .session_name(ar.session_name.clone().unwrap_or_else(|| DEFAULT_SESSION_NAME.to_string()))
-        .configure(&sts_config.build());
+    let s = &ar.session;
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(&s.role_arn)
+        .session_name(s.session_name.clone().unwrap_or_else(|| DEFAULT_SESSION_NAME.to_string()))
+        .configure(&sts_config(&base, cfg));
     if let Some(id) = &ar.external_id {
         builder = builder.external_id(id);
     }
-    if let Some(secs) = ar.duration_secs {
+    if let Some(secs) = s.duration_secs {
         builder = builder.session_length(Duration::from_secs(secs));
+    }
+    if let Some(policy) = &s.policy {
+        builder = builder.policy(policy);
+    }
+    if !s.policy_arns.is_empty() {
+        builder = builder.policy_arns(s.policy_arns.clone());
     }
     if !ar.tags.is_empty() {
         builder = builder.tags(ar.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -88,13 +107,38 @@ async fn with_assumed_role(base: SdkConfig, cfg: &ProviderConfig) -> SdkConfig {
     base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
 }
 
+/// The attribute a failed credential check is pinned to: a session longer than STS allows is
+/// the `duration` of the block that asked for it; anything else, the role or the chain.
+fn credential_failure_path(cfg: &ProviderConfig, message: &str) -> Option<AttributePath> {
+    let too_long = message.contains("DurationSeconds");
+    let block = if cfg.web_identity.is_some() && (message.contains("AssumeRoleWithWebIdentity") || cfg.assume_role.is_none()) {
+        "assume_role_with_web_identity"
+    } else if cfg.assume_role.is_some() {
+        "assume_role"
+    } else {
+        return None;
+    };
+    Some(AttributePath::root(block).attribute(if too_long { "duration" } else { "role_arn" }))
+}
+
+/// Why STS refused a session length, in the user's terms (STS's words say only "exceeds").
+fn duration_hint(message: &str) -> &'static str {
+    if message.contains("role chaining") {
+        "\n\nThe credentials this role is assumed with are themselves a role session (from a profile's role_arn, an earlier AssumeRole, or a web identity), and AWS limits a chained session to 1h: set duration to 1h or less."
+    } else if message.contains("MaxSessionDuration") {
+        "\n\nThe role's MaxSessionDuration is shorter than duration: shorten duration, or raise the role's maximum session duration (iam update-role --max-session-duration)."
+    } else {
+        ""
+    }
+}
+
 /// `arn:aws-cn:sts::...` → `aws-cn`.
 fn partition_of(arn: &str) -> String {
     arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string()
 }
 
 pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
-    let sdk = with_assumed_role(base_config(cfg).await, cfg).await;
+    let sdk = with_assumed_role(with_web_identity(base_config(cfg).await, cfg), cfg).await;
     let Some(region) = sdk.region().map(|r| r.to_string()) else {
         return Err(Diagnostic::error(
             "No AWS region",
@@ -115,18 +159,23 @@ pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
     }
     let sts = client!(aws_sdk_sts, "sts");
     let identity = sts.get_caller_identity().send().await.map_err(|e| {
-        let via = match &cfg.assume_role {
-            Some(ar) => format!(" after assuming {}", ar.role_arn),
-            None => String::new(),
+        let message = aws_error::describe(&e);
+        let via = match (&cfg.assume_role, &cfg.web_identity) {
+            (Some(ar), _) => format!(" after assuming {}", ar.session.role_arn),
+            (None, Some(wi)) => format!(" after assuming {} with a web identity", wi.session.role_arn),
+            (None, None) => String::new(),
         };
         let diag = Diagnostic::error(
             "Invalid AWS credentials",
             format!(
-                "The provider could not verify its credentials with sts:GetCallerIdentity{via}: {}.\n\nCheck the credential chain (environment, profile, shared files), `assume_role`, and `endpoints.sts`.",
-                aws_error::describe(&e)
+                "The provider could not verify its credentials with sts:GetCallerIdentity{via}: {message}.{}\n\nCheck the credential chain (environment, profile, shared files), `assume_role`, `assume_role_with_web_identity`, and `endpoints.sts`.",
+                duration_hint(&message)
             ),
         );
-        Diagnostics::from(if cfg.assume_role.is_some() { diag.at(AttributePath::root("assume_role").attribute("role_arn")) } else { diag })
+        Diagnostics::from(match credential_failure_path(cfg, &message) {
+            Some(path) => diag.at(path),
+            None => diag,
+        })
     })?;
     let caller_arn = identity.arn().unwrap_or_default().to_string();
     let account_id = identity.account().unwrap_or_default().to_string();

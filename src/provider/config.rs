@@ -28,7 +28,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::string("region")
                 .optional()
-                .validate(validators::pattern("[a-z]{2}(-[a-z]+)+-\\d+", "an AWS region such as us-east-1"))
+                .validate(validators::rule(naming::check_region))
                 .description("AWS region. Defaults to `AWS_REGION`/`AWS_DEFAULT_REGION` or the profile's region."),
         )
         .attribute(Attribute::string("profile").optional().description("Named profile from the shared configuration files."))
@@ -56,22 +56,29 @@ pub fn schema() -> Schema {
         )
         .block(NestedBlock::single(
             "assume_role",
-            Block::new("Assume an IAM role before making any call; how the regional and management accounts are usually reached.")
-                .attribute(Attribute::string("role_arn").required().validate(validators::arn(Some("iam"))).description("ARN of the role to assume."))
-                .attribute(
-                    Attribute::string("session_name")
-                        .optional()
-                        .validate(validators::pattern("[\\w+=,.@-]{2,64}", "2 to 64 characters of letters, digits and +=,.@-"))
-                        .description("Session name recorded in CloudTrail. Defaults to `terraform-provider-maestro`."),
-                )
-                .attribute(Attribute::string("external_id").optional().validate(validators::length(2, 1224)).description("External ID the role's trust policy requires."))
-                .attribute(
-                    Attribute::string("duration")
-                        .optional()
-                        .validate(validators::duration(900, 43_200))
-                        .description("Session duration such as `1h` (15m to 12h). Defaults to 1h."),
-                )
-                .attribute(Attribute::string_map("tags").optional().validate(validators::tag_map()).description("Session tags.")),
+            role_session_attributes(Block::new(
+                "Assume an IAM role before making any call; how the regional and management accounts are usually reached. With `assume_role_with_web_identity`, this role is assumed with the web identity session's credentials (role chaining, which AWS limits to 1h sessions).",
+            ))
+            .attribute(Attribute::string("external_id").optional().validate(validators::length(2, 1224)).description("External ID the role's trust policy requires."))
+            .attribute(Attribute::string_map("tags").optional().validate(validators::tag_map()).description("Session tags.")),
+        ))
+        .block(NestedBlock::single(
+            "assume_role_with_web_identity",
+            role_session_attributes(Block::new(
+                "Get the base credentials by exchanging an OpenID Connect token (a CI system's, or a Kubernetes service account's) with sts:AssumeRoleWithWebIdentity, instead of the default credential chain. The token file is read again whenever the credentials are refreshed, so rotated tokens are picked up.",
+            ))
+            .attribute(
+                Attribute::string("web_identity_token")
+                    .optional()
+                    .sensitive()
+                    .validate(validators::length(4, 20_000))
+                    .description("The OIDC token itself. Conflicts with `web_identity_token_file`."),
+            )
+            .attribute(
+                Attribute::string("web_identity_token_file")
+                    .optional()
+                    .description("Path of a file holding the OIDC token. Defaults to `AWS_WEB_IDENTITY_TOKEN_FILE` when neither this nor `web_identity_token` is set."),
+            ),
         ))
         .block(NestedBlock::single("endpoints", endpoints))
         .block(NestedBlock::single(
@@ -84,13 +91,44 @@ pub fn schema() -> Schema {
 
 /// Every element of a list is an AWS account ID (12 digits).
 fn account_id_list() -> crate::framework::schema::Validator {
-    let one = validators::digits(12);
-    std::sync::Arc::new(move |v: &Value| {
-        for (i, id) in v.as_list().into_iter().flatten().enumerate() {
-            one(id).map_err(|e| format!("element {i} {e}"))?;
-        }
-        Ok(())
-    })
+    validators::each(validators::digits(12), 1000)
+}
+
+/// AWS's limits on a role session, for both ways of getting one: STS takes at most 10 managed
+/// session policy ARNs, and an inline session policy of 2048 characters once packed.
+const MAX_SESSION_POLICY_ARNS: usize = 10;
+const MAX_SESSION_POLICY_CHARS: usize = 2048;
+/// A role session obtained with a role session's credentials (role chaining) lasts at most 1h.
+pub const ROLE_CHAINING_MAX_SECS: u64 = 3600;
+
+/// The attributes `assume_role` and `assume_role_with_web_identity` share.
+fn role_session_attributes(block: Block) -> Block {
+    block
+        .attribute(Attribute::string("role_arn").required().validate(validators::arn(Some("iam"))).description("ARN of the role to assume."))
+        .attribute(
+            Attribute::string("session_name")
+                .optional()
+                .validate(validators::pattern("[A-Za-z0-9_+=,.@-]{2,64}", "2 to 64 characters of ASCII letters, digits and _+=,.@-"))
+                .description("Session name recorded in CloudTrail. Defaults to `terraform-provider-maestro`."),
+        )
+        .attribute(
+            Attribute::string("duration")
+                .optional()
+                .validate(validators::duration(900, 43_200))
+                .description("Session duration such as `1h` (15m to 12h, and at most the role's maximum session duration; 1h at most when the credentials it is assumed with are themselves a role session). Defaults to 1h."),
+        )
+        .attribute(
+            Attribute::string("policy")
+                .optional()
+                .validate(validators::json_policy(MAX_SESSION_POLICY_CHARS))
+                .description("An IAM policy (JSON) that narrows the session: it gets only what both the role's policies and this one allow. At most 2048 characters without whitespace."),
+        )
+        .attribute(
+            Attribute::string_list("policy_arns")
+                .optional()
+                .validate(validators::each(validators::arn(Some("iam")), MAX_SESSION_POLICY_ARNS))
+                .description("ARNs of managed IAM policies that narrow the session, as `policy` does (at most 10)."),
+        )
 }
 
 /// The account guard, checked as soon as the credentials' account is known and before any
@@ -120,11 +158,43 @@ pub fn check_account(cfg: &ProviderConfig, account_id: &str, caller_arn: &str) -
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AssumeRole {
+    pub session: RoleSession,
+    pub external_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What both `assume_role` and `assume_role_with_web_identity` ask of STS.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoleSession {
     pub role_arn: String,
     pub session_name: Option<String>,
-    pub external_id: Option<String>,
     pub duration_secs: Option<u64>,
-    pub tags: BTreeMap<String, String>,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+}
+
+/// Where the OIDC token of `assume_role_with_web_identity` comes from.
+#[derive(Clone, PartialEq)]
+pub enum WebIdentityToken {
+    /// The token itself (a secret: kept out of `Debug`).
+    Value(String),
+    /// A file read at every credential refresh (CI systems and Kubernetes rotate it).
+    File(String),
+}
+
+impl std::fmt::Debug for WebIdentityToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WebIdentityToken::Value(_) => f.write_str("Value(<redacted>)"),
+            WebIdentityToken::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebIdentity {
+    pub session: RoleSession,
+    pub token: WebIdentityToken,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -135,6 +205,7 @@ pub struct ProviderConfig {
     pub shared_credentials_files: Vec<String>,
     pub topic_prefix: String,
     pub assume_role: Option<AssumeRole>,
+    pub web_identity: Option<WebIdentity>,
     pub endpoints: BTreeMap<String, String>,
     pub default_tags: BTreeMap<String, String>,
     pub allowed_account_ids: Vec<String>,
@@ -157,6 +228,24 @@ fn known_str(v: &Value, path: AttributePath, diags: &mut Diagnostics) -> Option<
         }
         other => other.as_str().map(str::to_string),
     }
+}
+
+/// The attributes `role_session_attributes` declares, read from either block.
+fn role_session(block: &Value, at: &AttributePath, diags: &mut Diagnostics) -> Option<RoleSession> {
+    let role_arn = known_str(block.get("role_arn"), at.clone().attribute("role_arn"), diags)?;
+    for name in ["policy_arns"] {
+        if block.get(name).is_unknown() || block.get(name).as_list().is_some_and(|l| l.iter().any(Value::is_unknown)) {
+            known_str(&Value::Unknown, at.clone().attribute(name), diags);
+        }
+    }
+    Some(RoleSession {
+        role_arn,
+        session_name: known_str(block.get("session_name"), at.clone().attribute("session_name"), diags),
+        duration_secs: known_str(block.get("duration"), at.clone().attribute("duration"), diags)
+            .and_then(|d| validators::parse_duration(&d)),
+        policy: known_str(block.get("policy"), at.clone().attribute("policy"), diags),
+        policy_arns: string_list(block.get("policy_arns")),
+    })
 }
 
 fn string_list(v: &Value) -> Vec<String> {
@@ -194,14 +283,61 @@ impl ProviderConfig {
         }
         let ar = config.get("assume_role");
         if !ar.is_null() {
-            let at = |name: &str| AttributePath::root("assume_role").attribute(name);
-            out.assume_role = known_str(ar.get("role_arn"), at("role_arn"), &mut diags).map(|role_arn| AssumeRole {
-                role_arn,
-                session_name: known_str(ar.get("session_name"), at("session_name"), &mut diags),
-                external_id: known_str(ar.get("external_id"), at("external_id"), &mut diags),
-                duration_secs: known_str(ar.get("duration"), at("duration"), &mut diags).and_then(|d| validators::parse_duration(&d)),
+            let at = AttributePath::root("assume_role");
+            out.assume_role = role_session(ar, &at, &mut diags).map(|session| AssumeRole {
+                session,
+                external_id: known_str(ar.get("external_id"), at.clone().attribute("external_id"), &mut diags),
                 tags: ar.get("tags").string_map_entries(),
             });
+        }
+        let wi = config.get("assume_role_with_web_identity");
+        if !wi.is_null() {
+            let at = AttributePath::root("assume_role_with_web_identity");
+            let token = known_str(wi.get("web_identity_token"), at.clone().attribute("web_identity_token"), &mut diags);
+            let file = known_str(wi.get("web_identity_token_file"), at.clone().attribute("web_identity_token_file"), &mut diags);
+            let token = match (token, file) {
+                (Some(_), Some(_)) => {
+                    diags.push(
+                        Diagnostic::error(
+                            "Conflicting web identity tokens",
+                            "Set web_identity_token or web_identity_token_file, not both.",
+                        )
+                        .at(at.clone().attribute("web_identity_token_file")),
+                    );
+                    None
+                }
+                (Some(token), None) => Some(WebIdentityToken::Value(token)),
+                (None, Some(file)) => Some(WebIdentityToken::File(file)),
+                (None, None) => match std::env::var("AWS_WEB_IDENTITY_TOKEN_FILE") {
+                    Ok(file) if !file.is_empty() => Some(WebIdentityToken::File(file)),
+                    _ => {
+                        diags.push(
+                            Diagnostic::error(
+                                "No web identity token",
+                                "assume_role_with_web_identity needs the OIDC token: set web_identity_token or web_identity_token_file, or AWS_WEB_IDENTITY_TOKEN_FILE in the environment.",
+                            )
+                            .at(at.clone().attribute("web_identity_token_file")),
+                        );
+                        None
+                    }
+                },
+            };
+            if let (Some(session), Some(token)) = (role_session(wi, &at, &mut diags), token) {
+                out.web_identity = Some(WebIdentity { session, token });
+            }
+        }
+        // A web identity session is a role session, so the role assumed with it is chained:
+        // STS refuses more than 1h. Said here, before any call, rather than by STS.
+        if let (Some(_), Some(ar)) = (&out.web_identity, &out.assume_role) {
+            if ar.session.duration_secs.is_some_and(|d| d > ROLE_CHAINING_MAX_SECS) {
+                diags.push(
+                    Diagnostic::error(
+                        "Session too long for role chaining",
+                        "assume_role is assumed with the credentials of assume_role_with_web_identity, a role session; AWS limits a role session obtained that way (role chaining) to 1h. Set assume_role.duration to 1h or less.",
+                    )
+                    .at(AttributePath::root("assume_role").attribute("duration")),
+                );
+            }
         }
         for svc in ENDPOINT_SERVICES {
             let path = AttributePath::root("endpoints").attribute(svc);
@@ -237,9 +373,69 @@ mod tests {
         assert_eq!(p.region.as_deref(), Some("us-east-1"));
         assert_eq!(p.topic_prefix, DEFAULT_TOPIC_PREFIX);
         let ar = p.assume_role.unwrap();
-        assert_eq!(ar.duration_secs, Some(1800));
+        assert_eq!(ar.session.duration_secs, Some(1800));
         assert_eq!(p.endpoints.get("iot").map(String::as_str), Some("http://127.0.0.1:1"));
         assert_eq!(p.default_tags.get("team").map(String::as_str), Some("p"));
+    }
+
+    #[test]
+    fn web_identity_takes_one_token_and_limits_the_chained_session() {
+        let wi = |token: Option<&str>, file: Option<&str>| {
+            Value::object([
+                ("role_arn", Value::string("arn:aws:iam::123456789012:role/ci")),
+                ("web_identity_token", token.map(Value::string).unwrap_or(Value::Null)),
+                ("web_identity_token_file", file.map(Value::string).unwrap_or(Value::Null)),
+                ("policy_arns", Value::List(vec![Value::string("arn:aws:iam::aws:policy/ReadOnlyAccess")])),
+            ])
+        };
+        let parsed = ProviderConfig::parse(&Value::object([("assume_role_with_web_identity", wi(Some("eyJ.token"), None))])).unwrap();
+        let web = parsed.web_identity.unwrap();
+        assert_eq!(web.token, WebIdentityToken::Value("eyJ.token".into()));
+        assert_eq!(web.session.policy_arns, vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".to_string()]);
+        assert!(!format!("{web:?}").contains("eyJ.token"), "the token stays out of Debug output");
+
+        let both = ProviderConfig::parse(&Value::object([("assume_role_with_web_identity", wi(Some("t0ken"), Some("/t")))])).unwrap_err();
+        assert_eq!(both.0[0].attribute.as_ref().unwrap().to_string(), "assume_role_with_web_identity.web_identity_token_file");
+
+        let chained = Value::object([
+            ("assume_role_with_web_identity", wi(None, Some("/var/run/token"))),
+            (
+                "assume_role",
+                Value::object([("role_arn", Value::string("arn:aws:iam::987654321098:role/x")), ("duration", Value::string("2h"))]),
+            ),
+        ]);
+        let err = ProviderConfig::parse(&chained).unwrap_err();
+        assert_eq!(err.0[0].attribute.as_ref().unwrap().to_string(), "assume_role.duration");
+    }
+
+    #[test]
+    fn session_policies_are_json_within_stss_limits() {
+        let block = |policy: &str, arns: usize| {
+            Value::object([(
+                "assume_role",
+                Value::object([
+                    ("role_arn", Value::string("arn:aws:iam::987654321098:role/x")),
+                    ("policy", Value::string(policy)),
+                    ("policy_arns", Value::List((0..arns).map(|i| Value::string(format!("arn:aws:iam::aws:policy/P{i}"))).collect())),
+                ]),
+            )])
+        };
+        let check = |cfg: &Value| {
+            let mut diags = Diagnostics::new();
+            crate::framework::schema::validate_block(&schema().block, cfg, &AttributePath::default(), &mut diags);
+            diags.0.iter().map(|d| d.attribute.as_ref().unwrap().to_string()).collect::<Vec<_>>()
+        };
+        let good = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}"#;
+        assert!(check(&block(good, 10)).is_empty());
+        assert_eq!(check(&block("{not json", 0)), vec!["assume_role.policy"]);
+        assert_eq!(check(&block(good, 11)), vec!["assume_role.policy_arns"]);
+        let huge = format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "iot:*", "Resource": "{}"}}]}}"#,
+            "a".repeat(2100)
+        );
+        assert_eq!(check(&block(&huge, 0)), vec!["assume_role.policy"]);
+        let parsed = ProviderConfig::parse(&block(good, 2)).unwrap().assume_role.unwrap();
+        assert_eq!((parsed.session.policy.as_deref(), parsed.session.policy_arns.len()), (Some(good), 2));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod aws_error;
 pub mod clients;
 pub mod config;
 pub mod retry;
+mod web_identity;
 
 use crate::framework::{Action, DataSource, Diagnostics, EphemeralResource, Function, ListResource, Resource, Schema, Value};
 use async_trait::async_trait;

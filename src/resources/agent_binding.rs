@@ -27,7 +27,7 @@ impl DataSource<AwsClients> for AgentBindingData {
                 .attribute(Attribute::string("consumer_id").required().validate(validators::rule(naming::check_consumer_name)).description("The Maestro consumer name (the management cluster's ID)."))
                 .attribute(Attribute::string("topic_prefix").optional().computed().validate(validators::rule(naming::check_topic_prefix)).description("MQTT topic prefix. Defaults to the provider's `topic_prefix`."))
                 .attribute(Attribute::string("regional_account_id").optional().computed().validate(validators::digits(12)).description("The regional account whose IoT Core is the broker. Defaults to the provider's account."))
-                .attribute(Attribute::string("region").optional().computed().validate(validators::pattern("[a-z]{2}(-[a-z]+)+-\\d+", "an AWS region such as us-east-1")).description("The broker's region. Defaults to the provider's region."))
+                .attribute(Attribute::string("broker_region").optional().computed().validate(validators::rule(naming::check_region)).description("The broker's region. Defaults to the provider's region."))
                 .attribute(cloudevents_client_id_attribute("consumer_id"))
                 .attribute(Attribute::new("binding", binding_type()).computed().description("`consumer_name`, `cloudevents_client_id`, `client_id`, `source_events_topic`, `agent_events_topic`, `thing_name`, `iot_policy_name`, `iot_policy` (JSON), `role_name`, `iam_iot_policy` (JSON), `cert_secret_name`, `config_secret_name`.")),
         )
@@ -36,7 +36,7 @@ impl DataSource<AwsClients> for AgentBindingData {
     async fn read(&self, c: &AwsClients, config: &Value) -> Result<Value, Diagnostics> {
         let mut state = config.clone();
         let consumer_id = text(config, "consumer_id");
-        let region = opt_text(config, "region").unwrap_or_else(|| c.region.clone());
+        let region = opt_text(config, "broker_region").unwrap_or_else(|| c.region.clone());
         let b = AgentBinding {
             cloudevents_client_id: opt_text(config, "cloudevents_client_id").unwrap_or_else(|| default_cloudevents_client_id(&consumer_id)),
             topic_prefix: opt_text(config, "topic_prefix").unwrap_or_else(|| c.topic_prefix.clone()),
@@ -50,7 +50,7 @@ impl DataSource<AwsClients> for AgentBindingData {
         for (name, v) in [
             ("topic_prefix", &b.topic_prefix),
             ("regional_account_id", &b.broker_account_id),
-            ("region", &b.broker_region),
+            ("broker_region", &b.broker_region),
             ("cloudevents_client_id", &b.cloudevents_client_id),
         ] {
             state.set(name, Value::string(v));

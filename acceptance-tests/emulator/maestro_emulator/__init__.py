@@ -48,6 +48,7 @@ def install() -> None:
             iot_tags,
             iot_things,
             secretsmanager_versions,
+            sts_sessions,
         )
 
         extensions = {
@@ -58,6 +59,7 @@ def install() -> None:
             "iot_tags": iot_tags.install,
             "iot_things": iot_things.install,
             "secretsmanager_versions": secretsmanager_versions.install,
+            "sts_sessions": sts_sessions.install,
         }
         # Switching one extension off lets a test prove that plain moto
         # really misbehaves (i.e. that the extension is still needed).

@@ -9,9 +9,9 @@ variable "management_01_csr_pem" {
 resource "maestro_consumer" "management_01" {
   provider = maestro.regional
 
-  consumer_id = "management-01"
-  csr_pem     = var.management_01_csr_pem
-  account_id  = "987654321098"
+  consumer_id           = "management-01"
+  csr_pem               = var.management_01_csr_pem
+  management_account_id = "987654321098"
 
   # Optional; the value shown is the default. After a new CSR key, the replaced certificate
   # stays ACTIVE this long so the agent can switch over.

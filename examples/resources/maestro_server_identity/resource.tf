@@ -37,10 +37,10 @@ variable "management_01_csr_pem" {
 resource "maestro_consumer" "management_01" {
   provider = maestro.regional
 
-  consumer_id  = "management-01"
-  csr_pem      = var.management_01_csr_pem
-  account_id   = "987654321098"
-  topic_prefix = maestro_server_identity.server.topic_prefix
+  consumer_id           = "management-01"
+  csr_pem               = var.management_01_csr_pem
+  management_account_id = "987654321098"
+  topic_prefix          = maestro_server_identity.server.topic_prefix
 }
 
 # Feed the deployed server chart: values = [yamlencode(maestro_server_identity.server.helm_values)]

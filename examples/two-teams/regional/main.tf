@@ -70,9 +70,9 @@ provider "maestro" {
 resource "maestro_consumer" "this" {
   provider = maestro.regional
 
-  consumer_id = var.cluster_id
-  csr_pem     = var.csr_pem
-  account_id  = var.management_account_id
+  consumer_id           = var.cluster_id
+  csr_pem               = var.csr_pem
+  management_account_id = var.management_account_id
 
   # The management team must apply the new certificate within this window after a rotation;
   # the first regional apply after it deletes the old certificate.

@@ -86,15 +86,16 @@ pub async fn update_config_secret(c: &AwsClients, spec: &Spec, prior: &Value, pl
 pub async fn read(c: &AwsClients, spec: &Spec, s: &mut Secrets) -> Result<(), Diagnostics> {
     s.certificate_fingerprint = spec.certificate_pem.as_deref().and_then(certificate_fingerprint).into();
     if let Some(arn) = s.config_secret_arn() {
-        match secrets::describe(c, &arn).await? {
-            Some(info) if !info.scheduled_for_deletion => {
-                let found = secrets::get_stage(c, &arn, AWSCURRENT).await?.and_then(|(_, v)| AgentConfigSecret::parse(v.expose()).ok());
+        match secrets::get_live_stage(c, &arn, AWSCURRENT).await? {
+            Some((_, value)) => {
+                let found = AgentConfigSecret::parse(value.expose()).ok();
                 if found.as_ref() != spec.agent_config(c.into()).as_ref() {
                     // Shown as the config found; null when it is not even our shape.
                     s.agent_config = found.filter(|f| f.consumer_name == spec.cluster_id).map(|f| f.config).into();
                 }
             }
-            _ => s.config_secret_arn = Value::Null,
+            // Deleted, or scheduled for deletion: the next apply writes it again.
+            None => s.config_secret_arn = Value::Null,
         }
     }
     if let Some(version) = s.credential_version_id() {

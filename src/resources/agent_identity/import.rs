@@ -4,7 +4,7 @@
 //! the current credential bundle (certificate) — so that a plan right after import is clean.
 
 use super::association;
-use super::model::{CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
+use super::model::{BROKER_REGION, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
 use super::schema::schema;
 use crate::crypto::{AgentConfigSecret, CredentialBundle};
 use crate::framework::{Diagnostic, Diagnostics, Value};
@@ -49,7 +49,7 @@ pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
     let mut state = Value::object([
         ("cluster_id", Value::string(id)),
         ("regional_account_id", Value::String(recovered.regional_account_id.clone())),
-        ("region", Value::String(recovered.region.clone())),
+        (BROKER_REGION, Value::String(recovered.region.clone())),
         ("topic_prefix", Value::String(recovered.topic_prefix.clone())),
         ("mqtt_cert_secret_name", Value::String(recovered.secret_name.clone())),
         ("config_secret_name", Value::String(recovered.config_secret_name.clone())),

@@ -20,6 +20,7 @@ mod role;
 mod schema;
 
 use crate::framework::schema::Schema;
+use crate::framework::state::rename_state_attributes;
 use crate::framework::{Applied, Diagnostics, Plan, Resource, Value};
 use crate::provider::AwsClients;
 use crate::resources::common::{set_all, tag_changes};
@@ -36,6 +37,12 @@ impl Resource<AwsClients> for AgentIdentity {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    /// Version 1 renamed `region` to `broker_region`: the role is made in the provider's
+    /// (management) region, and the attribute names the regional broker's.
+    fn upgrade_state(&self, from_version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+        Ok(if from_version < 1 { rename_state_attributes(state, &[("region", model::BROKER_REGION)]) } else { state })
     }
 
     fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {

@@ -21,13 +21,16 @@ pub const CONFIG_SECRET_ARN: &str = "config_secret_arn";
 pub const CREDENTIAL_VERSION_ID: &str = "credential_version_id";
 pub const CERTIFICATE_FINGERPRINT: &str = "certificate_fingerprint";
 pub const AGENT_CONFIG: &str = "agent_config";
+/// The broker's region (version 0 of the schema called it `region`, which read as the region
+/// the role is made in).
+pub const BROKER_REGION: &str = "broker_region";
 
 /// The configurable attributes; once all are known, every computed value can be planned.
 pub const ARGUMENTS: &[&str] = &[
     "cluster_id",
     "regional_account_id",
     "eks_cluster_name",
-    "region",
+    BROKER_REGION,
     "namespace",
     "service_account",
     "mqtt_cert_secret_name",
@@ -68,7 +71,7 @@ pub struct Spec {
     pub cluster_id: String,
     pub regional_account_id: String,
     pub eks_cluster_name: String,
-    pub region: String,
+    pub broker_region: String,
     pub namespace: String,
     pub service_account: String,
     pub secret_name: String,
@@ -88,7 +91,7 @@ impl Spec {
             cluster_id: text(v, "cluster_id"),
             regional_account_id: text(v, "regional_account_id"),
             eks_cluster_name: text(v, "eks_cluster_name"),
-            region: text(v, "region"),
+            broker_region: text(v, BROKER_REGION),
             namespace: text(v, "namespace"),
             service_account: text(v, "service_account"),
             secret_name: text(v, "mqtt_cert_secret_name"),
@@ -108,7 +111,7 @@ impl Spec {
             cluster_id: self.cluster_id.clone(),
             topic_prefix: self.topic_prefix.clone(),
             partition: a.partition.to_string(),
-            broker_region: self.region.clone(),
+            broker_region: self.broker_region.clone(),
             broker_account_id: self.regional_account_id.clone(),
             cloudevents_client_id: self.cloudevents_client_id.clone(),
         }
@@ -168,11 +171,11 @@ impl Spec {
     /// Values for the deployed agent chart (rosa-regional-platform
     /// `argocd/config/management-cluster/maestro-agent`), in its own layout. That chart reads
     /// the broker, the certificates and the topics from the config secret through its
-    /// SecretProviderClass, in the region `global.aws_region` — where the secrets are, this
-    /// provider's region, not the broker's.
+    /// SecretProviderClass, in the region `global.region` (its template `required`s it) — where
+    /// the secrets are, this provider's region, not the broker's.
     fn helm_values(&self, a: Account) -> Value {
         Value::object([
-            ("global", Value::object([("aws_region", Value::string(a.region))])),
+            ("global", Value::object([("region", Value::string(a.region))])),
             (
                 "maestroAgent",
                 Value::object([

@@ -3,7 +3,7 @@
 //! in the association and the secrets. Pure functions of the prior state, the configuration and
 //! the provider's [`Account`], so each rule is unit-tested below.
 
-use super::model::{Account, Association, Secrets, Spec, AGENT_CONFIG, ARGUMENTS};
+use super::model::{Account, Association, Secrets, Spec, AGENT_CONFIG, ARGUMENTS, BROKER_REGION};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding;
 use crate::resources::common::{certificate_fingerprint, set_all};
@@ -14,7 +14,7 @@ pub fn plan(account: Option<Account>, config: &Value, prior: &Value, p: &mut Val
         diags.push(
             Diagnostic::warning(
                 "The agent has no certificate yet",
-                "certificate_pem is not set, so the agent's credential secret holds only the key staged by maestro_agent_key and the agent cannot connect. Set certificate_pem to the maestro_consumer's certificate_pem (in a two-teams setup, the regional team sends it) and apply again.",
+                "certificate_pem is not set, so this resource does not complete or rotate the agent's credential secret: a new secret holds only the key staged by maestro_agent_key, and the agent cannot connect until a certificate is added; an imported secret keeps the bundle it holds. Set certificate_pem to the maestro_consumer's certificate_pem (in a two-teams setup, the regional team sends it) and apply again.",
             )
             .at(AttributePath::root("certificate_pem")),
         );
@@ -37,8 +37,8 @@ pub fn plan(account: Option<Account>, config: &Value, prior: &Value, p: &mut Val
 /// Defaults that depend on other arguments or on the provider.
 fn defaults(a: Account, config: &Value, p: &mut Value, diags: &mut Diagnostics) {
     let cluster_id = p.get("cluster_id").clone();
-    if config.get("region").is_null() {
-        p.set("region", Value::string(a.region));
+    if config.get(BROKER_REGION).is_null() {
+        p.set(BROKER_REGION, Value::string(a.region));
     }
     if config.get("topic_prefix").is_null() {
         p.set("topic_prefix", Value::string(a.topic_prefix));

@@ -2,7 +2,9 @@
 //! checked against them), the types of the Helm values it computes, and the validators that
 //! reject bad input at validate time, pinned to the attribute.
 
-use super::model::{AGENT_CONFIG, ASSOCIATION_ARN, ASSOCIATION_ID, CERTIFICATE_FINGERPRINT, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID};
+use super::model::{
+    AGENT_CONFIG, ASSOCIATION_ARN, ASSOCIATION_ID, BROKER_REGION, CERTIFICATE_FINGERPRINT, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID,
+};
 use crate::crypto::keys;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Type, Value};
@@ -17,7 +19,7 @@ pub const UPSTREAM_CERTS_DIR: &str = "/secrets/mqtt-certs";
 
 fn helm_values_type() -> Type {
     Type::object([
-        ("global", Type::object([("aws_region", Type::String)])),
+        ("global", Type::object([("region", Type::String)])),
         (
             "maestroAgent",
             Type::object([
@@ -66,10 +68,10 @@ pub fn schema() -> Schema {
                 .description("Name of the management EKS cluster the agent runs on."),
         )
         .attribute(
-            Attribute::string("region")
+            Attribute::string(BROKER_REGION)
                 .optional()
                 .computed()
-                .validate(validators::pattern("[a-z]{2}(-[a-z]+)+-\\d+", "an AWS region such as us-east-1"))
+                .validate(validators::rule(naming::check_region))
                 .description("Region of the regional IoT broker. Defaults to the provider's region."),
         )
         .attribute(
@@ -171,7 +173,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::new("helm_values", helm_values_type())
                 .computed()
-                .description("Values for the deployed Maestro agent chart (rosa-regional-platform `management-cluster/maestro-agent`), in its layout: `global.aws_region` (where the secrets are), `maestroAgent.maestro.{serviceAccount, consumerName}`, `maestroAgent.broker.{type, endpoint, topicPrefix}`, `maestroAgent.ascp.{enabled, mqttCertSecretName}`. That chart's SecretProviderClass mounts the secrets `maestro/agent-cert` and `maestro/agent-config` by those fixed names and passes `--cloudevents-client-id=$(CONSUMER_NAME)-work-agent`."),
+                .description("Values for the deployed Maestro agent chart (rosa-regional-platform `management-cluster/maestro-agent`), in its layout: `global.region` (where the secrets are; the chart refuses to render without it), `maestroAgent.maestro.{serviceAccount, consumerName}`, `maestroAgent.broker.{type, endpoint, topicPrefix}`, `maestroAgent.ascp.{enabled, mqttCertSecretName}`. That chart's SecretProviderClass mounts the secrets `maestro/agent-cert` and `maestro/agent-config` by those fixed names and passes `--cloudevents-client-id=$(CONSUMER_NAME)-work-agent`."),
         )
         .attribute(
             Attribute::new("upstream_helm_values", upstream_helm_values_type())
@@ -179,6 +181,8 @@ pub fn schema() -> Schema {
                 .description("Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`): `consumerName`, `cloudeventsClientId`, `serviceAccount.name`, `messageBroker.type` and `messageBroker.mqtt.{host, port, user, password, rootCert, clientCert, clientKey}` (files of the Kubernetes secret `maestro-agent-certs` under `/secrets/mqtt-certs`: `ca.crt`, `certificate`, `privateKey`). That chart writes the topics with the default prefix `sources/maestro/consumers` only."),
         ),
     )
+    // 1: `region` became `broker_region` (see `AgentIdentity::upgrade_state`).
+    .version(1)
 }
 
 /// `certificate_pem` must be a PEM certificate with a key type IoT Core issues for.

@@ -80,6 +80,20 @@ pub async fn get_stage(c: &AwsClients, secret_id: &str, stage: &str) -> Result<O
     }
 }
 
+/// As [`get_stage`], for a refresh that needs only the value: a secret scheduled for deletion
+/// (GetSecretValue's InvalidRequestException, whose only cause for this call is that) reads as
+/// gone, so one call answers both "is it there" and "what does it hold" — no DescribeSecret.
+pub async fn get_live_stage(c: &AwsClients, secret_id: &str, stage: &str) -> Result<Option<(String, SecretString)>, Diagnostics> {
+    match c.secretsmanager.get_secret_value().secret_id(secret_id).version_stage(stage).send().await {
+        Ok(out) => {
+            let version = out.version_id().unwrap_or_default().to_string();
+            Ok(out.secret_string.map(|s| (version, SecretString::new(s))))
+        }
+        Err(e) if aws_error::is_not_found(&e) || aws_error::code(&e) == Some("InvalidRequestException") => Ok(None),
+        Err(e) => Err(aws_failure("secretsmanager:GetSecretValue", &format!("{secret_id} ({stage})"), &e)),
+    }
+}
+
 /// PutSecretValue. `stages` empty means AWS's default (AWSCURRENT, which demotes the old
 /// current version to AWSPREVIOUS). A `token` makes a retry of the same write a no-op instead
 /// of a second version. Returns the version ID.

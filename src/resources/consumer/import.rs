@@ -4,7 +4,7 @@
 //!
 //! The old hand-written modules made no thing (or one without our attribute), only the policy
 //! `<id>-maestro-agent-policy` on certificates from CreateKeysAndCertificate. Such a consumer
-//! imports with no `account_id` (none is recorded; the configuration's is written by the next
+//! imports with no `management_account_id` (none is recorded; the configuration's is written by the next
 //! apply), or with the ID `<consumer_id>,<management account ID>` to state it; its certificates
 //! are the policy's targets, and the next apply creates the thing or gives it the attribute.
 
@@ -89,7 +89,7 @@ pub async fn import(c: &AwsClients, import_id: &str) -> Result<Value, Diagnostic
     let (cert_id, cert_arn) = current.map(|(_, _, id, arn)| (Some(id), Some(arn))).unwrap_or_default();
     Ok(Value::object([
         (attr::CONSUMER_ID, Value::string(id)),
-        (attr::ACCOUNT_ID, account_id.into()),
+        (attr::MANAGEMENT_ACCOUNT_ID, account_id.into()),
         (attr::TOPIC_PREFIX, Value::String(topic_prefix)),
         (attr::CLOUDEVENTS_CLIENT_ID, Value::String(cloudevents_client_id)),
         (attr::GRACE_PERIOD_HOURS, Value::from(DEFAULT_GRACE_HOURS)),

@@ -18,6 +18,7 @@ mod policy;
 mod schema;
 mod thing;
 
+use crate::framework::state::rename_state_attributes;
 use crate::framework::{Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Schema, Value};
 use crate::policy::{agent_binding, consumer_iot, server_binding};
 use crate::provider::AwsClients;
@@ -81,6 +82,12 @@ impl Resource<AwsClients> for Consumer {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    /// Version 1 renamed `account_id` to `management_account_id`: the resource is configured
+    /// with the regional provider, and the bare name invited the regional account's ID.
+    fn upgrade_state(&self, from_version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+        Ok(if from_version < 1 { rename_state_attributes(state, &[("account_id", attr::MANAGEMENT_ACCOUNT_ID)]) } else { state })
     }
 
     fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {

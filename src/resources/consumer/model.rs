@@ -18,7 +18,7 @@ pub mod attr {
     pub const TAGS: &str = "tags";
     pub const TAGS_ALL: &str = "tags_all";
     pub const CSR_PEM: &str = "csr_pem";
-    pub const ACCOUNT_ID: &str = "account_id";
+    pub const MANAGEMENT_ACCOUNT_ID: &str = "management_account_id";
     pub const TOPIC_PREFIX: &str = "topic_prefix";
     pub const CLOUDEVENTS_CLIENT_ID: &str = "cloudevents_client_id";
     pub use crate::resources::rotation::attr::{GRACE_PERIOD_HOURS, PREVIOUS_CERTIFICATES};
@@ -47,7 +47,7 @@ pub mod attr {
 #[derive(Clone, Debug)]
 pub struct Spec {
     pub consumer_id: String,
-    pub account_id: String,
+    pub management_account_id: String,
     pub topic_prefix: String,
     pub cloudevents_client_id: String,
     pub tags: std::collections::BTreeMap<String, String>,
@@ -57,7 +57,7 @@ impl Spec {
     pub fn from_value(v: &Value) -> Spec {
         Spec {
             consumer_id: text(v, attr::CONSUMER_ID),
-            account_id: text(v, attr::ACCOUNT_ID),
+            management_account_id: text(v, attr::MANAGEMENT_ACCOUNT_ID),
             topic_prefix: text(v, attr::TOPIC_PREFIX),
             cloudevents_client_id: text(v, attr::CLOUDEVENTS_CLIENT_ID),
             tags: v.get(attr::TAGS).string_map_entries(),
@@ -68,7 +68,7 @@ impl Spec {
     pub fn named(consumer_id: &str) -> Spec {
         Spec {
             consumer_id: consumer_id.to_string(),
-            account_id: String::new(),
+            management_account_id: String::new(),
             topic_prefix: String::new(),
             cloudevents_client_id: String::new(),
             tags: Default::default(),

@@ -49,7 +49,7 @@ pub(super) fn schema() -> Schema {
                 .description("The agent's PEM certificate signing request, usually `maestro_agent_key.csr_pem` (ECDSA P-256/P-384 or RSA 2048/3072). A CSR for a different public key issues a new certificate; a new CSR for the same key changes nothing in AWS."),
         )
         .attribute(
-            Attribute::string(attr::ACCOUNT_ID)
+            Attribute::string(attr::MANAGEMENT_ACCOUNT_ID)
                 .required()
                 .validate(validators::digits(12))
                 .description("AWS account ID of the management account the agent runs in; recorded as the thing attribute `management_account_id`."),
@@ -112,6 +112,8 @@ pub(super) fn schema() -> Schema {
         .attribute(rotation::previous_certificates_attribute("a new CSR key"))
         .attribute(tags_all)
     )
+    // 1: `account_id` became `management_account_id` (see `Consumer::upgrade_state`).
+    .version(1)
 }
 
 #[cfg(test)]
@@ -125,7 +127,7 @@ mod tests {
         let config = Value::object([
             ("consumer_id", Value::string("mc-1")),
             ("csr_pem", Value::string("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")),
-            ("account_id", Value::string("987654321098")),
+            ("management_account_id", Value::string("987654321098")),
             ("certificate_grace_period_hours", Value::from(-1i64)),
         ]);
         let mut diags = Diagnostics::new();

@@ -17,7 +17,7 @@ const MANAGED_BY: &str = "terraform-provider-maestro";
 
 fn thing_attributes(spec: &Spec) -> AttributePayload {
     AttributePayload::builder()
-        .attributes(ACCOUNT_ATTRIBUTE, &spec.account_id)
+        .attributes(ACCOUNT_ATTRIBUTE, &spec.management_account_id)
         .attributes(MANAGED_BY_ATTRIBUTE, MANAGED_BY)
         .merge(true)
         .build()
@@ -68,12 +68,12 @@ async fn update_attributes(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostic
 pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, state: &mut Value) -> Result<(), Diagnostics> {
     if prior.get(attr::THING_ARN).is_null() {
         state.set(attr::THING_ARN, Value::String(create(c, spec).await?));
-    } else if text(prior, attr::ACCOUNT_ID) != spec.account_id {
+    } else if text(prior, attr::MANAGEMENT_ACCOUNT_ID) != spec.management_account_id {
         update_attributes(c, spec).await?;
     } else {
         return Ok(());
     }
-    state.set(attr::ACCOUNT_ID, Value::string(&spec.account_id));
+    state.set(attr::MANAGEMENT_ACCOUNT_ID, Value::string(&spec.management_account_id));
     Ok(())
 }
 
@@ -84,7 +84,7 @@ pub async fn read(c: &AwsClients, spec: &Spec, new: &mut Value) -> Result<(), Di
             new.set(attr::THING_ARN, Value::String(thing.arn));
             // A thing without our attribute (the old modules' things): shown as no account,
             // so the plan writes the configured one and later imports can recover it.
-            new.set(attr::ACCOUNT_ID, thing.attributes.get(ACCOUNT_ATTRIBUTE).cloned().into());
+            new.set(attr::MANAGEMENT_ACCOUNT_ID, thing.attributes.get(ACCOUNT_ATTRIBUTE).cloned().into());
         }
         None => new.set(attr::THING_ARN, Value::Null),
     }

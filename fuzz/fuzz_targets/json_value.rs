@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| terraform_provider_maestro::fuzzing::json_value(data));
