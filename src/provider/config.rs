@@ -230,14 +230,18 @@ fn known_str(v: &Value, path: AttributePath, diags: &mut Diagnostics) -> Option<
     }
 }
 
+/// A list argument, or any of its elements, still unknown is refused as `known_str` refuses a
+/// string: the provider cannot configure on a guess.
+fn require_known_list(v: &Value, path: AttributePath, diags: &mut Diagnostics) {
+    if v.is_unknown() || v.as_list().is_some_and(|l| l.iter().any(Value::is_unknown)) {
+        known_str(&Value::Unknown, path, diags);
+    }
+}
+
 /// The attributes `role_session_attributes` declares, read from either block.
 fn role_session(block: &Value, at: &AttributePath, diags: &mut Diagnostics) -> Option<RoleSession> {
     let role_arn = known_str(block.get("role_arn"), at.clone().attribute("role_arn"), diags)?;
-    for name in ["policy_arns"] {
-        if block.get(name).is_unknown() || block.get(name).as_list().is_some_and(|l| l.iter().any(Value::is_unknown)) {
-            known_str(&Value::Unknown, at.clone().attribute(name), diags);
-        }
-    }
+    require_known_list(block.get("policy_arns"), at.clone().attribute("policy_arns"), diags);
     Some(RoleSession {
         role_arn,
         session_name: known_str(block.get("session_name"), at.clone().attribute("session_name"), diags),
@@ -268,9 +272,7 @@ impl ProviderConfig {
             ..Default::default()
         };
         for name in ["allowed_account_ids", "forbidden_account_ids"] {
-            if config.get(name).is_unknown() || config.get(name).as_list().is_some_and(|l| l.iter().any(Value::is_unknown)) {
-                known_str(&Value::Unknown, AttributePath::root(name), &mut diags);
-            }
+            require_known_list(config.get(name), AttributePath::root(name), &mut diags);
         }
         if !out.allowed_account_ids.is_empty() && !out.forbidden_account_ids.is_empty() {
             diags.push(

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator
 
 from . import faults
-from .call_log import _account
+from .call_log import _account, access_key
 from .faults import request_operation
 
 TRACE_PATH = "/maestro-emulator/call-trace"
@@ -190,14 +190,12 @@ def _session(environ: dict[str, Any], account: str) -> str:
     """The assumed-role session name behind the request's access key, or ""."""
     from moto.sts.models import sts_backends  # noqa: PLC0415 - moto internals, loaded late
 
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    start = header.find("Credential=")
-    if start < 0:
+    key = access_key(environ)
+    if key is None:
         return ""
-    access_key = header[start + len("Credential="):].split("/", 1)[0]
     try:
         for backend in list(sts_backends[account].values()):
-            found = backend.get_assumed_role_from_access_key(access_key)
+            found = backend.get_assumed_role_from_access_key(key)
             if found is not None:
                 return str(found.session_name)
     except Exception:  # noqa: BLE001 - an unknown key simply has no session

@@ -25,16 +25,23 @@ _lock = threading.Lock()
 _calls: Counter[tuple[str, str, str]] = Counter()
 
 
-def _account(environ: dict[str, Any]) -> str:
-    from moto.iam.models import get_account_id_from  # noqa: PLC0415 - moto internals, loaded late
-
+def access_key(environ: dict[str, Any]) -> str | None:
+    """The access key a SigV4-signed request names, or None for an unsigned one."""
     header = environ.get("HTTP_AUTHORIZATION", "")
     start = header.find("Credential=")
     if start < 0:
+        return None
+    return header[start + len("Credential="):].split("/", 1)[0]
+
+
+def _account(environ: dict[str, Any]) -> str:
+    from moto.iam.models import get_account_id_from  # noqa: PLC0415 - moto internals, loaded late
+
+    key = access_key(environ)
+    if key is None:
         return "?"
-    access_key = header[start + len("Credential="):].split("/", 1)[0]
     try:
-        return str(get_account_id_from(access_key))
+        return str(get_account_id_from(key))
     except Exception:  # noqa: BLE001 - an unknown key is still a call
         return "?"
 
