@@ -186,7 +186,7 @@ class Deployment:
                 provider=key),
             hcl.resource("maestro_consumer", "c", {
                 "consumer_id": self.cluster_id, "csr_pem": hcl.Raw("maestro_agent_key.k.csr_pem"),
-                "account_id": MANAGEMENT_ACCOUNT_ID, "certificate_grace_period_hours": 24, "tags": tags},
+                "management_account_id": MANAGEMENT_ACCOUNT_ID, "certificate_grace_period_hours": 24, "tags": tags},
                 provider=consumer),
             hcl.resource("maestro_agent_identity", "x", {
                 "cluster_id": self.cluster_id, "regional_account_id": REGIONAL_ACCOUNT_ID,
@@ -406,7 +406,9 @@ def coherence_problems(deployment: Deployment, management: AwsAccount, regional:
         except AssertionError as error:
             problems.append(f"coherence: {error}")
         except ClientError as error:
-            if aws_inspect.error_code(error) != "ResourceNotFoundException":
+            # Gone, or scheduled for deletion (after a destroy): no bundle anyone can read.
+            scheduled = aws_inspect.error_code(error) == "InvalidRequestException" and "marked deleted" in str(error)
+            if aws_inspect.error_code(error) != "ResourceNotFoundException" and not scheduled:
                 problems.append(f"coherence: reading {secret}: {error}")
     return problems
 

@@ -275,6 +275,12 @@ pub fn validate_block(block: &Block, config: &Value, path: &AttributePath, diags
         }
         for validator in &attr.validators {
             if let Err(msg) = validator(value) {
+                // Validators quote the value they refuse; a sensitive one must not reach the
+                // CLI's output or logs that way.
+                let msg = match value.as_str() {
+                    Some(secret) if attr.sensitive && !secret.is_empty() => msg.replace(secret, "(sensitive value)"),
+                    _ => msg,
+                };
                 diags.push(Diagnostic::error(format!("Invalid {}", attr.name), msg).at(attr_path.clone()));
             }
         }
@@ -332,6 +338,16 @@ mod tests {
         let paths: Vec<String> = diags.0.iter().map(|d| d.attribute.as_ref().unwrap().to_string()).collect();
         assert_eq!(paths, vec!["name", "old", "inner.id"]);
         assert!(diags.has_errors());
+    }
+
+    #[test]
+    fn a_refused_sensitive_value_is_not_quoted_back() {
+        let block = Block::new("test").attribute(Attribute::string("token").optional().sensitive().validate(validators::length(4, 8)));
+        let mut diags = Diagnostics::new();
+        validate_block(&block, &Value::object([("token", Value::string("s3cr3t-t0ken"))]), &AttributePath::default(), &mut diags);
+        let detail = &diags.0[0].detail;
+        assert!(detail.contains("between 4 and 8 characters"), "{detail}");
+        assert!(!detail.contains("s3cr3t-t0ken"), "{detail}");
     }
 
     #[test]

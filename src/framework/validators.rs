@@ -94,11 +94,67 @@ pub fn arn(service: Option<&'static str>) -> Validator {
     })
 }
 
+/// An ARN of one service whose resource part names one kind of object (`role/`, `policy/`,
+/// `key/`, `secret:`): IAM refuses to assume a user, and a policy naming a KMS alias ARN grants
+/// nothing on the key behind it, so the kind is checked where the value is written.
+pub fn arn_of(service: &'static str, kind: &'static str, example: &'static str) -> Validator {
+    let shape = arn(Some(service));
+    on_string(move |s| {
+        shape(&Value::string(s))?;
+        let resource = s.splitn(6, ':').nth(5).unwrap_or_default();
+        match resource.strip_prefix(kind) {
+            Some(name) if !name.is_empty() => Ok(()),
+            _ => Err(format!("must be an ARN of the form {example}, got {s:?}")),
+        }
+    })
+}
+
+/// A KMS key ARN for an IAM policy's `kms:Decrypt` grant: a key ARN, not an alias ARN, since
+/// IAM matches the key's own ARN and a grant on an alias ARN lets nothing be decrypted.
+pub fn kms_key_arn() -> Validator {
+    arn_of("kms", "key/", "arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID (a key ARN, not an alias: IAM grants on the key's own ARN)")
+}
+
+/// A KMS key as Secrets Manager's `KmsKeyId` takes it: a key ID, a key ARN, an alias name
+/// (`alias/...`) or an alias ARN.
+pub fn kms_key_reference() -> Validator {
+    static KEY_ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$").expect("static regex")
+    });
+    static ALIAS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^alias/[A-Za-z0-9/_-]{1,250}$").expect("static regex"));
+    on_string(|s| {
+        let resource = match s.strip_prefix("arn:") {
+            Some(_) => {
+                let parts: Vec<&str> = s.splitn(6, ':').collect();
+                if parts.len() != 6 || parts[2] != "kms" {
+                    return Err(format!("must be a KMS key ID, key ARN, alias name or alias ARN, got {s:?}"));
+                }
+                parts[5]
+            }
+            None => s,
+        };
+        let key = resource.strip_prefix("key/").unwrap_or(resource);
+        if KEY_ID.is_match(key) || ALIAS.is_match(resource) {
+            Ok(())
+        } else {
+            Err(format!(
+                "must be a KMS key ID (1234abcd-12ab-34cd-56ef-1234567890ab), key ARN, alias name (alias/NAME) or alias ARN, got {s:?}"
+            ))
+        }
+    })
+}
+
 /// An http(s) URL, as used for endpoint overrides.
 pub fn url() -> Validator {
     on_string(|s| {
         let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
         match rest {
+            // RFC 3986 has no white space or control characters anywhere in a URL; the SDK
+            // would only fail on them at the first call, far from this line.
+            _ if s.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                Err(format!("must be an http:// or https:// URL without spaces, got {s:?}"))
+            }
             Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
             _ => Err(format!("must be an http:// or https:// URL, got {s:?}")),
         }
@@ -151,6 +207,30 @@ pub fn json_policy(max_chars: usize) -> Validator {
         let packed = serde_json::to_string(&parsed).map(|p| p.chars().count()).unwrap_or(usize::MAX);
         if packed > max_chars {
             return Err(format!("must be at most {max_chars} characters without whitespace, got {packed}"));
+        }
+        Ok(())
+    })
+}
+
+/// STS session tags: the tag rules, at most 50 tags, and keys and values of letters, digits,
+/// white space and `_.:/=+-@` only (AssumeRole refuses anything else).
+pub fn session_tag_map() -> Validator {
+    const MAX_SESSION_TAGS: usize = 50;
+    let tags = tag_map();
+    Arc::new(move |v: &Value| {
+        tags(v)?;
+        let Some(entries) = v.as_map() else { return Ok(()) };
+        if entries.len() > MAX_SESSION_TAGS {
+            return Err(format!("must have at most {MAX_SESSION_TAGS} session tags, got {}", entries.len()));
+        }
+        let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+        for (k, v) in entries {
+            if !k.chars().all(allowed) {
+                return Err(format!("session tag keys may hold only letters, digits, spaces and _.:/=+-@, got {k:?}"));
+            }
+            if v.as_str().is_some_and(|s| !s.chars().all(allowed)) {
+                return Err(format!("session tag value for {k:?} may hold only letters, digits, spaces and _.:/=+-@"));
+            }
         }
         Ok(())
     })
@@ -209,9 +289,51 @@ mod tests {
     }
 
     #[test]
+    fn arn_of_checks_the_kind_of_object() {
+        let role = arn_of("iam", "role/", "arn:PARTITION:iam::ACCOUNT:role/NAME");
+        assert!(check(&role, "arn:aws:iam::123456789012:role/path/x").is_ok());
+        assert!(check(&role, "arn:aws:iam::123456789012:user/alice").unwrap_err().contains("role/NAME"));
+        assert!(check(&role, "arn:aws:iam::123456789012:role/").is_err());
+        assert!(check(&role, "arn:aws:sts::123456789012:role/x").unwrap_err().contains("service iam"));
+        let secret = arn_of("secretsmanager", "secret:", "arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME");
+        assert!(check(&secret, "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf").is_ok());
+        assert!(check(&secret, "arn:aws:secretsmanager:us-east-1:123456789012:db-AbCdEf").is_err());
+    }
+
+    #[test]
+    fn kms_key_references_are_the_four_forms_secrets_manager_takes() {
+        let v = kms_key_reference();
+        for good in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "alias/maestro-agent",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:123456789012:alias/maestro-agent",
+        ] {
+            assert!(check(&v, good).is_ok(), "{good}");
+        }
+        for bad in ["maestro-agent", "alias/", "arn:aws:iam::123456789012:role/x", "arn:aws:kms:us-east-1:123456789012:key/nope"] {
+            assert!(check(&v, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_tags_follow_sts_rules() {
+        let v = session_tag_map();
+        let map = |pairs: &[(&str, &str)]| Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), Value::string(*v))).collect());
+        assert!(v(&map(&[("team", "maestro"), ("cost center", "a:b/c=d+e-f@g")])).is_ok());
+        assert!(v(&map(&[("team!", "x")])).unwrap_err().contains("session tag keys"));
+        assert!(v(&map(&[("aws:x", "x")])).unwrap_err().contains("aws:"));
+        let many: Vec<(String, String)> = (0..51).map(|i| (format!("t{i}"), "x".to_string())).collect();
+        let many = Value::Map(many.into_iter().map(|(k, v)| (k, Value::string(v))).collect());
+        assert!(v(&many).unwrap_err().contains("at most 50"));
+    }
+
+    #[test]
     fn url_and_pattern() {
         assert!(check(&url(), "http://127.0.0.1:5000").is_ok());
         assert!(check(&url(), "127.0.0.1:5000").is_err());
+        assert!(check(&url(), "http://exa mple.com").unwrap_err().contains("without spaces"));
         let p = pattern("[a-z]+", "lowercase letters");
         assert!(check(&p, "abc").is_ok());
         assert!(check(&p, "abc1").unwrap_err().contains("lowercase letters"));

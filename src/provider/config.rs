@@ -59,8 +59,12 @@ pub fn schema() -> Schema {
             role_session_attributes(Block::new(
                 "Assume an IAM role before making any call; how the regional and management accounts are usually reached. With `assume_role_with_web_identity`, this role is assumed with the web identity session's credentials (role chaining, which AWS limits to 1h sessions).",
             ))
-            .attribute(Attribute::string("external_id").optional().validate(validators::length(2, 1224)).description("External ID the role's trust policy requires."))
-            .attribute(Attribute::string_map("tags").optional().validate(validators::tag_map()).description("Session tags.")),
+            .attribute(Attribute::string("external_id")
+                    .optional()
+                    .validate(validators::length(2, 1224))
+                    .validate(validators::pattern("[A-Za-z0-9_+=,.@:/-]*", "ASCII letters, digits and _+=,.@:/- only (STS's ExternalId characters)"))
+                    .description("External ID the role's trust policy requires."))
+            .attribute(Attribute::string_map("tags").optional().validate(validators::session_tag_map()).description("Session tags (at most 50).")),
         ))
         .block(NestedBlock::single(
             "assume_role_with_web_identity",
@@ -104,7 +108,7 @@ pub const ROLE_CHAINING_MAX_SECS: u64 = 3600;
 /// The attributes `assume_role` and `assume_role_with_web_identity` share.
 fn role_session_attributes(block: Block) -> Block {
     block
-        .attribute(Attribute::string("role_arn").required().validate(validators::arn(Some("iam"))).description("ARN of the role to assume."))
+        .attribute(Attribute::string("role_arn").required().validate(validators::arn_of("iam", "role/", "arn:PARTITION:iam::ACCOUNT:role/NAME")).description("ARN of the role to assume."))
         .attribute(
             Attribute::string("session_name")
                 .optional()
@@ -126,7 +130,7 @@ fn role_session_attributes(block: Block) -> Block {
         .attribute(
             Attribute::string_list("policy_arns")
                 .optional()
-                .validate(validators::each(validators::arn(Some("iam")), MAX_SESSION_POLICY_ARNS))
+                .validate(validators::each(validators::arn_of("iam", "policy/", "arn:PARTITION:iam::ACCOUNT:policy/NAME"), MAX_SESSION_POLICY_ARNS))
                 .description("ARNs of managed IAM policies that narrow the session, as `policy` does (at most 10)."),
         )
 }
@@ -256,6 +260,28 @@ fn string_list(v: &Value) -> Vec<String> {
     v.as_list().map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
+/// Arguments that exclude each other. Checked by ValidateProviderConfig, so a literal
+/// conflict fails at `validate`, and again when configuring, for values known only at plan.
+pub fn check_conflicting_arguments(config: &Value, diags: &mut Diagnostics) {
+    let is_set = |v: &Value| v.is_wholly_known() && !v.is_null() && v.as_list().is_none_or(|items| !items.is_empty());
+    if is_set(config.get("allowed_account_ids")) && is_set(config.get("forbidden_account_ids")) {
+        diags.push(
+            Diagnostic::error(
+                "Conflicting account guards",
+                "Set allowed_account_ids or forbidden_account_ids, not both: an allow list already forbids every other account, so drop allowed_account_ids to keep only the exclusions, or forbidden_account_ids to keep only the allow list.",
+            )
+            .at(AttributePath::root("allowed_account_ids")),
+        );
+    }
+    let web_identity = config.get("assume_role_with_web_identity");
+    if is_set(web_identity.get("web_identity_token")) && is_set(web_identity.get("web_identity_token_file")) {
+        diags.push(
+            Diagnostic::error("Conflicting web identity tokens", "Set web_identity_token or web_identity_token_file, not both.")
+                .at(AttributePath::root("assume_role_with_web_identity").attribute("web_identity_token_file")),
+        );
+    }
+}
+
 impl ProviderConfig {
     pub fn parse(config: &Value) -> Result<ProviderConfig, Diagnostics> {
         let mut diags = Diagnostics::new();
@@ -274,15 +300,7 @@ impl ProviderConfig {
         for name in ["allowed_account_ids", "forbidden_account_ids"] {
             require_known_list(config.get(name), AttributePath::root(name), &mut diags);
         }
-        if !out.allowed_account_ids.is_empty() && !out.forbidden_account_ids.is_empty() {
-            diags.push(
-                Diagnostic::error(
-                    "Conflicting account guards",
-                    "Set allowed_account_ids or forbidden_account_ids, not both: an allow list already forbids every other account.",
-                )
-                .at(AttributePath::root("forbidden_account_ids")),
-            );
-        }
+        check_conflicting_arguments(config, &mut diags);
         let ar = config.get("assume_role");
         if !ar.is_null() {
             let at = AttributePath::root("assume_role");
@@ -298,16 +316,8 @@ impl ProviderConfig {
             let token = known_str(wi.get("web_identity_token"), at.clone().attribute("web_identity_token"), &mut diags);
             let file = known_str(wi.get("web_identity_token_file"), at.clone().attribute("web_identity_token_file"), &mut diags);
             let token = match (token, file) {
-                (Some(_), Some(_)) => {
-                    diags.push(
-                        Diagnostic::error(
-                            "Conflicting web identity tokens",
-                            "Set web_identity_token or web_identity_token_file, not both.",
-                        )
-                        .at(at.clone().attribute("web_identity_token_file")),
-                    );
-                    None
-                }
+                // Refused by check_conflicting_arguments above.
+                (Some(_), Some(_)) => None,
                 (Some(token), None) => Some(WebIdentityToken::Value(token)),
                 (None, Some(file)) => Some(WebIdentityToken::File(file)),
                 (None, None) => match std::env::var("AWS_WEB_IDENTITY_TOKEN_FILE") {
@@ -476,7 +486,18 @@ mod tests {
             ("forbidden_account_ids", Value::List(vec![Value::string("987654321098")])),
         ]);
         let err = ProviderConfig::parse(&both).unwrap_err();
-        assert_eq!(err.0[0].attribute.as_ref().unwrap().to_string(), "forbidden_account_ids");
+        assert_eq!(err.0[0].attribute.as_ref().unwrap().to_string(), "allowed_account_ids");
+        // ValidateProviderConfig refuses the same pair, unless a list is not known yet.
+        let mut diags = Diagnostics::new();
+        check_conflicting_arguments(&both, &mut diags);
+        assert_eq!(diags.0.len(), 1);
+        let unknown = Value::object([
+            ("allowed_account_ids", Value::Unknown),
+            ("forbidden_account_ids", Value::List(vec![Value::string("987654321098")])),
+        ]);
+        let mut diags = Diagnostics::new();
+        check_conflicting_arguments(&unknown, &mut diags);
+        assert!(diags.is_empty());
     }
 
     #[test]

@@ -47,6 +47,10 @@ impl crate::framework::provider::Provider for MaestroProvider {
         config::schema()
     }
 
+    fn validate_config(&self, config: &Value, diags: &mut Diagnostics) {
+        config::check_conflicting_arguments(config, diags);
+    }
+
     async fn configure(&self, config: &Value, _terraform_version: &str) -> Result<AwsClients, Diagnostics> {
         let parsed = config::ProviderConfig::parse(config)?;
         clients::connect(&parsed).await

@@ -2,45 +2,30 @@
 //! deletes go through the shared finders in `resources::aws::iam`.
 
 use super::model::{Account, Spec, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
-use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::framework::{Diagnostics, Value};
 use crate::policy::{document, iam};
-use crate::provider::aws_error::has_code;
 use crate::provider::AwsClients;
 use crate::resources::aws::iam::{self as finders, iam_tags, tags_of};
-use crate::resources::common::{aws_failure, configured_tags, tags_value};
+use crate::resources::common::{configured_tags, tags_value};
 use aws_sdk_iam::types::Role;
 use std::collections::BTreeMap;
 
-/// CreateRole. A role that already exists is not adopted (it may be another agent's): the
-/// error says how to import it, pinned to `cluster_id`.
+/// CreateRole, or adoption of the role an unfinished create of this agent left (its
+/// description names the agent and its EKS cluster). Any other role of that name is refused,
+/// pinned to `cluster_id`, with how to import it.
 pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
     let role = spec.role_name();
     tracing::info!(role = %role, "creating the agent's IAM role");
-    let created = c
-        .iam
-        .create_role()
-        .role_name(&role)
-        .assume_role_policy_document(iam::pod_identity_trust_policy().to_string())
-        .description(format!(
-            "Maestro agent {} on EKS cluster {} (managed by terraform-provider-maestro)",
-            spec.cluster_id, spec.eks_cluster_name
-        ))
-        .set_tags(Some(iam_tags(&spec.tags_all(c.into()))).filter(|t| !t.is_empty()))
-        .send()
-        .await;
-    match created {
-        Ok(_) => Ok(()),
-        Err(e) if has_code(&e, "EntityAlreadyExists") => Err(Diagnostic::error(
-            "IAM role already exists",
-            format!(
-                "Role {role} already exists in account {}. If it is this agent's, import it: `tofu import <address> {}` (or an import block with id = \"{}\").",
-                c.account_id, spec.cluster_id, spec.cluster_id
-            ),
-        )
-        .at(AttributePath::root("cluster_id"))
-        .into()),
-        Err(e) => Err(aws_failure("iam:CreateRole", &role, &e)),
-    }
+    let description =
+        format!("Maestro agent {} on EKS cluster {} (managed by terraform-provider-maestro)", spec.cluster_id, spec.eks_cluster_name);
+    let new = finders::NewRole {
+        name: &role,
+        description: &description,
+        tags: iam_tags(&spec.tags_all(c.into())),
+        owner_attribute: "cluster_id",
+        import_id: &spec.cluster_id,
+    };
+    finders::create_or_adopt_role(c, &new).await.map(|_| ())
 }
 
 /// PutRolePolicy for each inline policy whose attribute `changed` says needs writing.

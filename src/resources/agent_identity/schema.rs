@@ -131,7 +131,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::string("kms_key_arn")
                 .optional()
-                .validate(validators::arn(Some("kms")))
+                .validate(validators::kms_key_arn())
                 .description("ARN of the customer-managed KMS key that encrypts the agent's secrets (the `kms_key_id` of `maestro_agent_key`, as an ARN). The role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager, and the config secret is encrypted with it; without it the agent's CSI mount of a secret under a customer-managed key fails. Leave unset for the AWS-managed `aws/secretsmanager` key."),
         )
         .attribute(

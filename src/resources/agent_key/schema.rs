@@ -38,6 +38,7 @@ pub(super) fn schema() -> Schema {
         .attribute(
             Attribute::string("kms_key_id")
                 .optional()
+                .validate(validators::kms_key_reference())
                 .description("KMS key (ID, ARN or alias) that encrypts the secret. Defaults to the account's `aws/secretsmanager` key."),
         )
         .attribute(

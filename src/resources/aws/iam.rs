@@ -50,6 +50,55 @@ pub async fn delete_role(c: &AwsClients, name: &str) -> Result<(), SdkError<Dele
     }
 }
 
+/// A role to create with the Pod Identity trust policy, or to take back after a create that
+/// did not finish (a lost answer, a killed provider).
+pub struct NewRole<'a> {
+    pub name: &'a str,
+    /// Names the owner (agent or server, and its EKS cluster): a role with exactly this
+    /// description was made by this provider for this owner, so it is adopted; any other role
+    /// of that name is refused, since it may be someone else's.
+    pub description: &'a str,
+    pub tags: Vec<Tag>,
+    /// The argument the refusal is pinned to, and the import ID it suggests.
+    pub owner_attribute: &'a str,
+    pub import_id: &'a str,
+}
+
+/// CreateRole, or adoption of the role of that name when its description is ours. Returns
+/// whether it adopted (so the caller writes the inline policies either way).
+pub async fn create_or_adopt_role(c: &AwsClients, r: &NewRole<'_>) -> Result<bool, Diagnostics> {
+    let created = c
+        .iam
+        .create_role()
+        .role_name(r.name)
+        .assume_role_policy_document(crate::policy::iam::pod_identity_trust_policy().to_string())
+        .description(r.description)
+        .set_tags(Some(r.tags.clone()).filter(|t| !t.is_empty()))
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(false),
+        Err(e) if has_code(&e, "EntityAlreadyExists") => {
+            let found = find_role(c, r.name).await?;
+            if found.as_ref().and_then(|role| role.description()) == Some(r.description) {
+                tracing::info!(role = %r.name, "adopting the role an unfinished create of this provider left");
+                reset_trust_policy(c, r.name).await?;
+                return Ok(true);
+            }
+            Err(Diagnostic::error(
+                "IAM role already exists",
+                format!(
+                    "Role {} already exists in account {} and was not made by this provider for this configuration (its description differs). If it is this one's, import it: `tofu import <address> {}` (or an import block with id = \"{}\").",
+                    r.name, c.account_id, r.import_id, r.import_id
+                ),
+            )
+            .at(crate::framework::AttributePath::root(r.owner_attribute))
+            .into())
+        }
+        Err(e) => Err(aws_failure("iam:CreateRole", r.name, &e)),
+    }
+}
+
 /// Tags in IAM's shape.
 pub fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()

@@ -2,50 +2,27 @@
 //! `maestro-server-secrets` and `maestro-server-iot`, and tags.
 
 use super::model::{attr, Account, Spec, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
-use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::framework::{Diagnostics, Value};
 use crate::policy::{document, iam};
-use crate::provider::aws_error::has_code;
 use crate::provider::AwsClients;
 use crate::resources::aws::iam::{self as finders, iam_tags, tags_of};
-use crate::resources::common::{aws_failure, configured_tags, tags_value};
+use crate::resources::common::{configured_tags, tags_value};
 
-/// CreateRole and both inline policies. An existing role is not adopted: the error says how
-/// to import it.
+/// CreateRole (or adoption of the role an unfinished create of this server left: see
+/// [`finders::create_or_adopt_role`]) and both inline policies.
 pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
     let role = spec.role_name();
-    let tags = iam_tags(&spec.tags_all(Account::from(c)));
     let description =
         format!("Maestro server {} on EKS cluster {} (managed by terraform-provider-maestro)", spec.name, spec.eks_cluster_name);
-    let created = c
-        .iam
-        .create_role()
-        .role_name(&role)
-        .assume_role_policy_document(iam::pod_identity_trust_policy().to_string())
-        .description(&description)
-        .set_tags(Some(tags).filter(|t| !t.is_empty()))
-        .send()
-        .await;
-    match created {
-        Ok(_) => put_policies(c, spec, |_| true).await,
-        Err(e) if has_code(&e, "EntityAlreadyExists") => {
-            // Ours, with our description: a create whose answer was lost, retried. Adopt it.
-            let found = finders::find_role(c, &role).await?;
-            if found.as_ref().and_then(|r| r.description()) == Some(description.as_str()) {
-                tracing::info!(role = %role, "adopting the role this provider created for the server");
-                return put_policies(c, spec, |_| true).await;
-            }
-            Err(Diagnostic::error(
-                "IAM role already exists",
-                format!(
-                    "Role {role} already exists in account {}. If it is this server's, import it: `tofu import <address> {}`.",
-                    c.account_id, spec.name
-                ),
-            )
-            .at(AttributePath::root(attr::NAME))
-            .into())
-        }
-        Err(e) => Err(aws_failure("iam:CreateRole", &role, &e)),
-    }
+    let new = finders::NewRole {
+        name: &role,
+        description: &description,
+        tags: iam_tags(&spec.tags_all(Account::from(c))),
+        owner_attribute: attr::NAME,
+        import_id: &spec.name,
+    };
+    finders::create_or_adopt_role(c, &new).await?;
+    put_policies(c, spec, |_| true).await
 }
 
 async fn put_policies(c: &AwsClients, spec: &Spec, changed: impl Fn(&str) -> bool) -> Result<(), Diagnostics> {

@@ -108,13 +108,13 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::string(attr::DB_CREDENTIALS_SECRET_ARN)
                 .optional()
-                .validate(validators::arn(Some("secretsmanager")))
+                .validate(validators::arn_of("secretsmanager", "secret:", "arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME"))
                 .description("ARN of the database credentials secret (`{username, password, host, port, database}`) the server also reads; the role may read it. Not managed here."),
         )
         .attribute(
             Attribute::string(attr::KMS_KEY_ARN)
                 .optional()
-                .validate(validators::arn(Some("kms")))
+                .validate(validators::kms_key_arn())
                 .description("ARN of a customer-managed KMS key that encrypts the server's secrets. This resource's two secrets are encrypted with it and the role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager. Leave unset for the AWS-managed `aws/secretsmanager` key."),
         )
         .attribute(
