@@ -42,6 +42,9 @@ FAULTS = [
     # The one call with the SDK's retry off: the provider must find the certificate IoT issued.
     pytest.param(Pick("maestro_consumer", "create", "iot", "CreateCertificateFromCsr"), "lost-reset", id="consumer-create-CreateCertificateFromCsr-lost-reset"),
     pytest.param(Pick("maestro_agent_identity", "create", "eks", "CreatePodIdentityAssociation"), "throttle", id="identity-create-CreatePodIdentityAssociation-throttle"),
+    # A plain 5xx on the call the SDK does not retry: no certificate was issued, so the
+    # provider sends it again itself, and the first apply succeeds.
+    pytest.param(Pick("maestro_server_identity", "create", "iot", "CreateCertificateFromCsr"), "5xx", id="server-create-CreateCertificateFromCsr-5xx"),
     pytest.param(Pick("maestro_server_identity", "update", "secretsmanager", "PutSecretValue"), "5xx", id="server-rotation-PutSecretValue-5xx"),
     pytest.param(Pick("maestro_agent_identity", "delete", "iam", "DeleteRole"), "lost-reset", id="identity-delete-DeleteRole-lost-reset"),
 ]

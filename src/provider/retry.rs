@@ -32,6 +32,17 @@ impl Backoff {
     }
 }
 
+/// Between half of `delay` and all of it, at random: the many resources a CLI applies in
+/// parallel, throttled together, must not all come back at the same instant ("equal jitter").
+pub fn jittered(delay: Duration) -> Duration {
+    use std::hash::BuildHasher;
+    // A fresh RandomState is seeded randomly: enough randomness for spreading retries, with no
+    // dependency for it.
+    let draw = std::collections::hash_map::RandomState::new().hash_one(Instant::now()) % 1024;
+    let half = delay / 2;
+    half + half.mul_f64(draw as f64 / 1023.0)
+}
+
 /// Calls `op` until it succeeds, fails with an error `is_transient` rejects, the deadline
 /// passes, or the CLI asks us to stop. The last error is returned in the latter cases.
 pub async fn until_consistent<T, E, F, Fut>(what: &str, deadline: Duration, is_transient: impl Fn(&E) -> bool, op: F) -> Result<T, E>
@@ -62,8 +73,9 @@ where
                     && backoff.deadline.is_none_or(|d| start.elapsed() + delay < d)
                     && !crate::framework::cancel::is_stopped() =>
             {
-                tracing::debug!(what, attempt, delay_ms = delay.as_millis() as u64, "retrying after a transient error");
-                tokio::time::sleep(delay).await;
+                let wait = jittered(delay);
+                tracing::debug!(what, attempt, delay_ms = wait.as_millis() as u64, "retrying after a transient error");
+                tokio::time::sleep(wait).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
                 attempt += 1;
             }
@@ -79,6 +91,14 @@ mod tests {
 
     fn fast(deadline: Duration) -> Backoff {
         Backoff { first_delay: Duration::from_millis(1), ..Backoff::until(deadline) }
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_all_of_the_delay_and_varies() {
+        let delay = Duration::from_millis(800);
+        let draws: Vec<Duration> = (0..64).map(|_| jittered(delay)).collect();
+        assert!(draws.iter().all(|d| *d >= delay / 2 && *d <= delay), "{draws:?}");
+        assert!(draws.iter().any(|d| *d != draws[0]), "64 equal draws: no jitter");
     }
 
     #[tokio::test]

@@ -216,41 +216,52 @@ pub async fn delete_thing(c: &AwsClients, name: &str) -> Result<(), Diagnostics>
 /// CreateCertificateFromCsr (ACTIVE), which is not idempotent. The SDK's automatic retry is off for
 /// this one call: it would resend after a timeout or a 5xx, when IoT may already have
 /// issued a certificate, and leave an ACTIVE one nobody records. Instead, throttling (a
-/// request IoT refused) is retried here, and after an ambiguous failure the certificate
-/// IoT may have issued is looked for and, if found, adopted.
+/// request IoT refused) is retried here; after an ambiguous failure (a 5xx, a lost answer)
+/// the certificate IoT may have issued is looked for and adopted, and only when there is none
+/// is the request sent again, at most twice.
 pub async fn issue_certificate(c: &AwsClients, csr_pem: &str, for_whom: &str) -> Result<Issued, Diagnostics> {
+    const AMBIGUOUS_RESENDS: u32 = 2;
     let started = crate::resources::rotation::now_secs();
     let spki = keys::csr_public_key_spki(csr_pem).unwrap_or_default();
-    let sent = retry::retry_while("iot:CreateCertificateFromCsr", Backoff::attempts(6), is_throttling, || {
-        c.iot
-            .create_certificate_from_csr()
-            .certificate_signing_request(csr_pem)
-            .set_as_active(true)
-            .customize()
-            .config_override(aws_sdk_iot::config::Builder::default().retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled()))
-            .send()
-    })
-    .await;
-    let e = match sent {
-        Ok(out) => {
-            return Ok(Issued {
-                id: out.certificate_id().unwrap_or_default().to_string(),
-                arn: out.certificate_arn().unwrap_or_default().to_string(),
-                pem: out.certificate_pem().unwrap_or_default().to_string(),
-            })
+    let mut resends = 0;
+    loop {
+        let sent = retry::retry_while("iot:CreateCertificateFromCsr", Backoff::attempts(6), is_throttling, || {
+            c.iot
+                .create_certificate_from_csr()
+                .certificate_signing_request(csr_pem)
+                .set_as_active(true)
+                .customize()
+                .config_override(aws_sdk_iot::config::Builder::default().retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled()))
+                .send()
+        })
+        .await;
+        let e = match sent {
+            Ok(out) => {
+                return Ok(Issued {
+                    id: out.certificate_id().unwrap_or_default().to_string(),
+                    arn: out.certificate_arn().unwrap_or_default().to_string(),
+                    pem: out.certificate_pem().unwrap_or_default().to_string(),
+                })
+            }
+            Err(e) => e,
+        };
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        // A 4xx answer means IoT refused the request; anything else may have issued one.
+        let refused = e.as_service_error().is_some() && status.is_some_and(|s| (400..500).contains(&s));
+        if refused {
+            return Err(aws_failure("iot:CreateCertificateFromCsr", for_whom, &e));
         }
-        Err(e) => e,
-    };
-    let status = e.raw_response().map(|r| r.status().as_u16());
-    // A 4xx answer means IoT refused the request; anything else may have issued one.
-    let refused = e.as_service_error().is_some() && status.is_some_and(|s| (400..500).contains(&s));
-    if !refused {
         tracing::warn!(for_whom, "CreateCertificateFromCsr failed ambiguously; looking for a certificate it may have issued");
         if let Some(found) = find_issued_since(c, started - 300, &spki).await {
             return Ok(found);
         }
+        if resends == AMBIGUOUS_RESENDS || crate::framework::cancel::is_stopped() {
+            return Err(aws_failure("iot:CreateCertificateFromCsr", for_whom, &e));
+        }
+        // None was issued, so sending the request again cannot make a second certificate.
+        resends += 1;
+        tokio::time::sleep(retry::jittered(std::time::Duration::from_secs(1))).await;
     }
-    Err(aws_failure("iot:CreateCertificateFromCsr", for_whom, &e))
 }
 
 /// An ACTIVE certificate for `spki`, created after `since` and attached to nothing: the one
