@@ -119,9 +119,10 @@ PER_CLUSTER = "maestro-agent-iot-provisioning"
 FLEET_COUNT = "maestro-infrastructure"
 
 
-def agent_config_yaml(endpoint: str, cluster_id: str, topic_prefix: str = TOPIC_PREFIX) -> str:
-    """maestro-agent-iot-provisioning's `agent_config.config`: the `<<-EOT` heredoc with its
-    indentation stripped, comments and unquoted paths included."""
+def old_mqtt_config_yaml(endpoint: str, source_events: tuple[str, str], agent_events: tuple[str, str]) -> str:
+    """The MQTT config the old modules write (agent and server alike): their `<<-EOT` heredoc
+    with its indentation stripped, comments and unquoted paths included. Each topic comes with
+    the comment line the module puts above it."""
     return (
         "# MQTT Broker Configuration for AWS IoT Core\n"
         f'brokerHost: "{endpoint}:8883"\n'
@@ -132,11 +133,19 @@ def agent_config_yaml(endpoint: str, cluster_id: str, topic_prefix: str = TOPIC_
         "clientKeyFile: /mnt/secrets-store/privateKey\n"
         "caFile: /mnt/secrets-store/ca.crt\n"
         "topics:\n"
-        "  # Agent subscribes to sourceevents for this specific cluster\n"
-        f"  sourceEvents: {topic_prefix}/{cluster_id}/sourceevents\n"
-        "  # Agent publishes agentevents back to server\n"
-        f"  agentEvents: {topic_prefix}/{cluster_id}/agentevents\n"
+        f"  # {source_events[0]}\n"
+        f"  sourceEvents: {source_events[1]}\n"
+        f"  # {agent_events[0]}\n"
+        f"  agentEvents: {agent_events[1]}\n"
     )
+
+
+def agent_config_yaml(endpoint: str, cluster_id: str, topic_prefix: str = TOPIC_PREFIX) -> str:
+    """maestro-agent-iot-provisioning's `agent_config.config`."""
+    return old_mqtt_config_yaml(
+        endpoint,
+        ("Agent subscribes to sourceevents for this specific cluster", f"{topic_prefix}/{cluster_id}/sourceevents"),
+        ("Agent publishes agentevents back to server", f"{topic_prefix}/{cluster_id}/agentevents"))
 
 
 def old_agent_policy(region: str, account_id: str, cluster_id: str, topic_prefix: str = TOPIC_PREFIX) -> dict[str, Any]:

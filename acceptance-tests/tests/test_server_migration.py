@@ -60,7 +60,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from harness import aws_inspect, hcl, wire, wire_flow
+from harness import aws_inspect, hcl, old_modules, wire, wire_flow
 from harness import credentials as creds
 from harness import policy_documents as docs
 from harness import server_identity as si
@@ -125,21 +125,10 @@ def old_role_secrets_policy(*secret_arns: str) -> dict[str, Any]:
 def old_server_config(endpoint: str) -> str:
     """secrets.tf `aws_secretsmanager_secret_version.maestro_server_config`: the `<<-EOT` heredoc
     with its indentation stripped, as Terraform writes it."""
-    return (
-        "# MQTT Broker Configuration for AWS IoT Core\n"
-        f'brokerHost: "{endpoint}:8883"\n'
-        'username: ""\n'
-        'password: ""\n'
-        "# Certificate files mounted via ASCP CSI driver\n"
-        "clientCertFile: /mnt/secrets-store/certificate\n"
-        "clientKeyFile: /mnt/secrets-store/privateKey\n"
-        "caFile: /mnt/secrets-store/ca.crt\n"
-        "topics:\n"
-        "  # Server publishes to all consumer topics\n"
-        f"  sourceEvents: {PREFIX}/+/sourceevents\n"
-        "  # Server subscribes to all agent events\n"
-        f"  agentEvents: {PREFIX}/+/agentevents\n"
-    )
+    return old_modules.old_mqtt_config_yaml(
+        endpoint,
+        ("Server publishes to all consumer topics", f"{PREFIX}/+/sourceevents"),
+        ("Server subscribes to all agent events", f"{PREFIX}/+/agentevents"))
 
 
 def jsonencode(value: dict[str, Any]) -> str:
