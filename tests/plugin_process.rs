@@ -163,6 +163,23 @@ async fn automtls_admits_only_the_pinned_client_certificate() {
     schema_over_tls(&plugin, None).await.expect_err("no certificate is refused");
 }
 
+/// Ctrl-C reaches the plugin with the CLI's process group; the CLI then stops the provider
+/// itself, so the plugin must live on and keep answering.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_interrupt_signal_does_not_end_the_plugin() {
+    let (pem, cert, key) = terraform_like_identity();
+    let mut plugin = launch(Some(&pem));
+    for _ in 0..2 {
+        let sent = Command::new("kill").args(["-INT", &plugin.child.id().to_string()]).status().expect("kill(1)");
+        assert!(sent.success());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(plugin.child.try_wait().unwrap().is_none(), "the plugin died of SIGINT");
+    let n = schema_over_tls(&plugin, Some((cert, key))).await.expect("still answers after SIGINT");
+    assert!(n >= 1);
+}
+
 #[tokio::test]
 async fn shutdown_ends_the_process_promptly() {
     use terraform_provider_maestro::protocol::generated::plugin::{grpc_controller_client::GrpcControllerClient, Empty};

@@ -51,6 +51,9 @@ FAULTS = [
 INTERRUPTIONS = [
     pytest.param(Pick("maestro_consumer", "update", "iot", "CreateCertificateFromCsr"), "sigint", id="consumer-rotation-CreateCertificateFromCsr-sigint"),
     pytest.param(Pick("maestro_agent_identity", "create", "secretsmanager", "PutSecretValue"), "sigkill", id="identity-create-PutSecretValue-sigkill"),
+    # Ctrl-C in a terminal: SIGINT to the whole process group, the providers too. They must
+    # live on and let the CLI stop them (StopProvider), as go-plugin's servers do.
+    pytest.param(Pick("maestro_server_identity", "update", "secretsmanager", "PutSecretValue"), "ctrl-c", id="server-rotation-PutSecretValue-ctrl-c"),
 ]
 
 
@@ -110,4 +113,6 @@ def test_an_interrupted_command_converges_on_the_next(pick: Pick, kind: str, cle
     result = fm.run_interruption_case(environment(emulator_url, management, regional, make_workspace, leak_guard), step, kind)
     assert result.fired, f"the step was never reached: {result.line()}"
     assert result.first != "ok", f"the interruption did not stop the command: {result.line()}"
+    if kind == "ctrl-c":
+        assert "Plugin did not respond" not in result.first, f"the provider died of the interrupt: {result.line()}"
     assert result.converged, result.line()

@@ -32,6 +32,7 @@ pub async fn serve<P: Provider>(provider: P) -> std::process::ExitCode {
         }
     };
     super::logging::init();
+    ignore_interrupts();
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         eprintln!("terraform-provider-maestro: {what}: {e}");
         std::process::ExitCode::FAILURE
@@ -73,6 +74,36 @@ pub async fn serve<P: Provider>(provider: P) -> std::process::ExitCode {
         Ok(Err(e)) => fail("gRPC server failed", &e),
         Err(e) => fail("gRPC server panicked", &e),
     }
+}
+
+/// Ctrl-C in a terminal sends SIGINT to the CLI's whole process group, plugins included. The
+/// CLI answers it itself, by asking each provider to stop (StopProvider) and waiting for the
+/// running calls to return their partial state; a provider that died of the signal would lose
+/// that state instead ("Plugin did not respond"). So, as go-plugin's servers do, interrupts are
+/// counted and ignored. Registered before the handshake line, so no interrupt finds the
+/// default action in place.
+fn ignore_interrupts() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(mut interrupts) => {
+                tokio::spawn(async move {
+                    let mut count = 0u64;
+                    while interrupts.recv().await.is_some() {
+                        count += 1;
+                        tracing::debug!(count, "interrupt signal ignored: the CLI stops us with StopProvider");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot install the interrupt handler; Ctrl-C will end the plugin"),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            tracing::debug!("interrupt ignored: the CLI stops us with StopProvider");
+        }
+    });
 }
 
 /// Serves on an already bound listener until the controller's Shutdown arrives.
