@@ -51,6 +51,10 @@ FAULTS = [
 INTERRUPTIONS = [
     pytest.param(Pick("maestro_consumer", "update", "iot", "CreateCertificateFromCsr"), "sigint", id="consumer-rotation-CreateCertificateFromCsr-sigint"),
     pytest.param(Pick("maestro_agent_identity", "create", "secretsmanager", "PutSecretValue"), "sigkill", id="identity-create-PutSecretValue-sigkill"),
+    # Killed once IoT issued the certificate, or attached it: the next create takes back the
+    # thing, the policy and the certificate of the CSR's key instead of leaving it ACTIVE.
+    pytest.param(Pick("maestro_consumer", "create", "iot", "CreateCertificateFromCsr"), "sigkill", id="consumer-create-CreateCertificateFromCsr-sigkill"),
+    pytest.param(Pick("maestro_consumer", "create", "iot", "AttachThingPrincipal"), "sigkill", id="consumer-create-AttachThingPrincipal-sigkill"),
     # Ctrl-C in a terminal: SIGINT to the whole process group, the providers too. They must
     # live on and let the CLI stop them (StopProvider), as go-plugin's servers do.
     pytest.param(Pick("maestro_server_identity", "update", "secretsmanager", "PutSecretValue"), "ctrl-c", id="server-rotation-PutSecretValue-ctrl-c"),

@@ -252,7 +252,7 @@ pub async fn issue_certificate(c: &AwsClients, csr_pem: &str, for_whom: &str) ->
             return Err(aws_failure("iot:CreateCertificateFromCsr", for_whom, &e));
         }
         tracing::warn!(for_whom, "CreateCertificateFromCsr failed ambiguously; looking for a certificate it may have issued");
-        if let Some(found) = find_issued_since(c, started - 300, &spki).await {
+        if let Some((found, _)) = find_certificate_of_key(c, started - 300, &spki, &Attachable::NOTHING).await {
             return Ok(found);
         }
         if resends == AMBIGUOUS_RESENDS || crate::framework::cancel::is_stopped() {
@@ -264,9 +264,32 @@ pub async fn issue_certificate(c: &AwsClients, csr_pem: &str, for_whom: &str) ->
     }
 }
 
-/// An ACTIVE certificate for `spki`, created after `since` and attached to nothing: the one
-/// a CreateCertificateFromCsr whose answer was lost issued. Any failure here means "none".
-async fn find_issued_since(c: &AwsClients, since: i64, spki: &[u8]) -> Option<Issued> {
+/// What a certificate left by an unfinished request of ours may already be attached to: the
+/// thing and policy of the same create, and nothing else.
+pub struct Attachable<'a> {
+    pub thing: Option<&'a str>,
+    pub policy: Option<&'a str>,
+}
+
+impl Attachable<'_> {
+    pub const NOTHING: Attachable<'static> = Attachable { thing: None, policy: None };
+}
+
+/// Where a found certificate is attached already (so only the rest is attached).
+pub struct FoundAttachments {
+    pub thing: bool,
+    pub policy: bool,
+}
+
+/// An ACTIVE certificate for `spki`, created after `since`, attached to nothing beyond
+/// `attachable`: the one a CreateCertificateFromCsr of ours issued when its answer was lost or
+/// its provider was killed (only our CSR carries that key). Any failure here means "none".
+pub async fn find_certificate_of_key(
+    c: &AwsClients,
+    since: i64,
+    spki: &[u8],
+    attachable: &Attachable<'_>,
+) -> Option<(Issued, FoundAttachments)> {
     let listed = c.iot.list_certificates().ascending_order(false).page_size(250).send().await.ok()?;
     for cert in listed.certificates() {
         let recent = cert.creation_date().is_some_and(|d| d.secs() >= since);
@@ -280,12 +303,27 @@ async fn find_issued_since(c: &AwsClients, since: i64, spki: &[u8]) -> Option<Is
         }
         let things = principal_things(c, arn).await.ok()??;
         let policies = attached_policies(c, arn).await.ok()??;
-        if things.is_empty() && policies.is_empty() {
-            tracing::info!(certificate_id = id, "adopting the certificate issued by the failed request");
-            return Some(Issued { id: id.to_string(), arn: arn.to_string(), pem });
+        let only = |found: &[String], allowed: Option<&str>| found.iter().all(|f| Some(f.as_str()) == allowed);
+        if only(&things, attachable.thing) && only(&policies, attachable.policy) {
+            tracing::info!(certificate_id = id, "adopting the certificate an unfinished request of ours issued");
+            let attached = FoundAttachments { thing: !things.is_empty(), policy: !policies.is_empty() };
+            return Some((Issued { id: id.to_string(), arn: arn.to_string(), pem }, attached));
         }
     }
     None
+}
+
+/// Whether every principal (a certificate ARN) certifies the key `spki`: attachments that an
+/// unfinished create of ours made, since only our CSR carries that key.
+pub async fn all_certify_key(c: &AwsClients, principals: &[String], spki: &[u8]) -> Result<bool, Diagnostics> {
+    for principal in principals {
+        let Some(id) = principal.rsplit_once(":cert/").map(|(_, id)| id) else { return Ok(false) };
+        let Some(cert) = find_certificate(c, id).await? else { return Ok(false) };
+        if keys::cert_public_key_spki(&cert.pem).ok().as_deref() != Some(spki) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// ListPolicies, every page: the names of the account's IoT policies in this region.
@@ -313,13 +351,15 @@ pub async fn list_policy_names(c: &AwsClients) -> Result<Vec<String>, Diagnostic
 const MAX_POLICY_VERSIONS: usize = 5;
 
 /// CreatePolicy; a policy of that name that grants exactly `doc` and is attached to nothing
-/// is adopted (a create retried after its response was lost). `Ok(Err(why))` when one exists
-/// that is not ours to adopt, for the caller to explain.
+/// (or, with `key_spki`, only to certificates of that key, which an unfinished create of ours
+/// attached) is adopted. `Ok(Err(why))` when one exists that is not ours to adopt, for the
+/// caller to explain.
 pub async fn create_policy(
     c: &AwsClients,
     name: &str,
     doc: &serde_json::Value,
     tags: &BTreeMap<String, String>,
+    key_spki: Option<&[u8]>,
 ) -> Result<Result<String, &'static str>, Diagnostics> {
     let created = c.iot.create_policy().policy_name(name).policy_document(doc.to_string()).set_tags(iot_tags(tags)).send().await;
     let e = match created {
@@ -336,7 +376,12 @@ pub async fn create_policy(
         .is_some_and(|d| document::equivalent(&d, doc));
     let targets =
         c.iot.list_targets_for_policy().policy_name(name).send().await.map_err(|e| aws_failure("iot:ListTargetsForPolicy", name, &e))?;
-    if !same || !targets.targets().is_empty() {
+    let targets_ours = match key_spki {
+        _ if targets.targets().is_empty() => true,
+        Some(spki) => all_certify_key(c, targets.targets(), spki).await?,
+        None => false,
+    };
+    if !same || !targets_ours {
         return Ok(Err(if same { "is attached to other principals" } else { "grants something else" }));
     }
     tracing::info!(policy = %name, "adopting an identical, unattached policy");

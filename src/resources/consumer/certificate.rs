@@ -26,10 +26,30 @@ async fn attachments_of(c: &AwsClients, spec: &Spec, cert_arn: &str) -> Result<A
 
 /// Issues a certificate and records it in `state` at once, then attaches policy and thing,
 /// recording each attachment as it succeeds.
-pub async fn issue_and_attach(c: &AwsClients, spec: &Spec, csr: &str, state: &mut Value) -> Result<(), Diagnostics> {
-    let issued = issue(c, csr, &spec.consumer_id).await?;
-    issued.write(state);
-    Attachments::NONE.write(state);
+pub async fn issue_and_attach(c: &AwsClients, spec: &Spec, csr: &str, resumed: bool, state: &mut Value) -> Result<(), Diagnostics> {
+    let spki = keys::csr_public_key_spki(csr).unwrap_or_default();
+    let (thing, policy) = (spec.thing_name(), spec.policy_name());
+    let attachable = iot::Attachable { thing: Some(&thing), policy: Some(&policy) };
+    // Resuming a create that was cut short: the certificate it may have had issued, attached
+    // to nothing but this consumer's thing and policy, is taken back rather than left ACTIVE.
+    let leftover = match resumed {
+        true => iot::find_certificate_of_key(c, 0, &spki, &attachable).await,
+        false => None,
+    };
+    let issued = match leftover {
+        Some((found, attached)) => {
+            let issued = Certificate { id: found.id, arn: found.arn, pem: found.pem, status: STATUS_ACTIVE.to_string() };
+            issued.write(state);
+            Attachments { policy: attached.policy, thing: attached.thing }.write(state);
+            issued
+        }
+        None => {
+            let issued = issue(c, csr, &spec.consumer_id).await?;
+            issued.write(state);
+            Attachments::NONE.write(state);
+            issued
+        }
+    };
     let csr_fp = keys::csr_public_key_spki(csr).ok().map(|s| keys::public_key_fingerprint(&s));
     if certificate_fingerprint(&issued.pem) != csr_fp {
         return Err(Diagnostic::error(
@@ -82,7 +102,8 @@ pub async fn converge(c: &AwsClients, prior: &Value, planned: &Value, spec: &Spe
         // Recorded before the new certificate exists: if issuing fails, the old one is
         // still the current one in state; once a new one is recorded, the old one is
         // previous (due at once with grace 0, so the next apply retires it).
-        let issued = issue_and_attach(c, spec, &csr, state).await;
+        // A new key has no certificate yet, unless a rotation of it was cut short: look.
+        let issued = issue_and_attach(c, spec, &csr, true, state).await;
         if let Some((id, arn)) = current {
             match (rotation::replace(id, arn, grace, rotation::now_secs()), &issued) {
                 (Replaced::GracePeriod(p), Ok(())) => push_previous(state, p),

@@ -158,18 +158,25 @@ impl Resource<AwsClients> for Consumer {
         Attachments::NONE.write(&mut state);
         Previous::write_list(&mut state, &[]);
         tracing::info!(consumer_id = %spec.consumer_id, "creating the consumer's thing, policy and certificate");
-        match thing::create(c, &spec).await {
-            Ok(arn) => state.set(attr::THING_ARN, Value::String(arn)),
+        let csr = text(planned, attr::CSR_PEM);
+        let spki = crate::crypto::keys::csr_public_key_spki(&csr).unwrap_or_default();
+        // A thing of ours already there means an earlier create was cut short (a killed
+        // provider, a lost answer): what else it made is looked for and taken back too.
+        let resumed = match thing::create(c, &spec, &spki).await {
+            Ok((arn, adopted)) => {
+                state.set(attr::THING_ARN, Value::String(arn));
+                adopted
+            }
             Err(d) => return Applied::failed(Value::Null, d),
-        }
+        };
         // From here on something exists: failures return the partial state, which Terraform
         // records as tainted, so the next apply deletes it (certificate included) and starts
         // again instead of leaking it.
-        match policy::create(c, &spec, &doc).await {
+        match policy::create(c, &spec, &doc, &spki).await {
             Ok(arn) => state.set(attr::POLICY_ARN, Value::String(arn)),
             Err(d) => return Applied::failed(state, d),
         }
-        if let Err(d) = certificate::issue_and_attach(c, &spec, &text(planned, attr::CSR_PEM), &mut state).await {
+        if let Err(d) = certificate::issue_and_attach(c, &spec, &csr, resumed, &mut state).await {
             return Applied::failed(state, d);
         }
         Applied::ok(state)

@@ -11,10 +11,12 @@ use crate::resources::aws::iot;
 use crate::resources::common::{configured_tags, json_text, tags_value, text};
 
 /// Creates the policy, or adopts one of that name that grants exactly our document and is
-/// attached to nothing (a create retried after its response was lost).
-pub async fn create(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Result<String, Diagnostics> {
+/// attached to nothing but certificates of the CSR's key (left by an unfinished create).
+pub async fn create(c: &AwsClients, spec: &Spec, doc: &serde_json::Value, key_spki: &[u8]) -> Result<String, Diagnostics> {
     let name = spec.policy_name();
-    iot::create_policy(c, &name, doc, &spec.tags_all(c)).await?.map_err(|why| already_exists("IoT policy", &name, c, spec, why))
+    iot::create_policy(c, &name, doc, &spec.tags_all(c), Some(key_spki))
+        .await?
+        .map_err(|why| already_exists("IoT policy", &name, c, spec, why))
 }
 
 async fn put_version(c: &AwsClients, spec: &Spec, doc: &serde_json::Value) -> Result<(), Diagnostics> {
@@ -30,7 +32,8 @@ pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, doc: &serde_js
     state.set(attr::TAGS, Value::string_map(&spec.tags));
     state.set(attr::TAGS_ALL, Value::string_map(&tags));
     if prior.get(attr::POLICY_ARN).is_null() {
-        state.set(attr::POLICY_ARN, Value::String(create(c, spec, doc).await?));
+        let spki = crate::crypto::keys::csr_public_key_spki(&text(prior, attr::CSR_PEM)).unwrap_or_default();
+        state.set(attr::POLICY_ARN, Value::String(create(c, spec, doc, &spki).await?));
     } else if prior.get(attr::POLICY_DOCUMENT) != &json_text(doc) {
         put_version(c, spec, doc).await?;
     } else {

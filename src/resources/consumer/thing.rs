@@ -24,9 +24,10 @@ fn thing_attributes(spec: &Spec) -> AttributePayload {
 }
 
 /// Creates the thing, or adopts a thing of that name that this provider made and that
-/// carries no certificate (left by an interrupted create). Anything else is someone
-/// else's, or has certificates nobody tracks: refuse and point at import.
-pub async fn create(c: &AwsClients, spec: &Spec) -> Result<String, Diagnostics> {
+/// carries no certificate but ones of the CSR's key (left by an interrupted create). Anything
+/// else is someone else's, or has certificates nobody tracks: refuse and point at import.
+/// Returns the thing's ARN and whether it was adopted.
+pub async fn create(c: &AwsClients, spec: &Spec, key_spki: &[u8]) -> Result<(String, bool), Diagnostics> {
     let name = spec.thing_name();
     // Look first: CreateThing succeeds silently when a thing with the same attributes
     // exists, which would hide certificates still attached to it.
@@ -39,17 +40,17 @@ pub async fn create(c: &AwsClients, spec: &Spec) -> Result<String, Diagnostics> 
             .send()
             .await
             .map_err(|e| aws_failure("iot:CreateThing", &name, &e))?;
-        return Ok(out.thing_arn().unwrap_or_default().to_string());
+        return Ok((out.thing_arn().unwrap_or_default().to_string(), false));
     };
     let ours = found.attributes.get(MANAGED_BY_ATTRIBUTE).map(String::as_str) == Some(MANAGED_BY);
     let principals = iot::thing_principals(c, &name).await?;
-    if !ours || !principals.is_empty() {
-        let why = if ours { "has certificates attached" } else { "was not created by this provider" };
+    if !ours || !iot::all_certify_key(c, &principals, key_spki).await? {
+        let why = if ours { "has certificates of another key attached" } else { "was not created by this provider" };
         return Err(already_exists("IoT thing", &name, c, spec, why));
     }
     tracing::info!(thing = %name, "adopting the thing left by an interrupted create");
     update_attributes(c, spec).await?;
-    Ok(found.arn)
+    Ok((found.arn, true))
 }
 
 async fn update_attributes(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
@@ -67,7 +68,8 @@ async fn update_attributes(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostic
 /// Update: creates the thing if state has none, else records a changed management account.
 pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, state: &mut Value) -> Result<(), Diagnostics> {
     if prior.get(attr::THING_ARN).is_null() {
-        state.set(attr::THING_ARN, Value::String(create(c, spec).await?));
+        let spki = crate::crypto::keys::csr_public_key_spki(&text(prior, attr::CSR_PEM)).unwrap_or_default();
+        state.set(attr::THING_ARN, Value::String(create(c, spec, &spki).await?.0));
     } else if text(prior, attr::MANAGEMENT_ACCOUNT_ID) != spec.management_account_id {
         update_attributes(c, spec).await?;
     } else {

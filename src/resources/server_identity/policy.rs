@@ -14,7 +14,7 @@ fn expected(c: &AwsClients, spec: &Spec) -> serde_json::Value {
 /// Creates the policy (adopting our own after a lost answer).
 pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
     let name = spec.policy_name();
-    iot::create_policy(c, &name, &expected(c, spec), &spec.tags_all(Account::from(c))).await?.map(|_| ()).map_err(|why| {
+    iot::create_policy(c, &name, &expected(c, spec), &spec.tags_all(Account::from(c)), None).await?.map(|_| ()).map_err(|why| {
         Diagnostic::error(
             "IoT policy already exists",
             format!("IoT policy {name} already exists in account {} and {why}. If it is this server's (the old module's), import it: `tofu import <address> {}`.", c.account_id, spec.name),
