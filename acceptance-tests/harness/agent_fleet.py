@@ -17,14 +17,13 @@ account: its Pod Identity association is per cluster, namespace and service acco
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import aws_accounts, aws_inspect, hcl
 from . import credentials as creds
+from .emulator import emulator_calls  # noqa: F401  (the load slice and benchmarks count calls through this module)
 from .aws_accounts import AwsAccount
 from .faults import Faults
 
@@ -77,17 +76,6 @@ def fleet_config(agents: dict[str, str]) -> str:
 # ---------------------------------------------------------------- AWS calls and throttling
 
 
-def emulator_calls(emulator_url: str, reset: bool = False) -> Counter[str]:
-    """`service:action` -> requests the emulator received (throttled ones included); `reset`
-    starts the count again (and returns what it held)."""
-    request = urllib.request.Request(f"{emulator_url.rstrip('/')}/maestro-emulator/calls",
-                                     method="DELETE" if reset else "GET")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        listed = json.load(response)["calls"]
-    counted: Counter[str] = Counter()
-    for call in listed:
-        counted[f'{call["service"]}:{call["action"]}'] += call["count"]
-    return counted
 
 
 @dataclass

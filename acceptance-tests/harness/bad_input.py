@@ -16,7 +16,6 @@ import dataclasses
 import datetime
 import json
 import re
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from . import hcl, settings
+from .emulator import emulator_calls  # noqa: F401  (the catalogue counts calls through this module)
 
 STS = "sts"
 
@@ -386,15 +386,6 @@ def streamed_diagnostics(stdout: str) -> list[Diagnostic]:
 # ---------------------------------------------------------------- AWS calls
 
 
-def emulator_calls(url: str, reset: bool = False) -> Counter[str]:
-    """`service:Action` → how many requests the emulator served since the last reset."""
-    request = urllib.request.Request(f"{url}/maestro-emulator/calls", method="DELETE" if reset else "GET")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        listed = json.load(response)["calls"]
-    counted: Counter[str] = Counter()
-    for call in listed:
-        counted[f'{call["service"]}:{call["action"]}'] += call["count"]
-    return counted
 
 
 def split_sts(calls: Counter[str]) -> tuple[Counter[str], Counter[str]]:

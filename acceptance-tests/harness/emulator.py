@@ -6,6 +6,7 @@ The only contract with the emulator is its command line (`--host H --port N`) an
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from collections import Counter
 from pathlib import Path
 
 READY_PATTERN = re.compile(r"^READY (http://\S+)\s*$")
@@ -136,3 +139,15 @@ class Emulator:
         if process.stdout is not None:
             process.stdout.close()
         self.url = None
+
+
+def emulator_calls(url: str, reset: bool = False) -> Counter[str]:
+    """`service:Action` -> requests the emulator received since the last reset (refused,
+    e.g. throttled, ones included); `reset` starts the count again and returns what it held."""
+    request = urllib.request.Request(f"{url.rstrip('/')}/maestro-emulator/calls", method="DELETE" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        listed = json.load(response)["calls"]
+    counted: Counter[str] = Counter()
+    for call in listed:
+        counted[f'{call["service"]}:{call["action"]}'] += call["count"]
+    return counted

@@ -29,6 +29,7 @@ from harness import aws_inspect, hcl
 from harness import credentials as creds
 from harness import policy_documents as docs
 from harness import server_identity as si
+from harness.emulator import emulator_calls
 from harness.faults import Faults
 from harness.tofu_workspace import TofuWorkspace
 
@@ -492,14 +493,6 @@ DESTROY_WRITES = {"iot:DetachPolicy", "iot:UpdateCertificate", "iot:DeleteCertif
 MAX_PER_SERVER = {"create": 45, "refresh": 25, "destroy": 35}
 
 
-def emulator_calls(url: str, reset: bool = False) -> Counter[str]:
-    request = urllib.request.Request(f"{url}/maestro-emulator/calls", method="DELETE" if reset else "GET")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        listed = json.load(response)["calls"]
-    counted: Counter[str] = Counter()
-    for call in listed:
-        counted[f'{call["service"]}:{call["action"]}'] += call["count"]
-    return counted
 
 
 def set_iam_propagation(url: str, seconds: float | None) -> None:
