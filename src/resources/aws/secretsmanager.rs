@@ -61,8 +61,23 @@ pub async fn describe(c: &AwsClients, secret_id: &str) -> Result<Option<SecretIn
 
 /// The value of one version; `None` when the version (or the secret) is gone.
 pub async fn get_version(c: &AwsClients, secret_id: &str, version_id: &str) -> Result<Option<SecretString>, Diagnostics> {
+    Ok(get_dated_version(c, secret_id, version_id).await?.map(|v| v.value))
+}
+
+/// One version's value and when Secrets Manager made it.
+pub struct DatedVersion {
+    pub value: SecretString,
+    /// GetSecretValue's CreatedDate, in seconds since the epoch (0 when AWS gave none).
+    pub created: i64,
+}
+
+/// As [`get_version`], with the version's creation time.
+pub async fn get_dated_version(c: &AwsClients, secret_id: &str, version_id: &str) -> Result<Option<DatedVersion>, Diagnostics> {
     match c.secretsmanager.get_secret_value().secret_id(secret_id).version_id(version_id).send().await {
-        Ok(out) => Ok(out.secret_string.map(SecretString::new)),
+        Ok(out) => {
+            let created = out.created_date().map_or(0, |d| d.secs());
+            Ok(out.secret_string.map(|s| DatedVersion { value: SecretString::new(s), created }))
+        }
         Err(e) if aws_error::is_not_found(&e) => Ok(None),
         Err(e) => Err(aws_failure("secretsmanager:GetSecretValue", &format!("{secret_id} version {version_id}"), &e)),
     }
@@ -246,13 +261,24 @@ pub struct NewSecret<'a> {
     pub tags: &'a BTreeMap<String, String>,
     /// The argument naming the secret, for the error when the name is taken.
     pub attribute: &'static str,
+    /// The staging labels `value` takes in a secret that is adopted or restored; empty means
+    /// AWSCURRENT. (A new secret's first version is always AWSCURRENT.)
+    pub adopted_stages: &'a [&'a str],
+}
+
+/// What [`create_or_adopt`] wrote.
+pub struct Written {
+    pub arn: String,
+    pub version: String,
+    /// The secret existed (ours, or restored): the version carries `adopted_stages`.
+    pub adopted: bool,
 }
 
 /// CreateSecret with `value` as its current version. A secret of that name that is scheduled
 /// for deletion is restored, and one with our description adopted (a create whose answer was
-/// lost, retried); `value` then becomes its current version. Any other secret of that name is
-/// an error pinned to `attribute`. Returns the ARN and the current version.
-pub async fn create_or_adopt(c: &AwsClients, s: &NewSecret<'_>) -> Result<(String, String), Diagnostics> {
+/// lost, retried); `value` then takes `adopted_stages`. Any other secret of that name is
+/// an error pinned to `attribute`.
+pub async fn create_or_adopt(c: &AwsClients, s: &NewSecret<'_>) -> Result<Written, Diagnostics> {
     let created = c
         .secretsmanager
         .create_secret()
@@ -264,7 +290,11 @@ pub async fn create_or_adopt(c: &AwsClients, s: &NewSecret<'_>) -> Result<(Strin
         .send()
         .await;
     match created {
-        Ok(out) => Ok((out.arn().unwrap_or_default().to_string(), out.version_id().unwrap_or_default().to_string())),
+        Ok(out) => Ok(Written {
+            arn: out.arn().unwrap_or_default().to_string(),
+            version: out.version_id().unwrap_or_default().to_string(),
+            adopted: false,
+        }),
         Err(e) if aws_error::has_code(&e, "ResourceExistsException") || aws_error::has_code(&e, "InvalidRequestException") => {
             let info = describe(c, s.name).await?.unwrap_or_default();
             if info.scheduled_for_deletion {
@@ -285,8 +315,8 @@ pub async fn create_or_adopt(c: &AwsClients, s: &NewSecret<'_>) -> Result<(Strin
                 update_kms_key(c, &info.arn, s.kms_key_id).await?;
             }
             update_tags(c, &info.arn, &info.tags, s.tags).await?;
-            let version = put(c, &info.arn, s.value, &[], None).await?;
-            Ok((info.arn, version))
+            let version = put(c, &info.arn, s.value, s.adopted_stages, None).await?;
+            Ok(Written { arn: info.arn, version, adopted: true })
         }
         Err(e) => Err(aws_failure("secretsmanager:CreateSecret", s.name, &e)),
     }

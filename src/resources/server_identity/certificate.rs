@@ -1,10 +1,13 @@
-//! The server's key and IoT certificate. A new key is made in memory, IoT Core signs its CSR,
-//! and key and certificate are written together as the certificate secret's current version:
-//! the secret never serves a key without its certificate. The replaced certificate stays
-//! ACTIVE through its grace period (`resources::rotation`), then is retired.
+//! The server's key and IoT certificate. A new key is made in memory and staged in the
+//! certificate secret, IoT Core signs its CSR, and key and certificate are written together as
+//! the secret's current version: the secret never serves a key with another key's certificate,
+//! and an apply killed midway leaves the key where the next one takes it and its certificate
+//! back. The replaced certificate stays ACTIVE through its grace period (`resources::rotation`),
+//! then is retired.
 
 use super::model::{attr, Spec, STATUS_ACTIVE};
-use super::secrets;
+use super::secrets::{self, Unfinished};
+use crate::crypto::keys::GeneratedKey;
 use crate::crypto::{CredentialBundle, SecretString};
 use crate::framework::{Diagnostics, Value};
 use crate::provider::AwsClients;
@@ -17,26 +20,54 @@ fn common_name(spec: &Spec) -> String {
     format!("{}-maestro-server", spec.name)
 }
 
-/// Makes a new key and certificate current: issue, attach our policy, write the bundle. The
-/// certificate it replaces (if any) moves to `previous_certificates`. On failure `state` says
-/// what exists: a certificate issued but never written to the secret is recorded as previous
-/// and due at once, so the next apply retires it.
-pub async fn rotate(c: &AwsClients, spec: &Spec, prior: &Value, state: &mut Value) -> Result<(), Diagnostics> {
-    let (key, csr) = rotation::new_key(spec.algorithm, common_name(spec)).await?;
-    let issued = iot::issue_certificate(c, &csr, &format!("Maestro server {}", spec.name)).await?;
-    tracing::info!(certificate_id = %issued.id, fingerprint = %key.fingerprint(), "issued the server's new certificate");
+/// Makes a new key and certificate current: stage the key in the certificate secret, issue,
+/// attach our policy, write key and certificate as the current bundle. The certificate it
+/// replaces (if any) moves to `previous_certificates`. On failure `state` says what exists: a
+/// certificate issued but never written to the secret is recorded as previous and due at once,
+/// so the next apply retires it. An `unfinished` key (an apply cut short after staging it) is
+/// taken up again with the certificate IoT issued for it, so none is left ACTIVE unrecorded.
+pub async fn rotate(
+    c: &AwsClients,
+    spec: &Spec,
+    prior: &Value,
+    unfinished: Option<Unfinished>,
+    state: &mut Value,
+) -> Result<(), Diagnostics> {
+    let taken_back = match unfinished {
+        Some(u) => take_back(c, spec, u, prior).await?,
+        None => None,
+    };
+    let resumed = taken_back.is_some();
+    let Resumed { key, issued, policy_attached, secret_arn, pending_version } = match taken_back {
+        Some(resumed) => resumed,
+        None => {
+            let (key, csr) = rotation::new_key(spec.algorithm, common_name(spec)).await?;
+            let recorded = opt_text(state, attr::CERTIFICATE_SECRET_ARN);
+            let (secret_arn, pending_version) = secrets::stage_key(c, spec, recorded.as_deref(), &key_only(spec, &key)).await?;
+            // Recorded before the certificate is asked for: a failure from here leaves a
+            // secret that state knows of.
+            state.set(attr::CERTIFICATE_SECRET_ARN, Value::String(secret_arn.clone()));
+            let issued = iot::issue_certificate(c, &csr, &format!("Maestro server {}", spec.name)).await?;
+            tracing::info!(certificate_id = %issued.id, fingerprint = %key.fingerprint(), "issued the server's new certificate");
+            Resumed { key, issued, policy_attached: false, secret_arn, pending_version }
+        }
+    };
+    state.set(attr::CERTIFICATE_SECRET_ARN, Value::String(secret_arn.clone()));
     let written = async {
-        attach_policy(c, spec, &issued.arn).await?;
-        let bundle = CredentialBundle {
-            certificate: Some(issued.pem.clone()),
-            private_key: SecretString::new(key.private_key_pem().expose().to_string()),
-            ca_cert: Some(spec.broker_ca().to_string()),
-        };
-        secrets::write_bundle(c, spec, opt_text(state, attr::CERTIFICATE_SECRET_ARN).as_deref(), &bundle).await
+        if !policy_attached {
+            attach_policy(c, spec, &issued.arn).await?;
+        }
+        if resumed {
+            if let Some(version) = secrets::current_version_holding(c, &secret_arn, &issued.pem).await? {
+                return Ok(version);
+            }
+        }
+        let bundle = CredentialBundle { certificate: Some(issued.pem.clone()), ..key_only(spec, &key) };
+        secrets::write_bundle(c, &secret_arn, &bundle).await
     };
     let now = rotation::now_secs();
-    let (secret_arn, version) = match written.await {
-        Ok(done) => done,
+    let version = match written.await {
+        Ok(version) => version,
         Err(d) => {
             push_previous(state, Previous { certificate_id: issued.id, certificate_arn: issued.arn, retire_after: Some(now) });
             return Err(d);
@@ -52,7 +83,6 @@ pub async fn rotate(c: &AwsClients, spec: &Spec, prior: &Value, state: &mut Valu
         (attr::CERTIFICATE_STATUS, STATUS_ACTIVE.to_string()),
         (attr::KEY_CREATED_AT, rotation::now_rfc3339()),
         (attr::CREDENTIAL_VERSION_ID, version),
-        (attr::CERTIFICATE_SECRET_ARN, secret_arn),
     ] {
         state.set(name, Value::String(value));
     }
@@ -63,8 +93,56 @@ pub async fn rotate(c: &AwsClients, spec: &Spec, prior: &Value, state: &mut Valu
             Replaced::RetireNow(p) => iot::retire_certificate(c, &p.certificate_id, &p.certificate_arn).await?,
         }
     }
+    if let Some(v) = pending_version {
+        secrets::unstage(c, &secret_arn, &v).await;
+    }
     Ok(())
 }
+
+/// The staged key, without its certificate yet.
+fn key_only(spec: &Spec, key: &GeneratedKey) -> CredentialBundle {
+    CredentialBundle::key_only(SecretString::new(key.private_key_pem().expose().to_string()), spec.broker_ca())
+}
+
+/// A key and certificate to make current.
+struct Resumed {
+    key: GeneratedKey,
+    issued: iot::Issued,
+    policy_attached: bool,
+    secret_arn: String,
+    /// The AWSPENDING version the key was staged as, to take the label off once it is current.
+    pending_version: Option<String>,
+}
+
+/// The certificate an unfinished apply had issued for its staged key: ACTIVE, issued after the
+/// key was written, attached to nothing but our policy, and recorded nowhere in state. With the
+/// configured algorithm it is taken up; otherwise it is retired, and a new key made.
+async fn take_back(c: &AwsClients, spec: &Spec, u: Unfinished, prior: &Value) -> Result<Option<Resumed>, Diagnostics> {
+    let policy = spec.policy_name();
+    let attachable = iot::Attachable { thing: None, policy: Some(&policy) };
+    let Some((found, attached)) = iot::find_certificate_of_key(c, u.written - CLOCK_SKEW_SECS, u.key.spki_der(), &attachable).await else {
+        return Ok(None);
+    };
+    let recorded = Previous::list(prior).into_iter().map(|p| p.certificate_id).chain(opt_text(prior, attr::CERTIFICATE_ID));
+    if recorded.into_iter().any(|id| id == found.id) {
+        return Ok(None);
+    }
+    if u.key.algorithm() != spec.algorithm {
+        iot::retire_certificate(c, &found.id, &found.arn).await?;
+        return Ok(None);
+    }
+    tracing::info!(certificate_id = %found.id, "taking up the key and certificate of an apply that did not finish");
+    Ok(Some(Resumed {
+        key: u.key,
+        issued: found,
+        policy_attached: attached.policy,
+        secret_arn: u.secret_arn,
+        pending_version: u.pending_version,
+    }))
+}
+
+/// How far the clocks of Secrets Manager and IoT Core may disagree.
+const CLOCK_SKEW_SECS: i64 = 300;
 
 fn push_previous(state: &mut Value, p: Previous) {
     let mut list = Previous::list(state);

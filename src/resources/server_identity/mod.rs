@@ -71,13 +71,19 @@ impl Resource<AwsClients> for ServerIdentity {
         write_association(&mut state, None);
         Previous::write_list(&mut state, &[]);
         tracing::info!(server = %spec.name, "creating the Maestro server's policy, key, certificate, secrets, role and association");
-        if let Err(d) = policy::create(c, &spec).await {
+        // A create cut short (the provider killed) left its key staged in the certificate
+        // secret; the policy it may have attached to that key's certificate is taken back.
+        let unfinished = match secrets::unfinished_key(c, &spec, &spec.certificate_secret_name, None).await {
+            Ok(found) => found,
+            Err(d) => return Applied::failed(Value::Null, d),
+        };
+        if let Err(d) = policy::create(c, &spec, unfinished.as_ref().map(|u| u.key.spki_der())).await {
             return Applied::failed(Value::Null, d);
         }
         // From here on something exists: failures return the partial state, which Terraform
         // records as tainted, so the next apply deletes what was made and starts again.
         let built = async {
-            certificate::rotate(c, &spec, &Value::Null, &mut state).await?;
+            certificate::rotate(c, &spec, &Value::Null, unfinished, &mut state).await?;
             let config = spec.server_config(Account::from(c)).unwrap_or_default();
             let arn = secrets::write_config(c, &spec, None, &config).await?;
             state.set(attr::CONFIG_SECRET_ARN, Value::String(arn));
@@ -139,7 +145,10 @@ impl Resource<AwsClients> for ServerIdentity {
                 if old_secret.is_some() {
                     state.set(attr::CERTIFICATE_SECRET_ARN, Value::Null);
                 }
-                certificate::rotate(c, &spec, prior, &mut state).await?;
+                let secret = opt_text(&state, attr::CERTIFICATE_SECRET_ARN).unwrap_or_else(|| spec.certificate_secret_name.clone());
+                let recorded_key = opt_text(prior, attr::PUBLIC_KEY_FINGERPRINT);
+                let unfinished = secrets::unfinished_key(c, &spec, &secret, recorded_key.as_deref()).await?;
+                certificate::rotate(c, &spec, prior, unfinished, &mut state).await?;
                 if let Some(arn) = old_secret {
                     secrets::delete_one(c, &arn, prior).await?;
                 }

@@ -11,10 +11,11 @@ fn expected(c: &AwsClients, spec: &Spec) -> serde_json::Value {
     spec.binding(Account::from(c)).iot_policy_document()
 }
 
-/// Creates the policy (adopting our own after a lost answer).
-pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
+/// Creates the policy, adopting our own after a lost answer or, with `unfinished_key`, one
+/// that an unfinished create attached to that key's certificate.
+pub async fn create(c: &AwsClients, spec: &Spec, unfinished_key: Option<&[u8]>) -> Result<(), Diagnostics> {
     let name = spec.policy_name();
-    iot::create_policy(c, &name, &expected(c, spec), &spec.tags_all(Account::from(c)), None).await?.map(|_| ()).map_err(|why| {
+    iot::create_policy(c, &name, &expected(c, spec), &spec.tags_all(Account::from(c)), unfinished_key).await?.map(|_| ()).map_err(|why| {
         Diagnostic::error(
             "IoT policy already exists",
             format!("IoT policy {name} already exists in account {} and {why}. If it is this server's (the old module's), import it: `tofu import <address> {}`.", c.account_id, spec.name),
@@ -29,7 +30,7 @@ pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
 pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec) -> Result<(), Diagnostics> {
     let doc = expected(c, spec);
     if prior.get(attr::POLICY_DOCUMENT).is_null() {
-        return create(c, spec).await;
+        return create(c, spec, None).await;
     }
     let (old, new) = (prior.get(attr::TAGS_ALL).string_map_entries(), spec.tags_all(Account::from(c)));
     if old != new {

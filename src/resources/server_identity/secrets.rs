@@ -3,40 +3,108 @@
 //! pass only through `resources::aws::secretsmanager`, never through logs or state.
 
 use super::model::{attr, Account, Spec};
+use crate::crypto::keys::GeneratedKey;
 use crate::crypto::{CredentialBundle, SecretString};
 use crate::framework::{Diagnostics, Value};
 use crate::provider::AwsClients;
-use crate::resources::aws::secretsmanager::{self as secrets, NewSecret, AWSCURRENT};
+use crate::resources::aws::secretsmanager::{self as secrets, NewSecret, AWSCURRENT, AWSPENDING};
 use crate::resources::common::opt_text;
 
 fn description(kind: &str, spec: &Spec) -> String {
     format!("Maestro server MQTT {kind} for {} (managed by terraform-provider-maestro)", spec.name)
 }
 
-/// Writes `bundle` as the certificate secret's current version, creating (or restoring, or
-/// adopting) the secret when state records none. Returns (ARN, version).
-pub async fn write_bundle(
+/// Stages a key-only bundle in the certificate secret before its certificate is asked for,
+/// so that an apply cut short (the provider killed, the key gone with it) leaves the key where
+/// the next apply finds it and takes back the certificate IoT issued for it. With a recorded
+/// secret the key is the AWSPENDING version; without one the secret is created with it as its
+/// first version (nothing serves a secret that did not exist), or adopted or restored with it
+/// as AWSPENDING. Returns the ARN and the AWSPENDING version, if it was staged as one.
+pub async fn stage_key(
     c: &AwsClients,
     spec: &Spec,
     recorded_arn: Option<&str>,
-    bundle: &CredentialBundle,
-) -> Result<(String, String), Diagnostics> {
-    let value = bundle.to_secret_string();
-    match recorded_arn {
-        Some(arn) => Ok((arn.to_string(), secrets::put(c, arn, &value, &[], None).await?)),
-        None => {
-            let tags = spec.tags_all(Account::from(c));
-            let new = NewSecret {
-                name: &spec.certificate_secret_name,
-                description: description("credentials", spec),
-                value: &value,
-                kms_key_id: spec.kms_key_arn.as_deref(),
-                tags: &tags,
-                attribute: attr::CERTIFICATE_SECRET_NAME,
-            };
-            secrets::create_or_adopt(c, &new).await
-        }
+    key_only: &CredentialBundle,
+) -> Result<(String, Option<String>), Diagnostics> {
+    let value = key_only.to_secret_string();
+    if let Some(arn) = recorded_arn {
+        return Ok((arn.to_string(), Some(secrets::put(c, arn, &value, &[AWSPENDING], None).await?)));
     }
+    let tags = spec.tags_all(Account::from(c));
+    let new = NewSecret {
+        name: &spec.certificate_secret_name,
+        description: description("credentials", spec),
+        value: &value,
+        kms_key_id: spec.kms_key_arn.as_deref(),
+        tags: &tags,
+        attribute: attr::CERTIFICATE_SECRET_NAME,
+        adopted_stages: &[AWSPENDING],
+    };
+    let written = secrets::create_or_adopt(c, &new).await?;
+    Ok((written.arn, written.adopted.then_some(written.version)))
+}
+
+/// Writes key and certificate together as the certificate secret's current version. Returns
+/// the version.
+pub async fn write_bundle(c: &AwsClients, arn: &str, bundle: &CredentialBundle) -> Result<String, Diagnostics> {
+    secrets::put(c, arn, &bundle.to_secret_string(), &[], None).await
+}
+
+/// The current version, when it already pairs the key with `certificate_pem`: an apply killed
+/// after writing the bundle is not written again, which would push the bundle before it out of
+/// AWSPREVIOUS.
+pub async fn current_version_holding(c: &AwsClients, arn: &str, certificate_pem: &str) -> Result<Option<String>, Diagnostics> {
+    let Some((version, value)) = secrets::get_stage(c, arn, AWSCURRENT).await? else { return Ok(None) };
+    let holds = CredentialBundle::parse(value.expose())
+        .is_ok_and(|b| b.certificate.as_deref() == Some(certificate_pem) && b.is_coherent().unwrap_or(false));
+    Ok(holds.then_some(version))
+}
+
+/// Takes AWSPENDING off the staged key's version once its bundle is current, so the label
+/// means what it does elsewhere: a rotation under way. Best effort: left on, it marks the
+/// current key, which [`unfinished_key`] passes over (and a retry after a lost answer finds
+/// the label gone, which Secrets Manager reports as an error).
+pub async fn unstage(c: &AwsClients, arn: &str, pending_version: &str) {
+    if let Err(d) = secrets::remove_stage(c, arn, AWSPENDING, pending_version).await {
+        tracing::warn!(secret = arn, version = pending_version, error = %d, "could not take AWSPENDING off the staged key's version");
+    }
+}
+
+/// A key an earlier apply wrote to the certificate secret but did not finish with: the
+/// AWSPENDING version's key, or else the current version's, when it is not the key state
+/// records. Only a secret of ours that is not scheduled for deletion counts: one restored
+/// after a destroy holds keys whose certificates were retired on purpose.
+pub struct Unfinished {
+    pub key: GeneratedKey,
+    pub secret_arn: String,
+    /// When the key was written: a certificate for it cannot be older.
+    pub written: i64,
+    pub pending_version: Option<String>,
+}
+
+/// Looks for an [`Unfinished`] key in the secret `secret_id` (its ARN, or its name before the
+/// resource has recorded one). DescribeSecret, then one GetSecretValue when there is a version
+/// to look at.
+pub async fn unfinished_key(
+    c: &AwsClients,
+    spec: &Spec,
+    secret_id: &str,
+    recorded_fingerprint: Option<&str>,
+) -> Result<Option<Unfinished>, Diagnostics> {
+    let Some(info) = secrets::describe(c, secret_id).await? else { return Ok(None) };
+    if info.scheduled_for_deletion || info.description.as_deref() != Some(description("credentials", spec).as_str()) {
+        return Ok(None);
+    }
+    let pending_version = info.version_with(AWSPENDING).map(str::to_string);
+    let Some(version) = pending_version.as_deref().or(info.version_with(AWSCURRENT)) else { return Ok(None) };
+    let Some(found) = secrets::get_dated_version(c, &info.arn, version).await? else { return Ok(None) };
+    // A value that is not a bundle of ours holds no key to take back.
+    let Ok(bundle) = CredentialBundle::parse(found.value.expose()) else { return Ok(None) };
+    let Ok(key) = GeneratedKey::from_pkcs8_pem(bundle.private_key.expose()) else { return Ok(None) };
+    if recorded_fingerprint == Some(key.fingerprint().as_str()) {
+        return Ok(None);
+    }
+    Ok(Some(Unfinished { key, secret_arn: info.arn, written: found.created, pending_version }))
 }
 
 fn config_value(config: &str) -> SecretString {
@@ -60,8 +128,9 @@ pub async fn write_config(c: &AwsClients, spec: &Spec, recorded_arn: Option<&str
                 kms_key_id: spec.kms_key_arn.as_deref(),
                 tags: &tags,
                 attribute: attr::CONFIG_SECRET_NAME,
+                adopted_stages: &[],
             };
-            Ok(secrets::create_or_adopt(c, &new).await?.0)
+            Ok(secrets::create_or_adopt(c, &new).await?.arn)
         }
     }
 }
