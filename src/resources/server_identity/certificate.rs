@@ -39,7 +39,10 @@ pub async fn rotate(
     };
     let resumed = taken_back.is_some();
     let Resumed { key, issued, policy_attached, secret_arn, pending_version } = match taken_back {
-        Some(resumed) => resumed,
+        Some(resumed) => {
+            state.set(attr::CERTIFICATE_SECRET_ARN, Value::String(resumed.secret_arn.clone()));
+            resumed
+        }
         None => {
             let (key, csr) = rotation::new_key(spec.algorithm, common_name(spec)).await?;
             let recorded = opt_text(state, attr::CERTIFICATE_SECRET_ARN);
@@ -52,7 +55,6 @@ pub async fn rotate(
             Resumed { key, issued, policy_attached: false, secret_arn, pending_version }
         }
     };
-    state.set(attr::CERTIFICATE_SECRET_ARN, Value::String(secret_arn.clone()));
     let written = async {
         if !policy_attached {
             attach_policy(c, spec, &issued.arn).await?;
