@@ -2,34 +2,43 @@
 //! costs every `tofu` command pays per provider. Prints numbers; asserts nothing about speed.
 //!
 //! Run with `cargo bench --bench plugin_startup` (RUNS=N to change the sample size).
+//!
+//! Everything goes over AutoMTLS, as with the CLI. There is no "no TLS" row any more: the plugin
+//! refuses to serve without `PLUGIN_CLIENT_CERT` (an unauthenticated loopback port would let any
+//! local user drive it), and its `-debug` mode, the one way to serve without TLS, is not a start-up
+//! path the CLI ever takes.
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use terraform_provider_maestro::protocol::generated::tfplugin6::{get_provider_schema, provider_client::ProviderClient};
 use terraform_provider_maestro::protocol::handshake::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-maestro");
 
-/// A self-signed client certificate in PEM, like the one the CLI generates for AutoMTLS.
-fn client_cert_pem() -> String {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("key");
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-    params.self_signed(&key).expect("cert").pem()
+/// A self-signed client certificate (PEM) and its key, like the one the CLI generates for
+/// AutoMTLS (ECDSA P-521, CA).
+fn client_identity() -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).expect("cert");
+    (cert.pem(), CertificateDer::from(cert.der().to_vec()), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
 }
 
 /// Starts the plugin and returns it with its handshake line and the time the line took.
-fn start(client_cert: Option<&str>) -> (Child, String, Duration) {
+fn start(client_cert: &str) -> (Child, String, Duration) {
     let mut cmd = Command::new(BIN);
     cmd.env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
         .env("PLUGIN_PROTOCOL_VERSIONS", "6")
         .env_remove("TF_LOG")
-        .env_remove("PLUGIN_CLIENT_CERT")
+        .env("PLUGIN_CLIENT_CERT", client_cert)
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    if let Some(pem) = client_cert {
-        cmd.env("PLUGIN_CLIENT_CERT", pem);
-    }
     let t0 = Instant::now();
     let mut child = cmd.spawn().expect("spawn plugin");
     let mut line = String::new();
@@ -37,12 +46,81 @@ fn start(client_cert: Option<&str>) -> (Child, String, Duration) {
     (child, line, t0.elapsed())
 }
 
+/// Trusts exactly the certificate from the handshake line, as go-plugin's client does.
+#[derive(Debug)]
+struct PinnedServer(Vec<u8>);
+
+impl ServerCertVerifier for PinnedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.0.as_slice() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("unexpected server certificate".into()))
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A client connected over mTLS to the plugin that printed `line`, presenting `identity`.
+async fn connect(line: &str, identity: (CertificateDer<'static>, PrivateKeyDer<'static>)) -> ProviderClient<tonic::transport::Channel> {
+    use base64::Engine;
+    let fields: Vec<&str> = line.trim_end().split('|').collect();
+    let addr = fields[3].to_string();
+    let server_cert = base64::engine::general_purpose::STANDARD_NO_PAD.decode(fields[5]).expect("server certificate in handshake");
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServer(server_cert)))
+        .with_client_auth_cert(vec![identity.0], identity.1)
+        .expect("client certificate");
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let channel = tonic::transport::Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let (connector, addr) = (connector.clone(), addr.clone());
+            async move {
+                let tcp = tokio::net::TcpStream::connect(addr).await?;
+                let tls = connector.connect(ServerName::try_from("localhost").expect("name"), tcp).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
+            }
+        }))
+        .await
+        .expect("connect");
+    ProviderClient::new(channel).max_decoding_message_size(256 << 20)
+}
+
 fn stats(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{name:<44} n={:<4} min={:>7.2}ms median={:>7.2}ms p95={:>7.2}ms max={:>7.2}ms",
+        "{name:<50} n={:<4} min={:>7.2}ms median={:>7.2}ms p95={:>7.2}ms max={:>7.2}ms",
         samples.len(),
         ms(samples[0]),
         ms(pct(0.5)),
@@ -54,23 +132,16 @@ fn stats(name: &str, mut samples: Vec<Duration>) {
 fn main() {
     let runs: usize = std::env::var("RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let pem = client_cert_pem();
+    let (pem, cert, key) = client_identity();
 
-    let mut plain = Vec::new();
     let mut tls = Vec::new();
     let mut first_schema = Vec::new();
     for _ in 0..runs {
-        let (mut child, _, t) = start(Some(&pem));
+        let (mut child, line, t) = start(&pem);
         tls.push(t);
-        child.kill().ok();
-        child.wait().ok();
-
-        let (mut child, line, t) = start(None);
-        plain.push(t);
-        let addr = line.split('|').nth(3).expect("address in handshake").to_string();
         let t0 = Instant::now();
         rt.block_on(async {
-            let mut client = ProviderClient::connect(format!("http://{addr}")).await.expect("connect");
+            let mut client = connect(&line, (cert.clone(), key.clone_key())).await;
             client.get_provider_schema(get_provider_schema::Request {}).await.expect("schema");
         });
         first_schema.push(t0.elapsed());
@@ -79,12 +150,11 @@ fn main() {
     }
 
     // Repeated calls on one warm connection: the cost per call inside a tofu run.
-    let (mut child, line, _) = start(None);
-    let addr = line.split('|').nth(3).expect("address").to_string();
+    let (mut child, line, _) = start(&pem);
     let mut warm = Vec::new();
     let mut schema_bytes = 0;
     rt.block_on(async {
-        let mut client = ProviderClient::connect(format!("http://{addr}")).await.expect("connect");
+        let mut client = connect(&line, (cert.clone(), key.clone_key())).await;
         for _ in 0..runs * 10 {
             let t0 = Instant::now();
             let resp = client.get_provider_schema(get_provider_schema::Request {}).await.expect("schema");
@@ -97,7 +167,6 @@ fn main() {
 
     println!("plugin: {BIN}");
     stats("start → handshake line (AutoMTLS, cert generated)", tls);
-    stats("start → handshake line (no TLS)", plain);
-    stats("connect + first GetProviderSchema", first_schema);
+    stats("connect (mTLS) + first GetProviderSchema", first_schema);
     stats(&format!("GetProviderSchema, warm ({schema_bytes} bytes)"), warm);
 }

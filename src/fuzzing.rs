@@ -362,16 +362,10 @@ fn add_action(doc: &Json) -> Option<Json> {
     Some(changed)
 }
 
-/// The first CERTIFICATE REQUEST block's DER, read with rustls-pemfile directly.
+/// The first CERTIFICATE REQUEST block's DER, read with rustls-pki-types directly.
 fn first_csr_der(pem: &str) -> Option<Vec<u8>> {
-    let mut input = pem.as_bytes();
-    while let Ok(Some((item, rest))) = rustls_pemfile::read_one_from_slice(input) {
-        if let rustls_pemfile::Item::Csr(der) = item {
-            return Some(der.to_vec());
-        }
-        input = rest;
-    }
-    None
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateSigningRequestDer::from_pem_slice(pem.as_bytes()).ok().map(|der| der.as_ref().to_vec())
 }
 
 fn pem_text(label: &str, der: &[u8], line_width: usize) -> String {

@@ -1,5 +1,6 @@
 //! The plugin binary as the CLI sees it: launched as a process, handshake on stdout, AutoMTLS
-//! that lets in only the client whose certificate was handed over in PLUGIN_CLIENT_CERT.
+//! that lets in only the client whose certificate was handed over in PLUGIN_CLIENT_CERT, and
+//! no way to serve without it but the explicit `-debug` mode.
 //! (The acceptance tests then drive the same binary with the real OpenTofu CLI.)
 
 use base64::Engine;
@@ -27,18 +28,22 @@ impl Drop for Plugin {
     }
 }
 
-fn launch(client_cert_pem: Option<&str>) -> Plugin {
+/// The environment go-plugin's client gives a plugin, without PLUGIN_CLIENT_CERT.
+fn plugin_command() -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
         .env("PLUGIN_MIN_PORT", "10000")
         .env("PLUGIN_MAX_PORT", "25000")
         .env_remove("PLUGIN_CLIENT_CERT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(pem) = client_cert_pem {
-        cmd.env("PLUGIN_CLIENT_CERT", pem);
-    }
+        .env_remove("TF_LOG")
+        .env_remove("TF_LOG_PROVIDER");
+    cmd
+}
+
+fn launch(client_cert_pem: &str) -> Plugin {
+    let mut cmd = plugin_command();
+    cmd.env("PLUGIN_CLIENT_CERT", client_cert_pem).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = cmd.spawn().expect("spawn");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
@@ -105,6 +110,16 @@ impl ServerCertVerifier for PinnedServer {
 
 /// Calls GetProviderSchema over TLS, presenting `identity` (or no certificate at all).
 async fn schema_over_tls(plugin: &Plugin, identity: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>) -> Result<usize, String> {
+    let channel = tls_channel(plugin, identity).await?;
+    let resp = ProviderClient::new(channel).get_provider_schema(get_provider_schema::Request {}).await.map_err(|e| e.to_string())?;
+    Ok(resp.into_inner().resource_schemas.len())
+}
+
+/// A gRPC channel to the plugin over TLS, as go-plugin's client opens it.
+async fn tls_channel(
+    plugin: &Plugin,
+    identity: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
+) -> Result<tonic::transport::Channel, String> {
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -117,7 +132,7 @@ async fn schema_over_tls(plugin: &Plugin, identity: Option<(CertificateDer<'stat
     config.alpn_protocols = vec![b"h2".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let addr = plugin.addr.clone();
-    let channel = tonic::transport::Endpoint::from_static("http://localhost")
+    tonic::transport::Endpoint::from_static("http://localhost")
         .connect_with_connector(tower::service_fn(move |_| {
             let (connector, addr) = (connector.clone(), addr.clone());
             async move {
@@ -127,9 +142,7 @@ async fn schema_over_tls(plugin: &Plugin, identity: Option<(CertificateDer<'stat
             }
         }))
         .await
-        .map_err(|e| e.to_string())?;
-    let resp = ProviderClient::new(channel).get_provider_schema(get_provider_schema::Request {}).await.map_err(|e| e.to_string())?;
-    Ok(resp.into_inner().resource_schemas.len())
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -148,10 +161,117 @@ fn refuses_clients_that_do_not_speak_protocol_6() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("speaks only version 6"));
 }
 
+/// Without AutoMTLS the plugin would serve unauthenticated gRPC on a loopback port, open to
+/// every local user: it refuses, says why and how to debug, and listens on nothing.
+#[test]
+fn without_a_client_certificate_it_refuses_to_serve_and_explains() {
+    for cert in [None, Some(""), Some("  \n")] {
+        let mut cmd = plugin_command();
+        if let Some(c) = cert {
+            cmd.env("PLUGIN_CLIENT_CERT", c);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{cert:?}: served without AutoMTLS");
+        assert!(out.stdout.is_empty(), "{cert:?}: no handshake line may be printed: {:?}", String::from_utf8_lossy(&out.stdout));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for needed in ["refusing to serve without AutoMTLS", "PLUGIN_CLIENT_CERT", "-debug", "TF_REATTACH_PROVIDERS"] {
+            assert!(stderr.contains(needed), "{cert:?}: {needed:?} missing from stderr: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn unknown_arguments_are_refused() {
+    let out = plugin_command().arg("--serve-insecurely").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument"));
+}
+
+/// `-debug`, as terraform-plugin-go's providers offer it: serves without AutoMTLS (and without
+/// being launched by a CLI), warns on stderr, and prints the TF_REATTACH_PROVIDERS value the CLI
+/// attaches with; on unix the socket sits in a directory only this user can open. Ctrl-C ends it
+/// and removes the socket.
+#[cfg(unix)]
+#[tokio::test]
+async fn debug_mode_serves_on_a_private_socket_and_prints_the_reattach_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut child = Command::new(BIN)
+        .arg("-debug")
+        .env_remove(MAGIC_COOKIE_KEY)
+        .env_remove("PLUGIN_CLIENT_CERT")
+        .env_remove("TF_LOG")
+        .env_remove("TF_LOG_PROVIDER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    let reattach = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "stdout ended before the reattach line: {text:?}");
+        text.push_str(&line);
+        if let Some(value) = line.trim().strip_prefix("TF_REATTACH_PROVIDERS='") {
+            break value.strip_suffix('\'').expect("quoted for the shell").to_string();
+        }
+    };
+    assert!(text.starts_with("Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS environment variable"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&reattach).expect("the reattach value is JSON");
+    let config = &json["registry.terraform.io/maestro-iac/maestro"];
+    assert_eq!(config["Protocol"], "grpc");
+    assert_eq!(config["ProtocolVersion"], 6);
+    assert_eq!(config["Pid"], child.id());
+    assert_eq!(config["Test"], true);
+    assert_eq!(config["Addr"]["Network"], "unix");
+    let socket = std::path::PathBuf::from(config["Addr"]["String"].as_str().unwrap());
+    let dir = socket.parent().unwrap().to_path_buf();
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700, "the socket's directory is private");
+
+    // The CLI connects in plaintext, as it does to reattached providers.
+    let path = socket.clone();
+    let channel = tonic::transport::Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let path = path.clone();
+            async move { Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+        }))
+        .await
+        .unwrap();
+    let schema = ProviderClient::new(channel).get_provider_schema(get_provider_schema::Request {}).await.unwrap();
+    assert!(!schema.into_inner().resource_schemas.is_empty());
+
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "Ctrl-C must end debug mode");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    std::mem::forget(guard); // it has exited: nothing to kill
+    assert!(status.success());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("WARNING") && stderr.contains("WITHOUT AutoMTLS"), "{stderr}");
+    assert!(!dir.exists(), "the socket and its directory are removed on exit");
+}
+
+/// Kills a process by id if a test fails before it ends.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", &self.0.to_string()]).stderr(Stdio::null()).status();
+    }
+}
+
 #[tokio::test]
 async fn automtls_admits_only_the_pinned_client_certificate() {
     let (pem, cert, key) = terraform_like_identity();
-    let plugin = launch(Some(&pem));
+    let plugin = launch(&pem);
     assert!(plugin.server_cert.windows(9).any(|w| w == b"localhost"));
 
     let n = schema_over_tls(&plugin, Some((cert, key))).await.expect("the pinned client gets in");
@@ -169,7 +289,7 @@ async fn automtls_admits_only_the_pinned_client_certificate() {
 #[tokio::test]
 async fn an_interrupt_signal_does_not_end_the_plugin() {
     let (pem, cert, key) = terraform_like_identity();
-    let mut plugin = launch(Some(&pem));
+    let mut plugin = launch(&pem);
     for _ in 0..2 {
         let sent = Command::new("kill").args(["-INT", &plugin.child.id().to_string()]).status().expect("kill(1)");
         assert!(sent.success());
@@ -183,8 +303,9 @@ async fn an_interrupt_signal_does_not_end_the_plugin() {
 #[tokio::test]
 async fn shutdown_ends_the_process_promptly() {
     use terraform_provider_maestro::protocol::generated::plugin::{grpc_controller_client::GrpcControllerClient, Empty};
-    let mut plugin = launch(None);
-    let mut ctl = GrpcControllerClient::connect(format!("http://{}", plugin.addr)).await.unwrap();
+    let (pem, cert, key) = terraform_like_identity();
+    let mut plugin = launch(&pem);
+    let mut ctl = GrpcControllerClient::new(tls_channel(&plugin, Some((cert, key))).await.unwrap());
     ctl.shutdown(Empty {}).await.unwrap();
     let start = std::time::Instant::now();
     loop {

@@ -17,6 +17,8 @@ server, so one server can serve tests with and without the fault.
 AWS calls served, per account and operation (``maestro_emulator/call_log.py``);
 ``/maestro-emulator/call-trace`` and ``/maestro-emulator/call-rules`` list every call in
 order and fail, reset or hold the Nth matching one (``maestro_emulator/call_control.py``).
+``/maestro-emulator/secretsmanager/contents`` (GET) lists every secret of every account with
+every version's value, deleted secrets included (``maestro_emulator/secretsmanager_contents.py``).
 
 ``--iot-data-broker PATH`` (or ``MAESTRO_EMULATOR_IOT_DATA_BROKER``) also runs
 the IoT Core data plane: the MQTT broker built from ``iot_data/``, which
@@ -84,15 +86,16 @@ def build_app() -> Callable[..., Iterable[bytes]]:
         create_backend_app,
     )
 
-    from maestro_emulator import call_control, call_log, faults, iot_data, sts_sessions
+    from maestro_emulator import call_control, call_log, faults, iot_data, secretsmanager_contents, sts_sessions
 
     maestro_emulator.install()
     # Counted outermost, so a call failed by an injected fault is still a call made; the
     # broker's control calls are answered before either, so they are never counted or failed.
     # The ordered call trace and its step rules (call_control) see the answers faults.py gives.
-    return iot_data.wrap(
+    # The secrets' contents (a test's view of what is at rest, not an AWS call) likewise.
+    return iot_data.wrap(secretsmanager_contents.wrap(
         call_log.wrap(call_control.wrap(faults.wrap(sts_sessions.wrap(_config_app(DomainDispatcherApplication(create_backend_app))))))
-    )
+    ))
 
 
 def _control_url(host: str, port: int) -> str:

@@ -136,10 +136,12 @@ def test_secret_deleted_out_of_band_is_restored_with_a_new_pending_key(config_wo
     first = ws.state_resource(ADDRESS)
     management.secretsmanager.delete_secret(SecretId=first["secret_arn"], RecoveryWindowInDays=7)
 
-    ws.assert_plan_changes({ADDRESS: "create"})
+    # The secret state records (same ARN) is ours to restore: the plan rotates the key in place.
+    ws.assert_plan_changes({ADDRESS: "update"})
     ws.apply()
     ws.assert_plan_empty()
     second = ws.state_resource(ADDRESS)
+    assert second["secret_arn"] == first["secret_arn"]
     assert creds.deletion_scheduled(management, second["secret_arn"]) is None
     assert second["public_key_fingerprint"] != first["public_key_fingerprint"]
     # What the restored secret served stays current; the new key waits as AWSPENDING.

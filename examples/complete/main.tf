@@ -36,6 +36,21 @@ variable "management_role_arn" {
   default     = "arn:aws:iam::987654321098:role/maestro-management"
 }
 
+# Written down apart from the role ARNs on purpose: each provider block allows only its own
+# account, so role ARNs swapped between the blocks (or pointing at a wrong account) are refused
+# before any AWS write, and each resource is checked at plan against the account it names.
+variable "regional_account_id" {
+  description = "The regional account: the regional role's account."
+  type        = string
+  default     = "123456789012"
+}
+
+variable "management_account_id" {
+  description = "The management account: the management role's account."
+  type        = string
+  default     = "987654321098"
+}
+
 variable "server_name" {
   description = "Name of the Maestro server deployment; names its IoT policy and IAM role."
   type        = string
@@ -76,15 +91,13 @@ variable "aws_endpoint" {
 }
 
 locals {
-  # Each account ID is the one its role lives in, so it is written down only once.
-  regional_account_id   = split(":", var.regional_role_arn)[4]
-  management_account_id = split(":", var.management_role_arn)[4]
-  endpoints             = var.aws_endpoint == null ? [] : [var.aws_endpoint]
+  endpoints = var.aws_endpoint == null ? [] : [var.aws_endpoint]
 }
 
 provider "maestro" {
-  alias  = "regional"
-  region = var.region
+  alias               = "regional"
+  region              = var.region
+  allowed_account_ids = [var.regional_account_id]
 
   assume_role {
     role_arn     = var.regional_role_arn
@@ -104,8 +117,9 @@ provider "maestro" {
 }
 
 provider "maestro" {
-  alias  = "management"
-  region = var.region
+  alias               = "management"
+  region              = var.region
+  allowed_account_ids = [var.management_account_id]
 
   assume_role {
     role_arn     = var.management_role_arn
@@ -169,7 +183,7 @@ resource "maestro_consumer" "agent" {
 
   consumer_id           = each.key
   csr_pem               = maestro_agent_key.agent[each.key].csr_pem
-  management_account_id = local.management_account_id
+  management_account_id = var.management_account_id
   topic_prefix          = maestro_server_identity.server.topic_prefix
 
   # After a rotation the old certificate stays ACTIVE this long, so agents still holding the
@@ -184,7 +198,7 @@ resource "maestro_agent_identity" "agent" {
   provider = maestro.management
 
   cluster_id          = each.key
-  regional_account_id = local.regional_account_id
+  regional_account_id = var.regional_account_id
   eks_cluster_name    = each.value
 
   # From the key rather than a literal, so the two cannot name different secrets.

@@ -171,8 +171,8 @@ mod tests {
 
     #[test]
     fn amazon_root_ca_1_has_its_published_fingerprint() {
-        let (item, _) = rustls_pemfile::read_one_from_slice(AMAZON_ROOT_CA_1.as_bytes()).unwrap().unwrap();
-        let rustls_pemfile::Item::X509Certificate(der) = item else { panic!("not a certificate") };
+        use rustls_pki_types::pem::PemObject;
+        let der = rustls_pki_types::CertificateDer::from_pem_slice(AMAZON_ROOT_CA_1.as_bytes()).unwrap();
         assert_eq!(keys::public_key_fingerprint(&der), "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e");
     }
 

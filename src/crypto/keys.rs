@@ -8,9 +8,10 @@
 
 use super::{CryptoError, SecretString};
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
-use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
+use rcgen::{CertificateParams, DistinguishedName, DnType, PublicKeyData, SignatureAlgorithm};
 use std::fmt;
 use std::str::FromStr;
+use zeroize::Zeroizing;
 
 /// The key types the provider generates. All four are accepted by CreateCertificateFromCsr and
 /// by the Maestro agent's TLS stack.
@@ -50,6 +51,16 @@ impl KeyAlgorithm {
             KeyAlgorithm::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
             KeyAlgorithm::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
             KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 => &rcgen::PKCS_RSA_SHA256,
+        }
+    }
+
+    /// The aws-lc-rs signing algorithm of an EC key (the same digest as above, ASN.1 signatures
+    /// as X.509 wants them); `None` for RSA.
+    fn ecdsa_signing(self) -> Option<&'static signature::EcdsaSigningAlgorithm> {
+        match self {
+            KeyAlgorithm::EcdsaP256 => Some(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+            KeyAlgorithm::EcdsaP384 => Some(&signature::ECDSA_P384_SHA384_ASN1_SIGNING),
+            KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 => None,
         }
     }
 }
@@ -98,23 +109,26 @@ impl GeneratedKey {
     }
 
     /// Loads a key read back from the credential secret (read, import, rotation checks). The
-    /// algorithm is recovered from the public key, so a key of a type we would not generate is
+    /// algorithm is recovered from the key itself, so a key of a type we would not generate is
     /// refused rather than guessed at.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, CryptoError> {
-        let kp = KeyPair::from_pem(pem).map_err(|_| CryptoError::Pem { what: "the private key", detail: String::new() })?;
-        let spki_der = kp.subject_public_key_info();
-        let algorithm = spki_algorithm(&spki_der).ok_or(CryptoError::UnsupportedKey { what: "the private key" })?;
+        let der = private_key_block(pem)?;
+        let signer = Signer::load(&der)?;
         // Re-encode rather than keep the caller's text: a PKCS#1 or SEC1 key read from a
-        // hand-made secret becomes PKCS#8 like the ones we generate.
-        let private_key_pem = SecretString::new(kp.serialize_pem());
-        Ok(GeneratedKey { algorithm, private_key_pem, spki_der })
+        // hand-made secret becomes PKCS#8 like the ones we generate (a PKCS#8 key keeps its bytes).
+        let is_pkcs8 = matches!(rustls_pki_types::PrivateKeyDer::try_from(der.as_slice()), Ok(rustls_pki_types::PrivateKeyDer::Pkcs8(_)));
+        let pkcs8 = if is_pkcs8 { der } else { signer.pkcs8()? };
+        Ok(GeneratedKey { algorithm: signer.algorithm, private_key_pem: pkcs8_pem(&pkcs8), spki_der: signer.subject_public_key_info() })
     }
 
-    /// An rcgen signer for this key. rcgen keeps its own copy of the DER which it does not
-    /// wipe, so signers are built only for the moment they are needed and dropped at once.
-    fn signer(&self) -> Result<KeyPair, CryptoError> {
-        KeyPair::from_pem_and_sign_algo(self.private_key_pem.expose(), self.algorithm.signature_algorithm())
-            .map_err(|_| CryptoError::Pem { what: "the private key", detail: String::new() })
+    /// A signer for this key, loaded from the PEM into aws-lc-rs (see [`Signer`]) for the moment
+    /// it is needed.
+    fn signer(&self) -> Result<Signer, CryptoError> {
+        let signer = Signer::load(&private_key_block(self.private_key_pem.expose())?)?;
+        if signer.algorithm != self.algorithm {
+            return Err(CryptoError::UnsupportedKey { what: "the private key" });
+        }
+        Ok(signer)
     }
 }
 
@@ -129,15 +143,165 @@ impl fmt::Debug for GeneratedKey {
 }
 
 /// Generates a fresh key pair from the operating system's randomness (aws-lc-rs).
+///
+/// The key is made by aws-lc-rs, not by rcgen: rcgen's `KeyPair` keeps a copy of the PKCS#8 DER
+/// that is never wiped (rcgen 0.14 has no zeroize support). aws-lc-rs wipes its buffers, the
+/// DER we take from it is held in [`Zeroizing`], and the PEM is written straight into the
+/// [`SecretString`] that wipes it.
 pub fn generate(algorithm: KeyAlgorithm) -> Result<GeneratedKey, CryptoError> {
-    let sign_alg = algorithm.signature_algorithm();
-    let kp = match algorithm {
-        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => KeyPair::generate_for(sign_alg),
-        KeyAlgorithm::Rsa2048 => KeyPair::generate_rsa_for(sign_alg, RsaKeySize::_2048),
-        KeyAlgorithm::Rsa3072 => KeyPair::generate_rsa_for(sign_alg, RsaKeySize::_3072),
+    let failed = |e: aws_lc_rs::error::Unspecified| CryptoError::KeyGeneration(e.to_string());
+    let signer = match algorithm {
+        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => {
+            Signer::ec(signature::EcdsaKeyPair::generate(algorithm.ecdsa_signing().expect("an EC algorithm")).map_err(failed)?, algorithm)
+        }
+        KeyAlgorithm::Rsa2048 => Signer::rsa(aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(failed)?)?,
+        KeyAlgorithm::Rsa3072 => Signer::rsa(aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa3072).map_err(failed)?)?,
+    };
+    Ok(GeneratedKey { algorithm, private_key_pem: pkcs8_pem(&signer.pkcs8()?), spki_der: signer.subject_public_key_info() })
+}
+
+/// A private key loaded into aws-lc-rs — which wipes the memory it frees — as rcgen's signer.
+/// rcgen's own `KeyPair` is not used for private keys: it keeps a copy of the PKCS#8 DER that it
+/// never wipes.
+struct Signer {
+    key: SignerKey,
+    /// The raw public key (EC point or PKCS#1 RSAPublicKey), what rcgen puts in an SPKI.
+    public_key: Vec<u8>,
+    algorithm: KeyAlgorithm,
+}
+
+enum SignerKey {
+    Ec(signature::EcdsaKeyPair),
+    Rsa(aws_lc_rs::rsa::KeyPair),
+}
+
+impl Signer {
+    fn ec(key: signature::EcdsaKeyPair, algorithm: KeyAlgorithm) -> Signer {
+        use signature::KeyPair as _;
+        let public_key = key.public_key().as_ref().to_vec();
+        Signer { key: SignerKey::Ec(key), public_key, algorithm }
     }
-    .map_err(|e| CryptoError::KeyGeneration(e.to_string()))?;
-    Ok(GeneratedKey { algorithm, private_key_pem: SecretString::new(kp.serialize_pem()), spki_der: kp.subject_public_key_info() })
+
+    /// Only the two sizes we generate are taken.
+    fn rsa(key: aws_lc_rs::rsa::KeyPair) -> Result<Signer, CryptoError> {
+        use signature::KeyPair as _;
+        let algorithm = match key.public_modulus_len() {
+            256 => KeyAlgorithm::Rsa2048,
+            384 => KeyAlgorithm::Rsa3072,
+            _ => return Err(CryptoError::UnsupportedKey { what: "the private key" }),
+        };
+        let public_key = key.public_key().as_ref().to_vec();
+        Ok(Signer { key: SignerKey::Rsa(key), public_key, algorithm })
+    }
+
+    /// Loads a key of one of our four types from its DER: PKCS#8, or PKCS#1 (RSA) or SEC1 (EC)
+    /// from a hand-made secret. Errors never quote the input.
+    fn load(der: &[u8]) -> Result<Signer, CryptoError> {
+        use rustls_pki_types::PrivateKeyDer;
+        const WHAT: &str = "the private key";
+        let format = PrivateKeyDer::try_from(der).map_err(|_| CryptoError::Pem { what: WHAT, detail: String::new() })?;
+        if matches!(format, PrivateKeyDer::Pkcs8(_) | PrivateKeyDer::Sec1(_)) {
+            for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384] {
+                let alg = algorithm.ecdsa_signing().expect("an EC algorithm");
+                if let Ok(key) = signature::EcdsaKeyPair::from_private_key_der(alg, der) {
+                    return Ok(Signer::ec(key, algorithm));
+                }
+            }
+        }
+        let rsa = match format {
+            PrivateKeyDer::Pkcs8(_) => aws_lc_rs::rsa::KeyPair::from_pkcs8(der),
+            PrivateKeyDer::Pkcs1(_) => aws_lc_rs::rsa::KeyPair::from_der(der),
+            _ => return Err(CryptoError::UnsupportedKey { what: WHAT }),
+        };
+        // A well-formed key of another type (P-521, Ed25519, RSA 4096) is unsupported.
+        Signer::rsa(rsa.map_err(|_| CryptoError::UnsupportedKey { what: WHAT })?)
+    }
+
+    /// The key as PKCS#8 DER, in memory wiped on drop (aws-lc-rs wipes its own copy too).
+    fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+        let failed = |_| CryptoError::KeyGeneration("encoding the private key as PKCS#8".to_string());
+        Ok(Zeroizing::new(match &self.key {
+            SignerKey::Ec(key) => key.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+            SignerKey::Rsa(key) => AsDer::<Pkcs8V1Der<'static>>::as_der(key).map_err(failed)?.as_ref().to_vec(),
+        }))
+    }
+}
+
+impl PublicKeyData for Signer {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public_key
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.algorithm.signature_algorithm()
+    }
+}
+
+impl rcgen::SigningKey for Signer {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        match &self.key {
+            SignerKey::Ec(key) => key.sign(&rng, msg).map(|sig| sig.as_ref().to_vec()),
+            SignerKey::Rsa(key) => {
+                let mut sig = vec![0; key.public_modulus_len()];
+                key.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig).map(|()| sig)
+            }
+        }
+        .map_err(|_| rcgen::Error::RingUnspecified)
+    }
+}
+
+/// PKCS#8 DER as PEM (`-----BEGIN PRIVATE KEY-----`, 64-character lines, as rcgen writes it),
+/// encoded straight into a string of the exact size, so no intermediate copy is left unwiped.
+fn pkcs8_pem(der: &[u8]) -> SecretString {
+    use base64::Engine;
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----\n";
+    const END: &str = "-----END PRIVATE KEY-----\n";
+    // 48 bytes make one full line of 64 characters; only the last line is padded.
+    let lines = der.len().div_ceil(48);
+    let mut pem = String::with_capacity(BEGIN.len() + der.len().div_ceil(3) * 4 + lines + END.len());
+    pem.push_str(BEGIN);
+    for chunk in der.chunks(48) {
+        base64::engine::general_purpose::STANDARD.encode_string(chunk, &mut pem);
+        pem.push('\n');
+    }
+    pem.push_str(END);
+    debug_assert_eq!(pem.len(), pem.capacity(), "the PEM was reallocated, leaving a copy behind");
+    SecretString::new(pem)
+}
+
+/// The DER of the first private-key block (`PRIVATE KEY`, `RSA PRIVATE KEY` or `EC PRIVATE
+/// KEY`) of a PEM text, decoded into buffers sized once and wiped on drop. Errors never quote
+/// the text.
+fn private_key_block(text: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    use base64::Engine;
+    let bad = || CryptoError::Pem { what: "the private key", detail: String::new() };
+    let mut lines = text.lines().map(str::trim);
+    let label = loop {
+        let line = lines.next().ok_or_else(bad)?;
+        if let Some(label @ ("PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY")) =
+            line.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----"))
+        {
+            break label;
+        }
+    };
+    let mut b64 = Zeroizing::new(Vec::with_capacity(text.len()));
+    loop {
+        let line = lines.next().ok_or_else(bad)?;
+        if line.strip_prefix("-----END ").and_then(|l| l.strip_suffix("-----")) == Some(label) {
+            break;
+        }
+        // Headers (`Proc-Type: 4,ENCRYPTED`) mean an encrypted key, which we cannot read.
+        if line.contains(':') {
+            return Err(bad());
+        }
+        b64.extend(line.bytes());
+    }
+    let mut der = Zeroizing::new(vec![0u8; b64.len().div_ceil(4) * 3]);
+    let n = base64::engine::general_purpose::STANDARD.decode_slice(b64.as_slice(), der.as_mut_slice()).map_err(|_| bad())?;
+    der.truncate(n);
+    Ok(der)
 }
 
 /// A PKCS#10 CSR for `key` whose subject is just `CN=<common_name>` (the agent's MQTT client
@@ -342,23 +506,20 @@ enum PemKind {
 /// The DER of the first PEM block of the wanted kind. Errors name what was expected but never
 /// echo the text, which might be a private key pasted into the wrong field.
 fn pem_block(text: &str, what: &'static str, kind: PemKind) -> Result<Vec<u8>, CryptoError> {
-    let mut input = text.as_bytes();
-    loop {
-        match rustls_pemfile::read_one_from_slice(input) {
-            Ok(Some((item, rest))) => {
-                match (item, &kind) {
-                    (rustls_pemfile::Item::Csr(der), PemKind::Csr) => return Ok(der.to_vec()),
-                    (rustls_pemfile::Item::X509Certificate(der), PemKind::Certificate) => return Ok(der.to_vec()),
-                    _ => {}
-                }
-                input = rest;
-            }
-            Ok(None) => {
-                let label = if kind == PemKind::Csr { "CERTIFICATE REQUEST" } else { "CERTIFICATE" };
-                return Err(CryptoError::Pem { what, detail: format!(": no {label} block found") });
-            }
-            Err(_) => return Err(CryptoError::Pem { what, detail: String::new() }),
+    use rustls_pki_types::pem::{Error as PemError, PemObject};
+    use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
+    // Blocks of other kinds (a key pasted before the CSR, say) are passed over.
+    let found = match kind {
+        PemKind::Csr => CertificateSigningRequestDer::from_pem_slice(text.as_bytes()).map(|der| der.as_ref().to_vec()),
+        PemKind::Certificate => CertificateDer::from_pem_slice(text.as_bytes()).map(|der| der.as_ref().to_vec()),
+    };
+    match found {
+        Ok(der) => Ok(der),
+        Err(PemError::NoItemsFound) => {
+            let label = if kind == PemKind::Csr { "CERTIFICATE REQUEST" } else { "CERTIFICATE" };
+            Err(CryptoError::Pem { what, detail: format!(": no {label} block found") })
         }
+        Err(_) => Err(CryptoError::Pem { what, detail: String::new() }),
     }
 }
 
@@ -456,7 +617,7 @@ mod tests {
         let info = inspect_csr(csr_pem).unwrap();
         let public =
             PublicOnly { raw: spki_subject_public_key(&info.spki_der).unwrap().to_vec(), alg: info.algorithm.signature_algorithm() };
-        let ca_key = KeyPair::generate().unwrap();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
@@ -540,6 +701,66 @@ mod tests {
         }
         let err = GeneratedKey::from_pkcs8_pem("not a key").unwrap_err().to_string();
         assert!(!err.contains("not a key"), "errors must not echo their input: {err}");
+    }
+
+    #[test]
+    fn our_pem_is_the_one_rcgen_writes_and_reads_back() {
+        for alg in KeyAlgorithm::ALL {
+            let key = generate(alg).unwrap();
+            let der = private_key_block(key.private_key_pem().expose()).unwrap();
+            // The same text rcgen's serialize_pem made before keys were generated without it.
+            let rcgen_pair = rcgen::KeyPair::try_from(der.as_slice()).unwrap();
+            assert_eq!(rcgen_pair.serialize_pem(), key.private_key_pem().expose(), "{alg}");
+            assert_eq!(rcgen_pair.subject_public_key_info(), key.spki_der(), "{alg}: the same SPKI, so the same fingerprint");
+        }
+        // One line of exactly 64 characters, and a short last one.
+        let pem = pkcs8_pem(&[7u8; 50]);
+        let lines: Vec<&str> = pem.expose().lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!((lines[1].len(), lines[2].len()), (64, 4));
+    }
+
+    #[test]
+    fn keys_in_pkcs1_or_sec1_are_read_and_become_pkcs8() {
+        use aws_lc_rs::encoding::{AsDer, EcPrivateKeyRfc5915Der};
+        let ec = signature::EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_ASN1_SIGNING).unwrap();
+        let sec1: EcPrivateKeyRfc5915Der = ec.private_key().as_der().unwrap();
+        let loaded = GeneratedKey::from_pkcs8_pem(&pem_text("EC PRIVATE KEY", sec1.as_ref())).unwrap();
+        assert_eq!(loaded.algorithm(), KeyAlgorithm::EcdsaP384);
+        assert!(loaded.private_key_pem().expose().starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert_eq!(loaded.spki_der(), GeneratedKey::from_pkcs8_pem(loaded.private_key_pem().expose()).unwrap().spki_der());
+        // The key still signs CSRs for itself.
+        assert!(csr_matches_key(&csr_pem(&loaded, "c").unwrap(), &loaded));
+
+        // PKCS#1: the RSAPrivateKey inside a PKCS#8 we generate (its last element, an OCTET STRING).
+        let rsa = generate(KeyAlgorithm::Rsa2048).unwrap();
+        let pkcs8 = private_key_block(rsa.private_key_pem().expose()).unwrap();
+        let (outer, _) = der::read(&pkcs8).unwrap();
+        let (_version, rest) = der::read(outer.content).unwrap();
+        let (_alg, rest) = der::read(rest).unwrap();
+        let (octets, _) = der::read(rest).unwrap();
+        let loaded = GeneratedKey::from_pkcs8_pem(&pem_text("RSA PRIVATE KEY", octets.content)).unwrap();
+        assert_eq!(loaded.algorithm(), KeyAlgorithm::Rsa2048);
+        assert_eq!(loaded.spki_der(), rsa.spki_der());
+        assert_eq!(loaded.private_key_pem(), rsa.private_key_pem(), "re-encoded as the same PKCS#8");
+    }
+
+    #[test]
+    fn keys_we_would_not_generate_are_refused_without_echoing_them() {
+        // A P-521 key, well-formed but not one of ours.
+        let p521 = signature::EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_ASN1_SIGNING).unwrap();
+        let pem = pem_text("PRIVATE KEY", p521.to_pkcs8v1().unwrap().as_ref());
+        let err = GeneratedKey::from_pkcs8_pem(&pem).unwrap_err();
+        assert_eq!(err, CryptoError::UnsupportedKey { what: "the private key" });
+        // An encrypted key, and garbage inside the armour.
+        let encrypted =
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert!(GeneratedKey::from_pkcs8_pem(encrypted).is_err());
+        let garbage = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXRleHQ=\n-----END PRIVATE KEY-----\n";
+        let err = GeneratedKey::from_pkcs8_pem(garbage).unwrap_err().to_string();
+        assert!(!err.contains("c2VjcmV0") && !err.contains("secret-text"), "{err}");
+        // A certificate where a key should be.
+        assert!(GeneratedKey::from_pkcs8_pem(crate::crypto::AMAZON_ROOT_CA_1).is_err());
     }
 
     #[test]

@@ -1,9 +1,45 @@
 //! Reusable attribute validators. Each returns a message that says what is accepted, so the
 //! user can fix the value without reading the documentation.
+//!
+//! Most messages also quote the refused value (`got "..."`), which helps with values computed by
+//! expressions. A sensitive attribute's value must never be quoted, and removing it from a
+//! message afterwards is not reliable (a quoted value is escaped: a token read with `file()` ends
+//! in a newline that a quote shows as `\n`; a list or map is quoted element by element). So a
+//! sensitive attribute takes only validators built with [`opaque`], whose check sees the value as
+//! an [`Opaque`]: it can be measured and tested but has no `Debug` or `Display` and cannot be
+//! turned back into text, so no message can contain it. [`length`] is one of them. A test below
+//! walks every schema of the provider and fails if a sensitive attribute has a validator that
+//! echoes its value.
 
 use super::schema::Validator;
 use super::value::Value;
 use std::sync::Arc;
+
+/// A string value that a validator may check but not quote: no `Debug`, no `Display`, no
+/// accessor that returns the text; only its length and yes/no answers about it.
+pub struct Opaque<'a>(&'a str);
+
+impl Opaque<'_> {
+    /// Length in characters (what Terraform's `length()` counts).
+    pub fn char_count(&self) -> usize {
+        self.0.chars().count()
+    }
+
+    /// Whether the text passes `test`; only the answer comes out.
+    pub fn satisfies(&self, test: impl FnOnce(&str) -> bool) -> bool {
+        test(self.0)
+    }
+}
+
+/// A validator fit for a sensitive attribute: `check` sees a string value only as an [`Opaque`],
+/// so its message is made from the rule and the value's length at most, never from the value.
+/// Values that are not strings are left to type checking.
+pub fn opaque(check: impl Fn(Opaque<'_>) -> Result<(), String> + Send + Sync + 'static) -> Validator {
+    Arc::new(move |v: &Value| match v {
+        Value::String(s) => check(Opaque(s)),
+        _ => Ok(()),
+    })
+}
 
 fn on_string(check: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static) -> Validator {
     Arc::new(move |v: &Value| match v {
@@ -17,12 +53,13 @@ pub fn rule(check: fn(&str) -> Result<(), String>) -> Validator {
     on_string(check)
 }
 
-/// Length in characters between `min` and `max` inclusive.
+/// Length in characters between `min` and `max` inclusive. Built with [`opaque`], so it may be
+/// used on sensitive attributes: the message gives the length, never the value.
 pub fn length(min: usize, max: usize) -> Validator {
-    on_string(move |s| {
-        let n = s.chars().count();
+    opaque(move |s| {
+        let n = s.char_count();
         if n < min || n > max {
-            Err(format!("must be between {min} and {max} characters long, got {n} ({s:?})"))
+            Err(format!("must be between {min} and {max} characters long, got {n}"))
         } else {
             Ok(())
         }
@@ -350,5 +387,135 @@ mod tests {
     #[test]
     fn non_strings_are_left_to_type_checking() {
         assert!(length(1, 2)(&Value::Null).is_ok());
+    }
+
+    /// Tokens as they arrive: with the newline `file()` keeps, quotes, a backslash, non-ASCII
+    /// and control characters; all of which a `{:?}` quote would show escaped.
+    const SECRETS: &[&str] = &["s3cr3t-T0ken-value\n", "ey\"J0\"\\b.c\td", "tökén-ünïcode-\u{1}-\u{7f}", "x", ""];
+
+    /// True when `message` shows `secret` in any form: as is, quoted or escaped, or any run of
+    /// 6 or more of its characters.
+    fn leaks(message: &str, secret: &str) -> bool {
+        let debug = format!("{secret:?}");
+        let escaped = &debug[1..debug.len() - 1];
+        let forms = [secret, debug.as_str(), escaped, &secret.escape_default().to_string()];
+        if forms.iter().any(|f| f.chars().count() >= 2 && message.contains(f)) {
+            return true;
+        }
+        let chars: Vec<char> = secret.chars().collect();
+        chars.windows(6).any(|w| message.contains(&w.iter().collect::<String>()))
+    }
+
+    #[test]
+    fn the_leak_check_sees_escaped_quotes() {
+        // What a quoting validator says about the token with a newline: caught although the raw
+        // token (with its real newline) does not occur in it.
+        let message = format!("must be short, got {:?}", SECRETS[0]);
+        assert!(!message.contains(SECRETS[0]));
+        assert!(leaks(&message, SECRETS[0]));
+        assert!(!leaks("must be between 4 and 8 characters long, got 19", SECRETS[0]));
+    }
+
+    #[test]
+    fn opaque_validators_never_quote_the_value() {
+        for secret in SECRETS {
+            let refused = length(30, 40)(&Value::string(*secret)).unwrap_err();
+            assert!(refused.contains("between 30 and 40 characters"), "{refused}");
+            assert!(!leaks(&refused, secret), "{refused}");
+        }
+        let custom = opaque(|s| if s.satisfies(|t| t.starts_with("ey")) { Ok(()) } else { Err("must be a JWT".into()) });
+        assert!(custom(&Value::string("eyJ.x.y")).is_ok());
+        assert_eq!(custom(&Value::string("s3cr3t-T0ken")), Err("must be a JWT".to_string()));
+    }
+
+    #[test]
+    fn quoting_validators_do_quote_so_they_are_not_for_sensitive_attributes() {
+        // The contrast that makes the schema walk below meaningful.
+        let refused = digits(12)(&Value::string(SECRETS[0])).unwrap_err();
+        assert!(leaks(&refused, SECRETS[0]), "{refused}");
+    }
+
+    /// Every sensitive attribute of every schema the provider serves, with its path.
+    #[cfg(feature = "aws")]
+    fn sensitive_attributes() -> Vec<(String, crate::framework::schema::Attribute)> {
+        use crate::framework::provider::Provider;
+        use crate::framework::schema::{Attribute, AttributeKind, Block};
+        fn walk(path: &str, block: &Block, out: &mut Vec<(String, Attribute)>) {
+            for a in &block.attributes {
+                collect(&format!("{path}.{}", a.name), a, out);
+            }
+            for b in &block.blocks {
+                walk(&format!("{path}.{}", b.name), &b.block, out);
+            }
+        }
+        fn collect(path: &str, a: &Attribute, out: &mut Vec<(String, Attribute)>) {
+            if a.sensitive {
+                out.push((path.to_string(), a.clone()));
+            }
+            if let AttributeKind::Nested { attributes, .. } = &a.kind {
+                for inner in attributes {
+                    // Inside a sensitive attribute, everything is sensitive.
+                    let mut inner = inner.clone();
+                    inner.sensitive |= a.sensitive;
+                    collect(&format!("{path}.{}", inner.name), &inner, out);
+                }
+            }
+        }
+        let p = crate::maestro_provider();
+        let mut out = Vec::new();
+        walk("provider", &p.schema().block, &mut out);
+        for r in p.resources() {
+            walk(&format!("resource {}", r.type_name()), &r.schema().block, &mut out);
+        }
+        for d in p.data_sources() {
+            walk(&format!("data {}", d.type_name()), &d.schema().block, &mut out);
+        }
+        for e in p.ephemeral_resources() {
+            walk(&format!("ephemeral {}", e.type_name()), &e.schema().block, &mut out);
+        }
+        for l in p.list_resources() {
+            walk(&format!("list {}", l.type_name()), &l.schema().block, &mut out);
+        }
+        for a in p.actions() {
+            walk(&format!("action {}", a.type_name()), &a.schema().block, &mut out);
+        }
+        out
+    }
+
+    /// Values of a type made of the secrets: strings, and collections whose keys and elements are.
+    #[cfg(feature = "aws")]
+    fn secret_values(ty: &crate::framework::value::Type) -> Vec<Value> {
+        use crate::framework::value::Type;
+        match ty {
+            Type::List(e) | Type::Set(e) => secret_values(e).into_iter().map(|v| Value::List(vec![v.clone(), v])).collect(),
+            Type::Map(e) => secret_values(e).into_iter().zip(SECRETS).map(|(v, k)| Value::Map([(k.to_string(), v)].into())).collect(),
+            Type::Object(attrs) => SECRETS
+                .iter()
+                .map(|s| {
+                    Value::Map(attrs.iter().map(|(name, t)| (name.clone(), secret_values(t).pop().unwrap_or(Value::string(*s)))).collect())
+                })
+                .collect(),
+            _ => SECRETS.iter().map(|s| Value::string(*s)).collect(),
+        }
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn no_validator_of_a_sensitive_attribute_echoes_its_value() {
+        let attributes = sensitive_attributes();
+        // The provider has sensitive attributes with validators (web_identity_token); a walk that
+        // found none would prove nothing.
+        assert!(attributes.iter().any(|(_, a)| !a.validators.is_empty()), "no sensitive attribute with validators found");
+        for (path, attr) in &attributes {
+            for (i, validator) in attr.validators.iter().enumerate() {
+                for value in secret_values(&attr.value_type()) {
+                    if let Err(message) = validator(&value) {
+                        for secret in SECRETS {
+                            assert!(!leaks(&message, secret), "{path}: validator {i} quotes the sensitive value: {message}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

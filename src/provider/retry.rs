@@ -4,6 +4,7 @@
 //! It also retries throttling for calls whose SDK retry is off because resending them blindly
 //! is unsafe (CreateCertificateFromCsr). Every retry loop of the provider is here.
 
+use crate::framework::cancel::{self, Canceller};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -56,7 +57,29 @@ where
 /// Calls `op` again, after a growing delay, while it fails with an error `should_retry`
 /// accepts, within `backoff`'s limits, and until the CLI asks us to stop; returns the first
 /// success or the last error.
-pub async fn retry_while<T, E, F, Fut>(what: &str, backoff: Backoff, should_retry: impl Fn(&E) -> bool, mut op: F) -> Result<T, E>
+pub async fn retry_while<T, E, F, Fut>(what: &str, backoff: Backoff, should_retry: impl Fn(&E) -> bool, op: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    retry_until_stopped(cancel::process(), what, backoff, should_retry, op).await
+}
+
+/// Waits for `delay` between two attempts of something AWS may accept later (a re-send, a poll),
+/// unless the CLI asks us to stop (StopProvider) first: then it returns at once, with `false`.
+/// Callers give up on `false` rather than try again.
+pub async fn sleep_unless_stopped(delay: Duration) -> bool {
+    cancel::sleep(delay).await
+}
+
+/// [`retry_while`] with the stop signal passed in, so tests can stop their own.
+async fn retry_until_stopped<T, E, F, Fut>(
+    stop: &Canceller,
+    what: &str,
+    backoff: Backoff,
+    should_retry: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -71,11 +94,16 @@ where
                 if should_retry(&e)
                     && attempt < backoff.max_attempts
                     && backoff.deadline.is_none_or(|d| start.elapsed() + delay < d)
-                    && !crate::framework::cancel::is_stopped() =>
+                    && !stop.is_stopped() =>
             {
                 let wait = jittered(delay);
                 tracing::debug!(what, attempt, delay_ms = wait.as_millis() as u64, "retrying after a transient error");
-                tokio::time::sleep(wait).await;
+                if !stop.sleep(wait).await {
+                    // StopProvider arrived during the wait: give up with the last error now,
+                    // not after the delay and one more call.
+                    tracing::debug!(what, attempt, "retry abandoned: the CLI asked the provider to stop");
+                    return Err(e);
+                }
                 delay = (delay * 2).min(Duration::from_secs(10));
                 attempt += 1;
             }
@@ -156,6 +184,57 @@ mod tests {
         .await;
         assert_eq!(r, Err("not yet"));
         assert!(calls.get() >= 2 && calls.get() < 10, "{}", calls.get());
+    }
+
+    #[tokio::test]
+    async fn a_stop_during_the_wait_ends_the_retries_at_once() {
+        let stop = std::sync::Arc::new(Canceller::new());
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        // A first delay far longer than the test may take: only the stop can end the wait.
+        let backoff = Backoff { first_delay: Duration::from_secs(600), ..Backoff::until(Duration::from_secs(3600)) };
+        let task = {
+            let (stop, calls) = (stop.clone(), calls.clone());
+            tokio::spawn(async move {
+                retry_until_stopped(
+                    &stop,
+                    "t",
+                    backoff,
+                    |_| true,
+                    || {
+                        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        async { Err::<(), _>("not yet") }
+                    },
+                )
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let start = Instant::now();
+        stop.stop();
+        let r = tokio::time::timeout(Duration::from_secs(5), task).await.expect("the stop ends the wait").unwrap();
+        assert_eq!(r, Err("not yet"));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "no call after the stop");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn once_stopped_a_failure_is_not_retried() {
+        let stop = Canceller::new();
+        stop.stop();
+        let calls = Cell::new(0);
+        let r: Result<(), &str> = retry_until_stopped(
+            &stop,
+            "t",
+            fast(Duration::from_secs(60)),
+            |_| true,
+            || {
+                calls.set(calls.get() + 1);
+                async { Err("not yet") }
+            },
+        )
+        .await;
+        assert_eq!(r, Err("not yet"));
+        assert_eq!(calls.get(), 1);
     }
 
     #[tokio::test]

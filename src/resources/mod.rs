@@ -2,6 +2,7 @@
 //! once below. AWS lookups and deletes shared between resources live in `aws`, one module per
 //! service.
 
+mod account_guard;
 mod agent_binding;
 mod agent_credentials;
 mod agent_identity;

@@ -47,6 +47,9 @@ def install() -> None:
             iot_endpoint,
             iot_tags,
             iot_things,
+            secretsmanager_deletion,
+            secretsmanager_kms,
+            secretsmanager_tokens,
             secretsmanager_versions,
             sts_sessions,
         )
@@ -58,6 +61,9 @@ def install() -> None:
             "iot_endpoint": iot_endpoint.install,
             "iot_tags": iot_tags.install,
             "iot_things": iot_things.install,
+            "secretsmanager_deletion": secretsmanager_deletion.install,
+            "secretsmanager_kms": secretsmanager_kms.install,
+            "secretsmanager_tokens": secretsmanager_tokens.install,
             "secretsmanager_versions": secretsmanager_versions.install,
             "sts_sessions": sts_sessions.install,
         }

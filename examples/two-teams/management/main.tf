@@ -23,6 +23,12 @@ variable "management_role_arn" {
   default     = "arn:aws:iam::987654321098:role/maestro-management"
 }
 
+variable "management_account_id" {
+  description = "This team's own account, the role's: the provider refuses credentials that reach any other account."
+  type        = string
+  default     = "987654321098"
+}
+
 variable "regional_account_id" {
   description = "Account whose IoT Core is the MQTT broker (public)."
   type        = string
@@ -66,8 +72,9 @@ variable "aws_endpoint" {
 }
 
 provider "maestro" {
-  alias  = "management"
-  region = var.region
+  alias               = "management"
+  region              = var.region
+  allowed_account_ids = [var.management_account_id]
 
   assume_role {
     role_arn     = var.management_role_arn

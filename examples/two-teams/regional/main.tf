@@ -23,6 +23,12 @@ variable "regional_role_arn" {
   default     = "arn:aws:iam::123456789012:role/maestro-regional"
 }
 
+variable "regional_account_id" {
+  description = "This team's own account, the role's: the provider refuses credentials that reach any other account."
+  type        = string
+  default     = "123456789012"
+}
+
 variable "management_account_id" {
   description = "Account the agent runs in (public)."
   type        = string
@@ -47,8 +53,9 @@ variable "aws_endpoint" {
 }
 
 provider "maestro" {
-  alias  = "regional"
-  region = var.region
+  alias               = "regional"
+  region              = var.region
+  allowed_account_ids = [var.regional_account_id]
 
   assume_role {
     role_arn     = var.regional_role_arn

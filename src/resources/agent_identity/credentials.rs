@@ -8,6 +8,7 @@ use crate::crypto::{AgentConfigSecret, CredentialBundle, SecretString};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::provider::aws_error::has_code;
 use crate::provider::AwsClients;
+use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::{self as secrets, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 use crate::resources::common::{aws_failure, certificate_fingerprint};
 
@@ -150,8 +151,10 @@ async fn install_certificate(c: &AwsClients, spec: &Spec, cert_pem: &str) -> Res
         };
         debug_assert!(complete.is_coherent().unwrap_or(false));
         tracing::info!(secret = %name, from_version = %version, from_stage = stage, fingerprint = %cert_fingerprint, "promoting the agent's bundle with its certificate");
-        let token = secrets::derived_token(&[&version, cert_pem, spec.broker_ca()]);
-        let current = secrets::put(c, &info.arn, &complete.to_secret_string(), &[], Some(token)).await?;
+        // Custody first: the bundle re-writes the key. Its version ID is the bundle's proof.
+        let current =
+            custody::write_key(c, &info, &complete, &spec.cluster_id, None, &[], spec.kms_key_arn.as_deref(), "mqtt_cert_secret_name")
+                .await?;
         if stage == AWSPENDING {
             // AWS keeps AWSPENDING on the promoted key's version; the key is current now.
             let after = secrets::describe(c, &info.arn).await?.unwrap_or_default();

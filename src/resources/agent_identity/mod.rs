@@ -23,11 +23,22 @@ use crate::framework::schema::Schema;
 use crate::framework::state::rename_state_attributes;
 use crate::framework::{Applied, Diagnostics, Plan, Resource, Value};
 use crate::provider::AwsClients;
+use crate::resources::account_guard::{self, Placement, Side};
 use crate::resources::common::{set_all, tag_changes};
 use async_trait::async_trait;
 use model::{Association, Secrets, Spec};
 
 pub struct AgentIdentity;
+
+/// The agent's identity belongs in the management account: planned in the regional account its
+/// `regional_account_id` names (swapped providers), it is refused before the agent's role, its
+/// credential bundle and config could be written there.
+const PLACEMENT: Placement = Placement {
+    resource: "maestro_agent_identity",
+    home: Side::Management,
+    attribute: "regional_account_id",
+    harm: "made the agent's role in the regional account and written the agent's credential bundle and config to its Secrets Manager",
+};
 
 #[async_trait]
 impl Resource<AwsClients> for AgentIdentity {
@@ -50,6 +61,12 @@ impl Resource<AwsClients> for AgentIdentity {
     }
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
+        // Before anything else, so an identity given the regional provider plans nothing there.
+        if let Some(c) = client {
+            if account_guard::refuse(&PLACEMENT, &plan.planned, c, diags) {
+                return;
+            }
+        }
         plan::plan(client.map(Into::into), plan.config, plan.prior, &mut plan.planned, diags);
     }
 
@@ -152,5 +169,24 @@ impl Resource<AwsClients> for AgentIdentity {
 
     async fn import(&self, c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
         import::import(c, id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PLACEMENT;
+    use crate::framework::Value;
+    use crate::resources::account_guard::check;
+
+    #[test]
+    fn planned_in_its_own_regional_account_the_identity_is_refused_at_regional_account_id() {
+        // The guard's attribute is the schema's, so a rename cannot silently turn it off.
+        assert!(super::schema::schema().block.find_attribute(PLACEMENT.attribute).is_some());
+        let planned = Value::object([(PLACEMENT.attribute, Value::string("123456789012"))]);
+        let error = check(&PLACEMENT, &planned, "123456789012", "").expect("refused");
+        assert!(error.summary.contains("swapped providers?"));
+        assert_eq!(error.attribute.unwrap().to_string(), "regional_account_id");
+        assert!(error.detail.contains("maestro_agent_identity belongs in the management account"), "{}", error.detail);
+        assert_eq!(check(&PLACEMENT, &planned, "987654321098", ""), None);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::model::KEY_ATTRIBUTES;
 use crate::crypto::keys::{GeneratedKey, KeyAlgorithm};
-use crate::framework::{Diagnostics, Value};
+use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding;
 pub(super) use crate::resources::rotation::now_rfc3339;
 use crate::resources::rotation::{self, rotation_due};
@@ -25,6 +25,24 @@ pub(super) fn rotation_planned(prior: &Value, planned: &Value, now: SystemTime) 
             (Some(days), Some(created)) => rotation_due(created, days, now),
             _ => false,
         }
+}
+
+/// A plan that would hand the secret of one cluster's agent to another: `cluster_id` changes
+/// (which replaces the resource) while `secret_name` stays. The replacement would delete the
+/// secret the first agent mounts, and the secret cannot be re-created under that name while
+/// its deletion is pending; typically the state came from importing another agent's secret.
+pub(super) fn shared_secret_across_clusters(prior: &Value, planned: &Value) -> Option<Diagnostic> {
+    let (Some(before), Some(after)) = (prior.get("cluster_id").as_str(), planned.get("cluster_id").as_str()) else { return None };
+    let secret = planned.get("secret_name").as_str().filter(|name| prior.get("secret_name").as_str() == Some(*name))?;
+    (before != after).then(|| {
+        Diagnostic::error(
+            "Secret belongs to another cluster's agent",
+            format!(
+                "Secret {secret} holds the key of cluster {before}'s agent. Changing cluster_id to {after} would replace this resource and delete that secret, which agent {before} mounts. If the state came from importing another agent's secret, remove it from state (state rm) and import this agent's own secret; to move the key to a new cluster, give it a new secret_name as well."
+            ),
+        )
+        .at(AttributePath::root("cluster_id"))
+    })
 }
 
 /// A planned rotation: every attribute of the key is known only after apply.
@@ -49,6 +67,21 @@ mod tests {
         assert!(!rotation_due(&created, 30, at(1_000_000 + 30 * 86_400 - 1)));
         assert!(rotation_due(&created, 30, at(1_000_000 + 30 * 86_400)));
         assert!(!rotation_due("not a time", 1, at(i64::MAX / 2)));
+    }
+
+    #[test]
+    fn a_cluster_change_that_keeps_the_secret_is_refused() {
+        let prior = Value::object([("cluster_id", Value::string("mc-1")), ("secret_name", Value::string("maestro/agent-cert"))]);
+        let mut planned = prior.clone();
+        assert!(shared_secret_across_clusters(&prior, &planned).is_none());
+        planned.set("cluster_id", Value::string("mc-2"));
+        let d = shared_secret_across_clusters(&prior, &planned).expect("refused");
+        assert!(d.detail.contains("mc-1") && d.detail.contains("mc-2"));
+        // With the secret renamed too (the default name follows the cluster) it is a plain replacement.
+        planned.set("secret_name", Value::string("mc-2/maestro/agent-mqtt-cert"));
+        assert!(shared_secret_across_clusters(&prior, &planned).is_none());
+        planned.set("secret_name", Value::Unknown);
+        assert!(shared_secret_across_clusters(&prior, &planned).is_none());
     }
 
     #[test]

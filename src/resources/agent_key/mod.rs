@@ -24,6 +24,7 @@ use crate::framework::schema::Schema;
 use crate::framework::{Applied, Diagnostic, Diagnostics, Plan, Resource, Value};
 use crate::policy::agent_binding;
 use crate::provider::AwsClients;
+use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
 use crate::resources::common::{configured_tags, merge_tags, opt_text, tags_value, text};
 use async_trait::async_trait;
@@ -44,7 +45,7 @@ impl Resource<AwsClients> for AgentKey {
         schema()
     }
 
-    async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, _diags: &mut Diagnostics) {
+    async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         let p = &mut plan.planned;
         if plan.config.get("secret_name").is_null() {
             let name =
@@ -57,6 +58,10 @@ impl Resource<AwsClients> for AgentKey {
             }
         }
         if plan.prior.is_null() {
+            return;
+        }
+        if let Some(d) = key::shared_secret_across_clusters(plan.prior, p) {
+            diags.push(d);
             return;
         }
         if key::rotation_planned(plan.prior, p, SystemTime::now()) {
@@ -74,7 +79,7 @@ impl Resource<AwsClients> for AgentKey {
         let bundle =
             CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
         tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "writing a new agent key");
-        match self.create_secret(c, &spec, &bundle.to_secret_string()).await {
+        match self.create_secret(c, &spec, &bundle).await {
             Ok((arn, version)) => {
                 state.set("id", Value::string(&arn));
                 state.set("secret_arn", Value::String(arn));
@@ -89,10 +94,24 @@ impl Resource<AwsClients> for AgentKey {
     async fn read(&self, c: &AwsClients, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let id = opt_text(state, "secret_arn").unwrap_or_else(|| text(state, "secret_name"));
         let Some(info) = secrets::describe(c, &id).await? else { return Ok(None) };
-        // Deleted out of band (scheduled): plan a create, which restores it and stages a new key.
         if info.scheduled_for_deletion {
-            return Ok(None);
+            // Deleted out of band. The secret this resource recorded (its ARN is unique, so
+            // the proof it is ours) is restored by the rotation the missing key plans; any
+            // other secret of that name is not ours to restore, so plan a create, which
+            // refuses it.
+            if opt_text(state, "secret_arn").as_deref() != Some(info.arn.as_str()) {
+                return Ok(None);
+            }
+            let mut new = state.clone();
+            for name in model::KEY_ATTRIBUTES {
+                new.set(name, Value::Null);
+            }
+            return Ok(Some(new));
         }
+        // A policy or replica put on the secret out of band exposes the key it holds: the
+        // plan stops here, for the user to decide. (A changed KMS key is drift the plan puts
+        // back, so it is not judged here.)
+        custody::check(c, &info, info.kms_key_id.as_deref(), "secret_name", custody::AFTER_WRITE).await?;
         let mut new = state.clone();
         new.set("secret_name", Value::string(&info.name));
         new.set("secret_arn", Value::string(&info.arn));
@@ -109,7 +128,8 @@ impl Resource<AwsClients> for AgentKey {
         // current key, so the CSR changes and the consumer and identity finish the rotation
         // in the next apply, as after a planned rotation.
         if let Some(staged) = info.version_with(AWSPENDING).filter(|v| state.get("key_version_id").as_str() != Some(*v)) {
-            if let Some((key, csr)) = self.staged_key(c, &info.arn, staged, &text(state, "cluster_id")).await? {
+            let recorded = text(state, "public_key_fingerprint");
+            if let Some((key, csr)) = self.staged_key(c, &info, staged, &text(state, "cluster_id"), &recorded).await? {
                 let created = self.version_created(c, &info.arn, staged).await.unwrap_or_else(now_rfc3339);
                 tracing::info!(secret = %info.name, version = staged, fingerprint = %key.fingerprint(), "taking the key staged out of band as the current key");
                 set_key_attributes(&mut new, &key, csr, staged.to_string(), created);
@@ -123,6 +143,11 @@ impl Resource<AwsClients> for AgentKey {
         let spec = Spec::from_value(planned);
         let arn = text(prior, "secret_arn");
         let mut state = planned.clone();
+        if planned.get("csr_pem").is_unknown() {
+            if let Err(d) = self.restore_recorded(c, &arn).await {
+                return Applied::failed(prior.clone(), d);
+            }
+        }
         let current = SecretInfo {
             arn: arn.clone(),
             name: spec.secret_name.clone(),
@@ -141,7 +166,7 @@ impl Resource<AwsClients> for AgentKey {
             let bundle =
                 CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
             tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "staging a rotated agent key as AWSPENDING");
-            match secrets::put(c, &arn, &bundle.to_secret_string(), &[AWSPENDING], None).await {
+            match self.stage_rotated_key(c, &arn, &spec, &bundle).await {
                 Ok(version) => set_key_attributes(&mut state, &key, csr, version, now_rfc3339()),
                 Err(d) => {
                     // Settings may have changed; the key did not. The next plan retries the rotation.

@@ -12,6 +12,7 @@ use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Action, AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::{agent_binding, naming};
 use crate::provider::AwsClients;
+use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::{self as secrets, AWSCURRENT, AWSPENDING};
 use crate::resources::common::{opt_text, secret_name_validator, text};
 use async_trait::async_trait;
@@ -29,6 +30,7 @@ impl Action<AwsClients> for RotateAgentKey {
             Block::new("Stages a new key for one agent now, as the AWSPENDING version of its credential secret, while the current bundle keeps serving. The next apply completes the rotation as a planned one: `maestro_agent_key` takes the staged key, `maestro_consumer` issues its certificate and `maestro_agent_identity` makes the pair current. Configure it with the management-account provider.")
                 .attribute(Attribute::string("cluster_id").required().validate(validators::rule(naming::check_consumer_name)).description("Management cluster identifier (the Maestro consumer name)."))
                 .attribute(Attribute::string("secret_name").optional().validate(secret_name_validator()).description("The credential secret. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`, as `maestro_agent_key` names it."))
+                .attribute(Attribute::string("kms_key_id").optional().validate(validators::kms_key_reference()).description("The KMS key the credential secret is encrypted with, as `maestro_agent_key`'s `kms_key_id` names it. The key is staged only when the secret is under this key (the AWS-managed `aws/secretsmanager` key when unset), has no resource policy and no replicas."))
                 .attribute(Attribute::string("algorithm").optional().validate(validators::one_of(&["ECDSA_P256", "ECDSA_P384", "RSA_2048", "RSA_3072"])).description("Algorithm of the new key. Defaults to the current key's.")),
         )
     }
@@ -46,11 +48,13 @@ impl Action<AwsClients> for RotateAgentKey {
                     .at(AttributePath::root("secret_name")),
                 )
             })?;
-            // The current bundle's CA carries over; its key says the algorithm by default.
+            // The current bundle's CA carries over; its key says the algorithm by default, and
+            // vouches for the new one (so the next refresh takes it: see `custody`).
             let current = match secrets::get_stage(c, &info.arn, AWSCURRENT).await? {
                 Some((_, v)) => CredentialBundle::parse(v.expose()).ok(),
                 None => None,
             };
+            let voucher = current.as_ref().map(|b| SecretString::new(b.private_key.expose().to_string()));
             let algorithm = match opt_text(config, "algorithm") {
                 Some(a) => a.parse().unwrap_or(KeyAlgorithm::EcdsaP256),
                 None => current
@@ -63,7 +67,10 @@ impl Action<AwsClients> for RotateAgentKey {
             progress(format!("generating a new {} key for {cluster_id}", algorithm.as_str()));
             let (key, _csr) = new_key(algorithm, &cluster_id).await?;
             let bundle = CredentialBundle::key_only(SecretString::new(key.private_key_pem().expose().to_string()), ca);
-            let version = secrets::put(c, &info.arn, &bundle.to_secret_string(), &[AWSPENDING], None).await?;
+            let kms_key_id = opt_text(config, "kms_key_id");
+            let version =
+                custody::write_key(c, &info, &bundle, &cluster_id, voucher.as_ref(), &[AWSPENDING], kms_key_id.as_deref(), "secret_name")
+                    .await?;
             progress(format!(
                 "staged key {} as version {version} (AWSPENDING) of {secret}; the next apply completes the rotation",
                 key.fingerprint()

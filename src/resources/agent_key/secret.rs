@@ -1,5 +1,5 @@
-//! The credential secret the key lives in: created with the key as its first version, adopted
-//! or restored when it already exists, and read back (in memory only) for import.
+//! The credential secret the key lives in: created with the key as its first version, taken
+//! back on proof when it already exists, and read back (in memory only) for import.
 
 use super::model::Spec;
 use super::AgentKey;
@@ -7,88 +7,102 @@ use crate::crypto::keys::{self, GeneratedKey};
 use crate::crypto::CredentialBundle;
 use crate::framework::{AttributePath, Diagnostic, Diagnostics};
 use crate::policy::agent_binding;
-use crate::provider::{aws_error, AwsClients};
-use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSCURRENT, AWSPENDING};
-use crate::resources::common::{aws_failure, merge_tags};
+use crate::provider::AwsClients;
+use crate::resources::aws::custody;
+use crate::resources::aws::secretsmanager::{self as secrets, KeyBearing, NewSecret, SecretInfo, AWSCURRENT, AWSPENDING};
+use crate::resources::common::merge_tags;
 
 impl AgentKey {
-    /// Creates the secret holding a key-only bundle as its first version. A secret of that name
-    /// scheduled for deletion (deleted out of band) is restored, and one this provider made for
-    /// the same cluster is adopted (a create retried after its answer was lost); the new key is
-    /// staged in either.
+    /// Creates the secret holding a key-only bundle as its first version. One this provider
+    /// made for the same cluster (a create retried after its answer was lost) is taken back on
+    /// proof, when it passes the custody check, and the new key is staged in it as AWSPENDING;
+    /// whatever it serves stays current until the new key's certificate is promoted by
+    /// maestro_agent_identity. Any other secret of that name, one scheduled for deletion
+    /// included, is refused (see `create_or_adopt`).
     pub(super) async fn create_secret(
         &self,
         c: &AwsClients,
         spec: &Spec,
-        bundle: &crate::crypto::SecretString,
+        bundle: &CredentialBundle,
     ) -> Result<(String, String), Diagnostics> {
         let tags_all = merge_tags(&c.default_tags, &spec.tags);
-        let created = c
-            .secretsmanager
-            .create_secret()
-            .name(&spec.secret_name)
-            .description(spec.description())
-            .secret_string(bundle.expose())
-            .set_kms_key_id(spec.kms_key_id.clone())
-            .set_tags(secrets::tags(&tags_all))
-            .send()
-            .await;
-        match created {
-            Ok(out) => Ok((out.arn().unwrap_or_default().to_string(), out.version_id().unwrap_or_default().to_string())),
-            Err(e) if matches!(aws_error::code(&e), Some("ResourceExistsException") | Some("InvalidRequestException")) => {
-                let info = secrets::describe(c, &spec.secret_name).await?.unwrap_or_default();
-                // Ours for this cluster (a create whose answer was lost, retried): adopt it.
-                let ours = info.description.as_deref() == Some(spec.description().as_str());
-                if !info.scheduled_for_deletion && !ours {
-                    return Err(Diagnostic::error(
-                        "Secret already exists",
-                        format!(
-                            "Secret {} already exists in account {}. If it holds this agent's key, import it: `tofu import <address> {}`; otherwise choose another secret_name.",
-                            spec.secret_name, c.account_id, spec.secret_name
-                        ),
-                    )
-                    .at(AttributePath::root("secret_name"))
-                    .into());
-                }
-                if info.scheduled_for_deletion {
-                    tracing::info!(secret = %spec.secret_name, "restoring the credential secret, which was scheduled for deletion");
-                    secrets::restore(c, &info.arn).await?;
-                } else {
-                    tracing::info!(secret = %spec.secret_name, "adopting the credential secret this provider created for the cluster");
-                }
-                self.align_settings(c, &info, spec).await?;
-                // Whatever the restored secret serves stays current until the new key's
-                // certificate is promoted by maestro_agent_identity.
-                let version = secrets::put(c, &info.arn, bundle, &[AWSPENDING], None).await?;
-                Ok((info.arn, version))
+        let value = bundle.to_secret_string();
+        let new = NewSecret {
+            name: &spec.secret_name,
+            description: spec.description(),
+            value: &value,
+            kms_key_id: spec.kms_key_id.as_deref(),
+            tags: &tags_all,
+            attribute: "secret_name",
+            adopted_stages: &[AWSPENDING],
+            key: Some(KeyBearing { bundle, owner: &spec.cluster_id }),
+        };
+        let written = secrets::create_or_adopt(c, &new).await?;
+        Ok((written.arn, written.version))
+    }
+
+    /// A secret this resource recorded that was scheduled for deletion out of band is restored
+    /// before a rotation writes to it: its ARN, which AWS makes unique, is the proof it is ours.
+    pub(super) async fn restore_recorded(&self, c: &AwsClients, arn: &str) -> Result<(), Diagnostics> {
+        match secrets::describe(c, arn).await? {
+            Some(info) if info.scheduled_for_deletion => {
+                tracing::info!(secret = %info.name, "restoring the credential secret this resource recorded, which was scheduled for deletion");
+                secrets::restore(c, arn).await
             }
-            Err(e) => Err(aws_failure("secretsmanager:CreateSecret", &spec.secret_name, &e)),
+            _ => Ok(()),
         }
     }
 
-    /// Brings the KMS key and tags of an existing secret to the configuration.
+    /// Stages `bundle` as the AWSPENDING version of the recorded secret `arn` (a rotation).
+    /// Refused, with nothing written, when the secret is not in custody.
+    pub(super) async fn stage_rotated_key(
+        &self,
+        c: &AwsClients,
+        arn: &str,
+        spec: &Spec,
+        bundle: &CredentialBundle,
+    ) -> Result<String, Diagnostics> {
+        let info = secrets::describe(c, arn).await?.filter(|i| !i.scheduled_for_deletion).ok_or_else(|| {
+            Diagnostics::from(
+                Diagnostic::error("Credential secret not found", format!("Secret {arn} no longer exists; refresh to plan its creation."))
+                    .at(AttributePath::root("secret_name")),
+            )
+        })?;
+        custody::write_key(c, &info, bundle, &spec.cluster_id, None, &[AWSPENDING], spec.kms_key_id.as_deref(), "secret_name").await
+    }
+
+    /// Brings the KMS key and tags of an existing secret to the configuration. A customer key
+    /// put on the secret out of band, where the configuration names none, goes back to the
+    /// AWS-managed key: whoever owns that key could otherwise decrypt the agent's key.
     pub(super) async fn align_settings(&self, c: &AwsClients, info: &SecretInfo, spec: &Spec) -> Result<(), Diagnostics> {
-        if spec.kms_key_id.is_some() && info.kms_key_id != spec.kms_key_id {
-            c.secretsmanager
-                .update_secret()
-                .secret_id(&info.arn)
-                .set_kms_key_id(spec.kms_key_id.clone())
-                .send()
-                .await
-                .map_err(|e| aws_failure("secretsmanager:UpdateSecret", &info.name, &e))?;
+        if info.kms_key_id != spec.kms_key_id {
+            secrets::update_kms_key(c, &info.arn, spec.kms_key_id.as_deref()).await?;
         }
         secrets::update_tags(c, &info.arn, &info.tags, &merge_tags(&c.default_tags, &spec.tags)).await
     }
 
-    /// The key (and a CSR for it) in version `version_id`, when that version holds one.
+    /// The key (and a CSR for it) in version `version_id`, when that version holds one that was
+    /// staged for `cluster_id` while the key state records (`recorded_fingerprint`) was in the
+    /// secret: the version is vouched for by that key (see `custody`), as the rotate action
+    /// stages. A key staged by anyone else is never taken: it would get a certificate for this
+    /// agent's identity.
     pub(super) async fn staged_key(
         &self,
         c: &AwsClients,
-        secret_id: &str,
+        info: &SecretInfo,
         version_id: &str,
         cluster_id: &str,
+        recorded_fingerprint: &str,
     ) -> Result<Option<(GeneratedKey, String)>, Diagnostics> {
-        let Some(value) = secrets::get_version(c, secret_id, version_id).await? else { return Ok(None) };
+        let Some(value) = secrets::get_version(c, &info.arn, version_id).await? else { return Ok(None) };
+        let vouched = match custody::voucher(c, info, recorded_fingerprint).await? {
+            Some(voucher) => custody::vouches(&voucher, version_id, value.expose(), &info.name, cluster_id),
+            None => false,
+        };
+        if !vouched {
+            tracing::warn!(secret = %info.name, version = version_id, "passing over an AWSPENDING key that the agent's recorded key does not vouch for");
+            return Ok(None);
+        }
         let Some(key) =
             CredentialBundle::parse(value.expose()).ok().and_then(|b| GeneratedKey::from_pkcs8_pem(b.private_key.expose()).ok())
         else {

@@ -121,8 +121,8 @@ pub async fn find_association(c: &AwsClients, cluster: &str, id: &str) -> Result
     }
 }
 
-/// ListPodIdentityAssociations of a cluster, optionally only those of one service account
-/// (`(namespace, service_account)`).
+/// ListPodIdentityAssociations of a cluster, every page (its paginator, 100 a page, EKS's
+/// largest), optionally only those of one service account (`(namespace, service_account)`).
 pub async fn list_associations(
     c: &AwsClients,
     cluster: &str,
@@ -134,16 +134,23 @@ pub async fn list_associations(
         .cluster_name(cluster)
         .set_namespace(namespace.map(str::to_string))
         .set_service_account(service_account.map(str::to_string))
+        .into_paginator()
+        .page_size(EKS_PAGE_SIZE)
+        .items()
         .send()
+        .try_collect()
         .await
-        .map(|out| out.associations().to_vec())
         .map_err(|e| aws_failure("eks:ListPodIdentityAssociations", cluster, &e))
 }
 
-/// ListClusters of the account.
+/// ListClusters of the account, every page (its paginator, 100 a page).
 pub async fn list_clusters(c: &AwsClients) -> Result<Vec<String>, Diagnostics> {
-    c.eks.list_clusters().send().await.map(|out| out.clusters().to_vec()).map_err(|e| aws_failure("eks:ListClusters", "the account", &e))
+    let listed = c.eks.list_clusters().into_paginator().page_size(EKS_PAGE_SIZE).items().send().try_collect().await;
+    listed.map_err(|e| aws_failure("eks:ListClusters", "the account", &e))
 }
+
+/// The largest page EKS's list calls allow (maxResults, 1 to 100).
+const EKS_PAGE_SIZE: i32 = 100;
 
 /// DeletePodIdentityAssociation; an association already gone is fine.
 pub async fn delete_association(c: &AwsClients, cluster: &str, id: &str) -> Result<(), Diagnostics> {

@@ -149,18 +149,12 @@ pub async fn delete_role_and_inline_policies(c: &AwsClients, role: &str, inline_
     }
 }
 
-/// ListRoles, every page: the names of the account's roles.
+/// ListRoles, every page (its paginator, 1000 roles a page, IAM's largest): the names of the
+/// account's roles.
 pub async fn list_role_names(c: &AwsClients) -> Result<Vec<String>, Diagnostics> {
-    let mut names = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = c.iam.list_roles().set_marker(marker).send().await.map_err(|e| aws_failure("iam:ListRoles", "the account", &e))?;
-        names.extend(out.roles().iter().map(|r| r.role_name().to_string()));
-        marker = out.marker().filter(|_| out.is_truncated()).map(str::to_string);
-        if marker.is_none() {
-            return Ok(names);
-        }
-    }
+    let listed = c.iam.list_roles().into_paginator().page_size(1000).items().send().try_collect().await;
+    let roles = listed.map_err(|e| aws_failure("iam:ListRoles", "the account", &e))?;
+    Ok(roles.iter().map(|r| r.role_name().to_string()).collect())
 }
 
 /// PutRolePolicy for each (attribute, policy name, document) whose attribute `changed` says

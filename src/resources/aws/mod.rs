@@ -3,6 +3,7 @@
 //! the object does not exist, and `delete_<object>` treats "already gone" as done. Every
 //! resource that touches an object goes through these, so "not found" is decided in one place.
 
+pub mod custody;
 pub mod eks;
 pub mod iam;
 pub mod iot;

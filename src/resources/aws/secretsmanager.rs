@@ -5,8 +5,9 @@
 //! Secret values only ever pass through here as [`SecretString`]s, and are never logged: the
 //! SDK's own `Debug` for them is redacted, and our log lines name versions, never contents.
 
-use crate::crypto::SecretString;
-use crate::framework::{Diagnostic, Diagnostics};
+use super::custody;
+use crate::crypto::{CredentialBundle, SecretString};
+use crate::framework::{AttributePath, Diagnostic, Diagnostics};
 use crate::provider::{aws_error, AwsClients};
 use crate::resources::common::aws_failure;
 use std::collections::BTreeMap;
@@ -28,6 +29,10 @@ pub struct SecretInfo {
     pub scheduled_for_deletion: bool,
     /// Version ID → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
+    /// Regions this secret is replicated to (each replica holds every version).
+    pub replica_regions: Vec<String>,
+    /// Set when this secret is itself a replica of one in that region.
+    pub primary_region: Option<String>,
 }
 
 impl SecretInfo {
@@ -52,10 +57,18 @@ pub async fn describe(c: &AwsClients, secret_id: &str) -> Result<Option<SecretIn
         arn: out.arn().unwrap_or_default().to_string(),
         name: out.name().unwrap_or_default().to_string(),
         description: out.description().map(str::to_string),
-        kms_key_id: out.kms_key_id().map(str::to_string),
+        // The AWS-managed key is what "no key" means: AWS omits it, or names its alias after an
+        // UpdateSecret back to it; either way it is reported as none.
+        kms_key_id: out
+            .kms_key_id()
+            .filter(|k| *k != "alias/aws/secretsmanager" && !k.ends_with(":alias/aws/secretsmanager"))
+            .map(str::to_string),
         tags: out.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect(),
         scheduled_for_deletion: out.deleted_date().is_some(),
         versions: out.version_ids_to_stages().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        replica_regions: out.replication_status().iter().filter_map(|r| r.region().map(str::to_string)).collect(),
+        // DescribeSecret of a primary secret may name its own region as PrimaryRegion.
+        primary_region: out.primary_region().filter(|r| *r != c.region).map(str::to_string),
     }))
 }
 
@@ -139,6 +152,21 @@ pub async fn remove_stage(c: &AwsClients, secret_id: &str, stage: &str, version_
         .secret_id(secret_id)
         .version_stage(stage)
         .remove_from_version_id(version_id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("secretsmanager:UpdateSecretVersionStage", &format!("{stage} of {secret_id}"), &e))
+}
+
+/// Moves `stage` to `version_id` from the version that has it, if any (for AWSCURRENT, AWS
+/// then gives AWSPREVIOUS to the version it came from).
+pub async fn move_stage(c: &AwsClients, secret_id: &str, stage: &str, version_id: &str, from: Option<&str>) -> Result<(), Diagnostics> {
+    c.secretsmanager
+        .update_secret_version_stage()
+        .secret_id(secret_id)
+        .version_stage(stage)
+        .move_to_version_id(version_id)
+        .set_remove_from_version_id(from.map(str::to_string))
         .send()
         .await
         .map(|_| ())
@@ -253,8 +281,9 @@ pub fn derived_token(parts: &[&str]) -> String {
 /// A secret to create (or to take back: see [`create_or_adopt`]).
 pub struct NewSecret<'a> {
     pub name: &'a str,
-    /// Written by this provider and naming whose secret it is: a secret with exactly this
-    /// description is ours to adopt after a lost answer.
+    /// Written by this provider and naming whose secret it is. For a secret that holds no
+    /// key, a secret with exactly this description is ours to adopt after a lost answer; a
+    /// key-bearing one is adopted only on proof (`key`).
     pub description: String,
     pub value: &'a SecretString,
     pub kms_key_id: Option<&'a str>,
@@ -264,31 +293,77 @@ pub struct NewSecret<'a> {
     /// The staging labels `value` takes in a secret that is adopted or restored; empty means
     /// AWSCURRENT. (A new secret's first version is always AWSCURRENT.)
     pub adopted_stages: &'a [&'a str],
+    /// Set when `value` is a private key's bundle: the secret is then created with the key's
+    /// proof as its version ID, and an existing one is written to only when a version of it
+    /// carries the proof for `owner` and it passes the custody check.
+    pub key: Option<KeyBearing<'a>>,
+}
+
+/// The key a [`NewSecret`] carries and the resource it is for.
+pub struct KeyBearing<'a> {
+    pub bundle: &'a CredentialBundle,
+    /// The cluster ID of an agent, the name of a server.
+    pub owner: &'a str,
 }
 
 /// What [`create_or_adopt`] wrote.
 pub struct Written {
     pub arn: String,
     pub version: String,
-    /// The secret existed (ours, or restored): the version carries `adopted_stages`.
+    /// The secret existed (ours): the version carries `adopted_stages`.
     pub adopted: bool,
 }
 
-/// CreateSecret with `value` as its current version. A secret of that name that is scheduled
-/// for deletion is restored, and one with our description adopted (a create whose answer was
-/// lost, retried); `value` then takes `adopted_stages`. Any other secret of that name is
-/// an error pinned to `attribute`.
+/// CreateSecret with `value` as its current version. A secret of that name that this
+/// provider made for the same resource (a create whose answer was lost, retried) is taken back
+/// and `value` takes `adopted_stages`: for a key-bearing secret only on proof and in custody
+/// (see `custody`), and never when it is scheduled for deletion (it cannot be read for the
+/// proof; the user restores it, or a resource that recorded its ARN does). Any other secret of
+/// that name is an error pinned to `attribute`.
 pub async fn create_or_adopt(c: &AwsClients, s: &NewSecret<'_>) -> Result<Written, Diagnostics> {
-    let created = c
-        .secretsmanager
-        .create_secret()
-        .name(s.name)
-        .description(&s.description)
-        .secret_string(s.value.expose())
-        .set_kms_key_id(s.kms_key_id.map(str::to_string))
-        .set_tags(tags(s.tags))
-        .send()
-        .await;
+    let token = s.key.as_ref().map(|k| custody::proof_token(k.bundle, s.name, k.owner));
+    let mut attempt = 0;
+    loop {
+        let created = c
+            .secretsmanager
+            .create_secret()
+            .name(s.name)
+            .description(&s.description)
+            .secret_string(s.value.expose())
+            .set_kms_key_id(s.kms_key_id.map(str::to_string))
+            .set_tags(tags(s.tags))
+            .set_client_request_token(token.clone())
+            .send()
+            .await;
+        // A secret deleted without recovery frees its name a few seconds later: CreateSecret
+        // still refuses the name while DescribeSecret no longer finds it.
+        if let Err(e) = &created {
+            if aws_error::has_code(e, "InvalidRequestException") && attempt < NAME_RELEASE_ATTEMPTS && describe(c, s.name).await?.is_none()
+            {
+                attempt += 1;
+                if !crate::provider::retry::sleep_unless_stopped(crate::provider::retry::jittered(std::time::Duration::from_secs(2))).await
+                {
+                    return Err(aws_failure("secretsmanager:CreateSecret", s.name, e));
+                }
+                continue;
+            }
+        }
+        return created_or_existing(c, s, created, token).await;
+    }
+}
+
+/// How many times CreateSecret is sent again while a force-deleted secret's name is released.
+const NAME_RELEASE_ATTEMPTS: u32 = 5;
+
+async fn created_or_existing(
+    c: &AwsClients,
+    s: &NewSecret<'_>,
+    created: Result<
+        aws_sdk_secretsmanager::operation::create_secret::CreateSecretOutput,
+        aws_sdk_secretsmanager::error::SdkError<aws_sdk_secretsmanager::operation::create_secret::CreateSecretError>,
+    >,
+    token: Option<String>,
+) -> Result<Written, Diagnostics> {
     match created {
         Ok(out) => Ok(Written {
             arn: out.arn().unwrap_or_default().to_string(),
@@ -297,29 +372,60 @@ pub async fn create_or_adopt(c: &AwsClients, s: &NewSecret<'_>) -> Result<Writte
         }),
         Err(e) if aws_error::has_code(&e, "ResourceExistsException") || aws_error::has_code(&e, "InvalidRequestException") => {
             let info = describe(c, s.name).await?.unwrap_or_default();
+            let Some(key) = &s.key else {
+                if info.scheduled_for_deletion {
+                    tracing::info!(secret = %s.name, "restoring the secret, which was scheduled for deletion");
+                    restore(c, &info.arn).await?;
+                } else if info.description.as_deref() != Some(s.description.as_str()) {
+                    return Err(name_taken(c, s, &info, "was not written by this provider for this resource").into());
+                }
+                return adopt(c, s, &info, None).await;
+            };
             if info.scheduled_for_deletion {
-                tracing::info!(secret = %s.name, "restoring the secret, which was scheduled for deletion");
-                restore(c, &info.arn).await?;
-            } else if info.description.as_deref() != Some(s.description.as_str()) {
-                return Err(Diagnostic::error(
-                    "Secret already exists",
-                    format!(
-                        "Secret {} already exists in account {} and was not written by this provider for this resource. Import the resource if the secret is its own, or choose another {}.",
-                        s.name, c.account_id, s.attribute
-                    ),
+                return Err(scheduled_for_deletion(
+                    s.name,
+                    "A secret scheduled for deletion cannot be read, so nothing proves it is this resource's, and the provider writes no key into it. If it is, restore it (aws secretsmanager restore-secret) and apply again; otherwise wait for the deletion, or choose another name.",
                 )
-                .at(crate::framework::AttributePath::root(s.attribute))
+                .at(AttributePath::root(s.attribute))
                 .into());
             }
-            if s.kms_key_id.is_some() && info.kms_key_id.as_deref() != s.kms_key_id {
-                update_kms_key(c, &info.arn, s.kms_key_id).await?;
+            if !custody::proven_for(c, &info, key.owner).await? {
+                return Err(name_taken(c, s, &info, &format!("carries no proof that this provider wrote it for {}", key.owner)).into());
             }
-            update_tags(c, &info.arn, &info.tags, s.tags).await?;
-            let version = put(c, &info.arn, s.value, s.adopted_stages, None).await?;
-            Ok(Written { arn: info.arn, version, adopted: true })
+            tracing::info!(secret = %s.name, "taking back the secret this provider created for the resource (proof found)");
+            adopt(c, s, &info, token).await
         }
         Err(e) => Err(aws_failure("secretsmanager:CreateSecret", s.name, &e)),
     }
+}
+
+/// Brings an existing secret of ours to the configuration and writes `value` into it; a
+/// key-bearing value only once the secret passes the custody check.
+async fn adopt(c: &AwsClients, s: &NewSecret<'_>, info: &SecretInfo, token: Option<String>) -> Result<Written, Diagnostics> {
+    if s.kms_key_id.is_some() && info.kms_key_id.as_deref() != s.kms_key_id {
+        update_kms_key(c, &info.arn, s.kms_key_id).await?;
+    }
+    update_tags(c, &info.arn, &info.tags, s.tags).await?;
+    if s.key.is_some() {
+        let now = describe(c, &info.arn).await?.unwrap_or_else(|| info.clone());
+        custody::check(c, &now, s.kms_key_id, s.attribute, custody::BEFORE_WRITE).await?;
+    }
+    let version = put(c, &info.arn, s.value, s.adopted_stages, token).await?;
+    Ok(Written { arn: info.arn.clone(), version, adopted: true })
+}
+
+/// The error for a name taken by a secret that is not this resource's. It never advises an
+/// import: importing a secret that is not provably this resource's would hand it its key.
+fn name_taken(c: &AwsClients, s: &NewSecret<'_>, info: &SecretInfo, why: &str) -> Diagnostic {
+    let described = info.description.as_deref().map(|d| format!(" Its description reads \"{d}\".")).unwrap_or_default();
+    Diagnostic::error(
+        "Secret already exists",
+        format!(
+            "Secret {} already exists in account {} and {why}.{described} Choose another {}, or delete that secret if it is abandoned.",
+            s.name, c.account_id, s.attribute
+        ),
+    )
+    .at(AttributePath::root(s.attribute))
 }
 
 /// The error for a secret that a resource expects but that is scheduled for deletion.

@@ -33,7 +33,7 @@ pub async fn issue_and_attach(c: &AwsClients, spec: &Spec, csr: &str, resumed: b
     // Resuming a create that was cut short: the certificate it may have had issued, attached
     // to nothing but this consumer's thing and policy, is taken back rather than left ACTIVE.
     let leftover = match resumed {
-        true => iot::find_certificate_of_key(c, 0, &spki, &attachable).await,
+        true => iot::find_certificate_of_key(c, 0, &spki, &attachable).await?,
         false => None,
     };
     let issued = match leftover {
@@ -183,12 +183,35 @@ pub async fn read(c: &AwsClients, spec: &Spec, state: &Value, new: &mut Value) -
     Ok(have_cert || !previous.is_empty())
 }
 
-/// Delete: every certificate state records, previous ones first.
+/// Delete: every certificate state records, previous ones first. A state that records no
+/// current certificate is a create that failed before it recorded one, made tainted: its
+/// CreateCertificateFromCsr may have been answered ambiguously and the lookup for what it
+/// issued failed too (`iot::issue_certificate` then does not send it again). A certificate of
+/// the CSR's key attached to nothing but this consumer's thing and policy is that one: it is
+/// retired too, so replacing the tainted resource leaves nothing ACTIVE behind.
 pub async fn retire_all(c: &AwsClients, state: &Value) -> Result<(), Diagnostics> {
     let mut certs: Vec<(String, String)> = Previous::list(state).into_iter().map(|p| (p.certificate_id, p.certificate_arn)).collect();
-    certs.extend(Certificate::recorded(state));
+    let current = Certificate::recorded(state);
+    let unrecorded = current.is_none();
+    certs.extend(current);
     for (id, arn) in certs {
         iot::retire_certificate(c, &id, &arn).await?;
+    }
+    if unrecorded {
+        retire_unrecorded(c, state).await?;
+    }
+    Ok(())
+}
+
+async fn retire_unrecorded(c: &AwsClients, state: &Value) -> Result<(), Diagnostics> {
+    let Ok(spki) = keys::csr_public_key_spki(&text(state, attr::CSR_PEM)) else { return Ok(()) };
+    let spec = Spec::from_value(state);
+    let (thing, policy) = (spec.thing_name(), spec.policy_name());
+    let attachable = iot::Attachable { thing: Some(&thing), policy: Some(&policy) };
+    // Since 0: nothing in state dates the create that failed.
+    for (found, _) in iot::certificates_of_key(c, 0, &spki, &attachable, usize::MAX).await? {
+        tracing::info!(certificate_id = %found.id, "retiring the certificate a failed create of this consumer left unrecorded");
+        iot::retire_certificate(c, &found.id, &found.arn).await?;
     }
     Ok(())
 }

@@ -22,11 +22,22 @@ use crate::framework::state::rename_state_attributes;
 use crate::framework::{Applied, AttributePath, Diagnostic, Diagnostics, Plan, Resource, Schema, Value};
 use crate::policy::{agent_binding, consumer_iot, server_binding};
 use crate::provider::AwsClients;
+use crate::resources::account_guard::{self, Placement, Side};
 use crate::resources::aws::iot;
 use crate::resources::common::text;
 use async_trait::async_trait;
 use model::{attr, Attachments, Certificate, Previous, Spec};
 use std::collections::HashMap;
+
+/// A consumer belongs in the regional account: planned in the management account its
+/// `management_account_id` names (swapped providers), it is refused before IoT Core there could
+/// issue the agent's certificate.
+const PLACEMENT: Placement = Placement {
+    resource: "maestro_consumer",
+    home: Side::Regional,
+    attribute: attr::MANAGEMENT_ACCOUNT_ID,
+    harm: "had IoT Core in the management account create the agent's thing and policy and issue its certificate",
+};
 
 /// (server IoT policy name, topic prefix it grants) of each Maestro server in an account.
 type ServerPrefixes = Vec<(String, String)>;
@@ -96,6 +107,10 @@ impl Resource<AwsClients> for Consumer {
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         let Some(c) = client else { return };
+        // Before anything else, so a consumer given the management provider plans nothing there.
+        if account_guard::refuse(&PLACEMENT, &plan.planned, c, diags) {
+            return;
+        }
         let p = &mut plan.planned;
         if plan.config.get(attr::TOPIC_PREFIX).is_null() {
             p.set(attr::TOPIC_PREFIX, Value::string(&c.topic_prefix));
@@ -244,7 +259,21 @@ impl Resource<AwsClients> for Consumer {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_mismatch;
+    use super::{prefix_mismatch, PLACEMENT};
+    use crate::framework::Value;
+    use crate::resources::account_guard::check;
+
+    #[test]
+    fn planned_in_its_own_management_account_the_consumer_is_refused_at_management_account_id() {
+        // The guard's attribute is the schema's, so a rename cannot silently turn it off.
+        assert!(super::schema::schema().block.find_attribute(PLACEMENT.attribute).is_some());
+        let planned = Value::object([(PLACEMENT.attribute, Value::string("987654321098"))]);
+        let error = check(&PLACEMENT, &planned, "987654321098", "").expect("refused");
+        assert!(error.summary.contains("swapped providers?"));
+        assert_eq!(error.attribute.unwrap().to_string(), "management_account_id");
+        assert!(error.detail.contains("maestro_consumer belongs in the regional account"), "{}", error.detail);
+        assert_eq!(check(&PLACEMENT, &planned, "123456789012", ""), None);
+    }
 
     #[test]
     fn a_prefix_no_server_serves_is_named_with_the_servers_found() {

@@ -33,6 +33,10 @@ pub async fn rotate(
     unfinished: Option<Unfinished>,
     state: &mut Value,
 ) -> Result<(), Diagnostics> {
+    // The key state records vouches for the keys this rotation stages and writes, so that a
+    // rotation cut short may be taken up again by the next one (see `custody`).
+    let recorded_arn = opt_text(state, attr::CERTIFICATE_SECRET_ARN);
+    let voucher = secrets::recorded_voucher(c, recorded_arn.as_deref(), opt_text(prior, attr::PUBLIC_KEY_FINGERPRINT).as_deref()).await?;
     let taken_back = match unfinished {
         Some(u) => take_back(c, spec, u, prior).await?,
         None => None,
@@ -45,8 +49,8 @@ pub async fn rotate(
         }
         None => {
             let (key, csr) = rotation::new_key(spec.algorithm, common_name(spec)).await?;
-            let recorded = opt_text(state, attr::CERTIFICATE_SECRET_ARN);
-            let (secret_arn, pending_version) = secrets::stage_key(c, spec, recorded.as_deref(), &key_only(spec, &key)).await?;
+            let (secret_arn, pending_version) =
+                secrets::stage_key(c, spec, recorded_arn.as_deref(), voucher.as_ref(), &key_only(spec, &key)).await?;
             // Recorded before the certificate is asked for: a failure from here leaves a
             // secret that state knows of.
             state.set(attr::CERTIFICATE_SECRET_ARN, Value::String(secret_arn.clone()));
@@ -65,7 +69,7 @@ pub async fn rotate(
             }
         }
         let bundle = CredentialBundle { certificate: Some(issued.pem.clone()), ..key_only(spec, &key) };
-        secrets::write_bundle(c, &secret_arn, &bundle).await
+        secrets::write_bundle(c, spec, &secret_arn, voucher.as_ref(), &bundle).await
     };
     let now = rotation::now_secs();
     let version = match written.await {
@@ -122,11 +126,19 @@ struct Resumed {
 async fn take_back(c: &AwsClients, spec: &Spec, u: Unfinished, prior: &Value) -> Result<Option<Resumed>, Diagnostics> {
     let policy = spec.policy_name();
     let attachable = iot::Attachable { thing: None, policy: Some(&policy) };
-    let Some((found, attached)) = iot::find_certificate_of_key(c, u.written - CLOCK_SKEW_SECS, u.key.spki_der(), &attachable).await else {
+    let Some((found, attached)) = iot::find_certificate_of_key(c, u.written - CLOCK_SKEW_SECS, u.key.spki_der(), &attachable).await? else {
         return Ok(None);
     };
     let recorded = Previous::list(prior).into_iter().map(|p| p.certificate_id).chain(opt_text(prior, attr::CERTIFICATE_ID));
     if recorded.into_iter().any(|id| id == found.id) {
+        return Ok(None);
+    }
+    if !u.vouched {
+        // Only its own proof says the key is ours, and whoever chose a key can make that: it
+        // does not become the server's key. Its certificate, attached to nothing but our
+        // policy, is retired so that none is left ACTIVE unrecorded, and a new key is made.
+        tracing::info!(certificate_id = %found.id, "retiring the certificate of a staged key that no recorded key vouches for");
+        iot::retire_certificate(c, &found.id, &found.arn).await?;
         return Ok(None);
     }
     if u.key.algorithm() != spec.algorithm {
@@ -143,7 +155,9 @@ async fn take_back(c: &AwsClients, spec: &Spec, u: Unfinished, prior: &Value) ->
     }))
 }
 
-/// How far the clocks of Secrets Manager and IoT Core may disagree.
+/// How far the clocks of Secrets Manager and IoT Core may disagree: the window starts at the
+/// staged key's creation date by Secrets Manager's clock and is compared with IoT's creation
+/// dates, two AWS clocks (no local clock is involved).
 const CLOCK_SKEW_SECS: i64 = 300;
 
 fn push_previous(state: &mut Value, p: Previous) {
@@ -220,12 +234,27 @@ pub async fn read(c: &AwsClients, spec: &Spec, state: &Value, new: &mut Value) -
     Ok(())
 }
 
-/// Delete: every certificate state records, previous ones first.
+/// Delete: every certificate state records, previous ones first; then the certificate of a
+/// key an unfinished apply staged in the certificate secret (a create made tainted after
+/// CreateCertificateFromCsr was answered ambiguously and the lookup for what it issued failed),
+/// attached to nothing but our policy, so that a destroy leaves nothing ACTIVE behind.
 pub async fn retire_all(c: &AwsClients, state: &Value) -> Result<(), Diagnostics> {
     let mut certs: Vec<(String, String)> = Previous::list(state).into_iter().map(|p| (p.certificate_id, p.certificate_arn)).collect();
     certs.extend(opt_text(state, attr::CERTIFICATE_ID).zip(opt_text(state, attr::CERTIFICATE_ARN)));
-    for (id, arn) in certs {
-        iot::retire_certificate(c, &id, &arn).await?;
+    for (id, arn) in &certs {
+        iot::retire_certificate(c, id, arn).await?;
+    }
+    let spec = Spec::from_value(state);
+    let secret = opt_text(state, attr::CERTIFICATE_SECRET_ARN).unwrap_or_else(|| spec.certificate_secret_name.clone());
+    let recorded_key = opt_text(state, attr::PUBLIC_KEY_FINGERPRINT);
+    let Some(u) = secrets::unfinished_key(c, &spec, &secret, recorded_key.as_deref()).await? else { return Ok(()) };
+    let policy = spec.policy_name();
+    let attachable = iot::Attachable { thing: None, policy: Some(&policy) };
+    for (found, _) in iot::certificates_of_key(c, u.written - CLOCK_SKEW_SECS, u.key.spki_der(), &attachable, usize::MAX).await? {
+        if certs.iter().all(|(id, _)| *id != found.id) {
+            tracing::info!(certificate_id = %found.id, "retiring the certificate of a key an unfinished apply staged");
+            iot::retire_certificate(c, &found.id, &found.arn).await?;
+        }
     }
     Ok(())
 }

@@ -5,9 +5,10 @@
 use super::model::{attr, Account, Spec};
 use crate::crypto::keys::GeneratedKey;
 use crate::crypto::{CredentialBundle, SecretString};
-use crate::framework::{Diagnostics, Value};
+use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::provider::AwsClients;
-use crate::resources::aws::secretsmanager::{self as secrets, NewSecret, AWSCURRENT, AWSPENDING};
+use crate::resources::aws::custody;
+use crate::resources::aws::secretsmanager::{self as secrets, KeyBearing, NewSecret, AWSCURRENT, AWSPENDING};
 use crate::resources::common::opt_text;
 
 fn description(kind: &str, spec: &Spec) -> String {
@@ -16,19 +17,26 @@ fn description(kind: &str, spec: &Spec) -> String {
 
 /// Stages a key-only bundle in the certificate secret before its certificate is asked for,
 /// so that an apply cut short (the provider killed, the key gone with it) leaves the key where
-/// the next apply finds it and takes back the certificate IoT issued for it. With a recorded
-/// secret the key is the AWSPENDING version; without one the secret is created with it as its
-/// first version (nothing serves a secret that did not exist), or adopted or restored with it
-/// as AWSPENDING. Returns the ARN and the AWSPENDING version, if it was staged as one.
+/// the next apply finds it. With a recorded secret the key is the AWSPENDING version, vouched
+/// for by `voucher` (the key state records, see [`recorded_voucher`]) so that the next apply
+/// may take it up with the certificate IoT issued for it; without one the secret is created
+/// with it as its first version (nothing serves a secret that did not exist), or taken back on
+/// proof with it as AWSPENDING. Returns the ARN and the AWSPENDING version, if it was staged as
+/// one.
 pub async fn stage_key(
     c: &AwsClients,
     spec: &Spec,
     recorded_arn: Option<&str>,
+    voucher: Option<&SecretString>,
     key_only: &CredentialBundle,
 ) -> Result<(String, Option<String>), Diagnostics> {
     let value = key_only.to_secret_string();
     if let Some(arn) = recorded_arn {
-        return Ok((arn.to_string(), Some(secrets::put(c, arn, &value, &[AWSPENDING], None).await?)));
+        let info = recorded_secret(c, arn).await?;
+        let kms = spec.kms_key_arn.as_deref();
+        let version =
+            custody::write_key(c, &info, key_only, &spec.name, voucher, &[AWSPENDING], kms, attr::CERTIFICATE_SECRET_NAME).await?;
+        return Ok((info.arn, Some(version)));
     }
     let tags = spec.tags_all(Account::from(c));
     let new = NewSecret {
@@ -39,15 +47,53 @@ pub async fn stage_key(
         tags: &tags,
         attribute: attr::CERTIFICATE_SECRET_NAME,
         adopted_stages: &[AWSPENDING],
+        key: Some(KeyBearing { bundle: key_only, owner: &spec.name }),
     };
     let written = secrets::create_or_adopt(c, &new).await?;
     Ok((written.arn, written.adopted.then_some(written.version)))
 }
 
-/// Writes key and certificate together as the certificate secret's current version. Returns
-/// the version.
-pub async fn write_bundle(c: &AwsClients, arn: &str, bundle: &CredentialBundle) -> Result<String, Diagnostics> {
-    secrets::put(c, arn, &bundle.to_secret_string(), &[], None).await
+/// The server's key as state records it (by `fingerprint`), read from the recorded secret
+/// `arn`: what vouches for the keys a rotation stages. `None` without a recorded secret or key,
+/// or when the secret no longer holds that key.
+pub async fn recorded_voucher(c: &AwsClients, arn: Option<&str>, fingerprint: Option<&str>) -> Result<Option<SecretString>, Diagnostics> {
+    let (Some(arn), Some(fingerprint)) = (arn, fingerprint) else { return Ok(None) };
+    match secrets::describe(c, arn).await? {
+        Some(info) if !info.scheduled_for_deletion => custody::voucher(c, &info, fingerprint).await,
+        _ => Ok(None),
+    }
+}
+
+/// The certificate secret state records, described. One scheduled for deletion out of band is
+/// restored first: its ARN, which AWS makes unique, is the proof it is ours.
+async fn recorded_secret(c: &AwsClients, arn: &str) -> Result<secrets::SecretInfo, Diagnostics> {
+    let Some(mut info) = secrets::describe(c, arn).await? else {
+        return Err(Diagnostic::error(
+            "Certificate secret not found",
+            format!("Secret {arn} no longer exists; refresh to plan its creation."),
+        )
+        .at(AttributePath::root(attr::CERTIFICATE_SECRET_NAME))
+        .into());
+    };
+    if info.scheduled_for_deletion {
+        tracing::info!(secret = %info.name, "restoring the certificate secret this resource recorded, which was scheduled for deletion");
+        secrets::restore(c, arn).await?;
+        info.scheduled_for_deletion = false;
+    }
+    Ok(info)
+}
+
+/// Writes key and certificate together as the certificate secret's current version, once the
+/// secret passes the custody check. Returns the version.
+pub async fn write_bundle(
+    c: &AwsClients,
+    spec: &Spec,
+    arn: &str,
+    voucher: Option<&SecretString>,
+    bundle: &CredentialBundle,
+) -> Result<String, Diagnostics> {
+    let info = recorded_secret(c, arn).await?;
+    custody::write_key(c, &info, bundle, &spec.name, voucher, &[], spec.kms_key_arn.as_deref(), attr::CERTIFICATE_SECRET_NAME).await
 }
 
 /// The current version, when it already pairs the key with `certificate_pem`: an apply killed
@@ -72,19 +118,23 @@ pub async fn unstage(c: &AwsClients, arn: &str, pending_version: &str) {
 
 /// A key an earlier apply wrote to the certificate secret but did not finish with: the
 /// AWSPENDING version's key, or else the current version's, when it is not the key state
-/// records. Only a secret of ours that is not scheduled for deletion counts: one restored
-/// after a destroy holds keys whose certificates were retired on purpose.
+/// records. Only a version this provider wrote for this server counts (its proof, or vouched
+/// for by the recorded key: see `custody`), in a secret that is not scheduled for deletion.
 pub struct Unfinished {
     pub key: GeneratedKey,
     pub secret_arn: String,
     /// When the key was written: a certificate for it cannot be older.
     pub written: i64,
     pub pending_version: Option<String>,
+    /// Vouched for by the key state records, so it may become the server's key. A key with
+    /// only its own proof (a create cut short, with no state yet) could have been planted by
+    /// whoever chose it: its certificates are retired instead of taken up.
+    pub vouched: bool,
 }
 
 /// Looks for an [`Unfinished`] key in the secret `secret_id` (its ARN, or its name before the
 /// resource has recorded one). DescribeSecret, then one GetSecretValue when there is a version
-/// to look at.
+/// to look at (and, with a recorded key, the reads that find it).
 pub async fn unfinished_key(
     c: &AwsClients,
     spec: &Spec,
@@ -92,19 +142,28 @@ pub async fn unfinished_key(
     recorded_fingerprint: Option<&str>,
 ) -> Result<Option<Unfinished>, Diagnostics> {
     let Some(info) = secrets::describe(c, secret_id).await? else { return Ok(None) };
-    if info.scheduled_for_deletion || info.description.as_deref() != Some(description("credentials", spec).as_str()) {
+    if info.scheduled_for_deletion {
         return Ok(None);
     }
     let pending_version = info.version_with(AWSPENDING).map(str::to_string);
     let Some(version) = pending_version.as_deref().or(info.version_with(AWSCURRENT)) else { return Ok(None) };
     let Some(found) = secrets::get_dated_version(c, &info.arn, version).await? else { return Ok(None) };
-    // A value that is not a bundle of ours holds no key to take back.
     let Ok(bundle) = CredentialBundle::parse(found.value.expose()) else { return Ok(None) };
     let Ok(key) = GeneratedKey::from_pkcs8_pem(bundle.private_key.expose()) else { return Ok(None) };
     if recorded_fingerprint == Some(key.fingerprint().as_str()) {
         return Ok(None);
     }
-    Ok(Some(Unfinished { key, secret_arn: info.arn, written: found.created, pending_version }))
+    let vouched = match recorded_fingerprint {
+        Some(fingerprint) => custody::voucher(c, &info, fingerprint)
+            .await?
+            .is_some_and(|v| custody::vouches(&v, version, found.value.expose(), &info.name, &spec.name)),
+        None => false,
+    };
+    // A value this provider did not write for this server holds no key of ours at all.
+    if !vouched && !custody::proves(version, found.value.expose(), &info.name, &spec.name) {
+        return Ok(None);
+    }
+    Ok(Some(Unfinished { key, secret_arn: info.arn, written: found.created, pending_version, vouched }))
 }
 
 fn config_value(config: &str) -> SecretString {
@@ -129,6 +188,7 @@ pub async fn write_config(c: &AwsClients, spec: &Spec, recorded_arn: Option<&str
                 tags: &tags,
                 attribute: attr::CONFIG_SECRET_NAME,
                 adopted_stages: &[],
+                key: None,
             };
             Ok(secrets::create_or_adopt(c, &new).await?.arn)
         }
@@ -157,11 +217,18 @@ pub async fn read(c: &AwsClients, state: &Value, new: &mut Value) -> Result<(), 
     if let Some(arn) = opt_text(state, attr::CERTIFICATE_SECRET_ARN) {
         match secrets::describe(c, &arn).await? {
             Some(info) if !info.scheduled_for_deletion => {
+                // A policy or replica put on it out of band exposes the server's key: the plan
+                // stops here, for the user to decide. (A changed KMS key is put back by the
+                // plan, so it is not judged here.)
+                custody::check(c, &info, info.kms_key_id.as_deref(), attr::CERTIFICATE_SECRET_NAME, custody::AFTER_WRITE).await?;
                 if !recorded_version.as_deref().is_some_and(|v| info.has_stage(v, AWSCURRENT)) {
                     new.set(attr::CREDENTIAL_VERSION_ID, Value::Null);
                 }
             }
-            _ => {
+            // Deleted out of band: the plan makes a new key, whose staging restores it (the
+            // recorded ARN is the proof it is ours).
+            Some(_) => new.set(attr::CREDENTIAL_VERSION_ID, Value::Null),
+            None => {
                 new.set(attr::CERTIFICATE_SECRET_ARN, Value::Null);
                 new.set(attr::CREDENTIAL_VERSION_ID, Value::Null);
             }
@@ -195,8 +262,21 @@ pub async fn delete(c: &AwsClients, state: &Value) -> Result<(), Diagnostics> {
     let spec = Spec::from_value(state);
     for (arn, name) in [(attr::CERTIFICATE_SECRET_ARN, &spec.certificate_secret_name), (attr::CONFIG_SECRET_ARN, &spec.config_secret_name)]
     {
-        let id = opt_text(state, arn).unwrap_or_else(|| name.clone());
-        let d = secrets::delete(c, &id, secrets::Deletion::from_state(state)).await;
+        // Only a secret state records (by its unique ARN) is this resource's to delete: the
+        // name alone may belong to a secret someone else made, which a refused create left.
+        let Some(id) = opt_text(state, arn) else {
+            tracing::info!(secret = %name, "no ARN recorded for this secret: it is not deleted");
+            continue;
+        };
+        let mut how = secrets::Deletion::from_state(state);
+        // A certificate secret whose bundle never became current (a create that failed part
+        // way, now replaced) holds only a staged key whose certificate is being retired:
+        // nothing to recover, and a pending deletion would keep its name from the create that
+        // follows (which restores only a secret state records, having no proof to read).
+        if arn == attr::CERTIFICATE_SECRET_ARN && state.get(attr::CREDENTIAL_VERSION_ID).is_null() {
+            how.force = true;
+        }
+        let d = secrets::delete(c, &id, how).await;
         if d.has_errors() {
             return Err(d);
         }

@@ -15,10 +15,15 @@
 //
 // Usage: plugin-bench [-runs N] [-warm N] [-json FILE] name=/path/to/plugin [name=/path ...]
 //
-//	plugin-bench -handshake-only [-no-tls] -wrap 'valgrind --tool=callgrind --callgrind-out-file=F' name=/path
+//	plugin-bench -handshake-only -wrap 'valgrind --tool=callgrind --callgrind-out-file=F' name=/path
 //	plugin-bench -first-schema-only -wrap '...' name=/path
 //
 // The first plugin named is "ours"; ratios are ours / each other one.
+//
+// Every start offers AutoMTLS, as the CLI does. There is no "no TLS" row (nor -plain / -no-tls
+// flags) any more: terraform-provider-maestro refuses to serve without PLUGIN_CLIENT_CERT, since
+// an unauthenticated loopback port would let any local user drive it with the launching user's
+// credentials; only its explicit -debug mode serves without TLS, and the CLI never starts it so.
 package main
 
 import (
@@ -69,23 +74,20 @@ type plugin struct {
 
 // row names, in the order the table prints them.
 const (
-	rowStartTLS   = "start → handshake line (AutoMTLS)"
-	rowStartPlain = "start → handshake line (no TLS)"
-	rowFirst      = "connect (mTLS) + first GetProviderSchema"
-	rowWarm       = "GetProviderSchema, warm connection"
-	rowTotal      = "start → first GetProviderSchema answered"
+	rowStartTLS = "start → handshake line (AutoMTLS)"
+	rowFirst    = "connect (mTLS) + first GetProviderSchema"
+	rowWarm     = "GetProviderSchema, warm connection"
+	rowTotal    = "start → first GetProviderSchema answered"
 )
 
-var rows = []string{rowStartTLS, rowStartPlain, rowFirst, rowWarm, rowTotal}
+var rows = []string{rowStartTLS, rowFirst, rowWarm, rowTotal}
 
 func main() {
 	runs := flag.Int("runs", 30, "cold starts per plugin (each also gives one first-schema sample)")
 	warm := flag.Int("warm", 10, "warm GetProviderSchema calls per cold start")
-	plain := flag.Bool("plain", true, "also time start → handshake line without AutoMTLS")
 	jsonOut := flag.String("json", "", "also write every sample here as JSON")
 	handshakeOnly := flag.Bool("handshake-only", false, "start each plugin once with AutoMTLS, wait for the handshake line, end it with SIGTERM (for callgrind)")
 	wrap := flag.String("wrap", "", "command prefix to start the plugin under, split on spaces (e.g. valgrind options)")
-	noTLS := flag.Bool("no-tls", false, "with -handshake-only: start without a client certificate (no AutoMTLS)")
 	firstSchemaOnly := flag.Bool("first-schema-only", false, "like -handshake-only, but connect (mTLS) and wait for the first GetProviderSchema before SIGTERM")
 	flag.Parse()
 	var plugins []plugin
@@ -105,7 +107,7 @@ func main() {
 	}
 	if *handshakeOnly || *firstSchemaOnly {
 		for _, p := range plugins {
-			if err := startOnceAndTerminate(p, prefix, !*noTLS, *firstSchemaOnly); err != nil {
+			if err := startOnceAndTerminate(p, prefix, *firstSchemaOnly); err != nil {
 				fatalf("%s: %v", p.name, err)
 			}
 		}
@@ -132,13 +134,6 @@ func main() {
 			s[rowTotal] = append(s[rowTotal], r.handshake+r.firstSchema)
 			s[rowWarm] = append(s[rowWarm], r.warm...)
 			schemas[p.name] = r.schema
-			if *plain {
-				d, err := plainStart(p, prefix)
-				if err != nil {
-					fatalf("%s, run %d without TLS: %v", p.name, i+1, err)
-				}
-				s[rowStartPlain] = append(s[rowStartPlain], d)
-			}
 		}
 	}
 	loadAfter := loadAverage()
@@ -297,23 +292,6 @@ func coldRun(p plugin, prefix []string, warmCalls int) (runResult, error) {
 	return r, nil
 }
 
-func plainStart(p plugin, prefix []string) (time.Duration, error) {
-	s, err := startPlugin(p, prefix, nil)
-	if err != nil {
-		return 0, err
-	}
-	h, err := parseHandshake(s.line)
-	if err == nil && h.serverCert != nil {
-		err = errors.New("no client certificate was offered, yet the plugin announced a TLS certificate")
-	}
-	var conn *grpc.ClientConn
-	if err == nil {
-		conn, err = dial(h, nil)
-	}
-	stop(s, conn)
-	return s.elapsed, err
-}
-
 // stop asks the plugin to shut down as the CLI does, and kills it if it has not exited two
 // seconds later (go-plugin's grace period). Safe to call twice.
 func stop(s *started, conn *grpc.ClientConn) {
@@ -338,18 +316,13 @@ func stop(s *started, conn *grpc.ClientConn) {
 	}
 }
 
-// startOnceAndTerminate starts a plugin once (under a wrapper such as callgrind), with or without
-// AutoMTLS, waits for the handshake line (and, with schema, for the answer to a first
-// GetProviderSchema over mTLS) and ends it with SIGTERM, so that the wrapper can report on
-// exactly that path.
-func startOnceAndTerminate(p plugin, prefix []string, autoMTLS, schema bool) error {
-	var certPEM []byte
-	var clientCert tls.Certificate
-	if autoMTLS || schema {
-		var err error
-		if certPEM, clientCert, err = clientCertificate(); err != nil {
-			return err
-		}
+// startOnceAndTerminate starts a plugin once (under a wrapper such as callgrind) with AutoMTLS,
+// waits for the handshake line (and, with schema, for the answer to a first GetProviderSchema
+// over mTLS) and ends it with SIGTERM, so that the wrapper can report on exactly that path.
+func startOnceAndTerminate(p plugin, prefix []string, schema bool) error {
+	certPEM, clientCert, err := clientCertificate()
+	if err != nil {
+		return err
 	}
 	s, err := startPlugin(p, prefix, certPEM)
 	if err != nil {
