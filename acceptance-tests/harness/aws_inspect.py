@@ -60,6 +60,12 @@ def as_document(value: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- IAM
 
 
+def every_item(client: Any, operation: str, key: str, **arguments: Any) -> list[Any]:
+    """Every item of a listing, page by page with boto3's paginator: the emulator pages as AWS
+    does (emulator/maestro_emulator/paging.py), so a first page is not the whole account."""
+    return [item for page in client.get_paginator(operation).paginate(**arguments) for item in page[key]]
+
+
 def get_role(account: AwsAccount, role_name: str) -> dict[str, Any] | None:
     try:
         return account.iam.get_role(RoleName=role_name)["Role"]

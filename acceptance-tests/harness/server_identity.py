@@ -248,11 +248,11 @@ def certificates_certifying(regional: AwsAccount, key_fingerprint: str) -> dict[
 
 
 def all_certificate_ids(regional: AwsAccount) -> set[str]:
-    return {c["certificateId"] for c in iot(regional).list_certificates(pageSize=250)["certificates"]}
+    return {c["certificateId"] for c in aws_inspect.every_item(iot(regional), "list_certificates", "certificates")}
 
 
 def all_policy_names(regional: AwsAccount) -> set[str]:
-    return {p["policyName"] for p in iot(regional).list_policies(pageSize=250)["policies"]}
+    return {p["policyName"] for p in aws_inspect.every_item(iot(regional), "list_policies", "policies")}
 
 
 # ---------------------------------------------------------------- Secrets Manager reads

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import hcl, policy_documents as docs
+from harness import aws_inspect, hcl, policy_documents as docs
 from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, REGION, REGIONAL_ACCOUNT_ID
 from harness.faults import Faults
 
@@ -86,7 +86,7 @@ def iot(regional):
 def certificates_for(regional, spki: bytes) -> dict[str, str]:
     """certificate ID -> status of every certificate in the account for this public key."""
     found = {}
-    for summary in iot(regional).list_certificates(pageSize=250)["certificates"]:
+    for summary in aws_inspect.every_item(iot(regional), "list_certificates", "certificates"):
         pem = iot(regional).describe_certificate(certificateId=summary["certificateId"])["certificateDescription"]["certificatePem"]
         if cert_spki(pem) == spki:
             found[summary["certificateId"]] = summary["status"]

@@ -27,7 +27,11 @@ the provider promises:
 3. a forged proof must not hand the server, or the agent, a key someone else chose;
 4. a policy or replica put on a live secret stops the next plan, a rotation, and the identity's
    promotion of the bundle;
-5. a secret the state records, deleted out of band, is restored by the next apply.
+5. a secret the state records, deleted out of band, is restored by the next apply;
+6. a resource policy the user declares (`secret_resource_policy`, `certificate_secret_resource_policy`)
+   is put on the secret and accepted there, and only that one: another in its place stops the
+   plan, one removed is planned back, a change goes on before a rotated key, one AWS refuses
+   leaves no key behind, and the identity promotes the bundle only when told of it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from harness import custody
 from harness import server_identity as si
 from harness.aws_accounts import AwsAccount
 from harness.bad_input import Diagnostic, streamed_diagnostics
+from harness.faults import Faults
 from harness.leak_check import assert_no_leaks
 from harness.tofu_workspace import TofuWorkspace
 
@@ -383,7 +388,8 @@ def test_a_forged_proof_does_not_give_the_server_someone_elses_key(
             assert current.key_fingerprint != foreign.fingerprint, "the server's bundle holds someone else's key"
         # Nothing is left ACTIVE that state does not record: the planted certificate, attached
         # to nothing but what the create would have attached, is retired, not taken up.
-        still = [c for c in si.iot(regional).list_certificates()["certificates"] if c["certificateId"] == theirs["certificateId"]]
+        still = [c for c in aws_inspect.every_item(si.iot(regional), "list_certificates", "certificates")
+                 if c["certificateId"] == theirs["certificateId"]]
         assert not still or still[0]["status"] != "ACTIVE", "the planted certificate was left ACTIVE"
     finally:
         iot = si.iot(regional)
@@ -546,3 +552,255 @@ def test_a_recorded_secret_deleted_out_of_band_is_restored_by_the_next_apply(
     assert staged.key_fingerprint == second["public_key_fingerprint"]
     still = creds.read_bundle(management, second["secret_arn"], guard=leak_guard)
     assert still.version_id == current.version_id, "what the restored secret served is no longer current"
+
+
+# ---------------------------------------------------------------- 6. a resource policy the user declared
+
+
+# The attribute that declares the key-bearing secret's resource policy, per kind of target.
+POLICY_ATTRIBUTE = {"agent": "secret_resource_policy", "server": "certificate_secret_resource_policy"}
+DIFFERENT_POLICY = "other than the one declared"
+
+
+def declared_policy(account: AwsAccount, reader: str = "maestro-secret-reader") -> dict[str, Any]:
+    """What a user declares: the secret readable by a named role of the same account."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "NamedReader", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account.account_id}:role/{reader}"},
+        "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": "*"}]}
+
+
+def rendered_by_aws(policy: dict[str, Any]) -> str:
+    """The same policy written another way (as AWS may hand it back): keys in another order, the
+    lone statement without its list, the actions in another order, the principal as a list."""
+    statement = policy["Statement"][0]
+    return json.dumps({"Statement": {
+        "Resource": [statement["Resource"]], "Action": list(reversed(statement["Action"])),
+        "Principal": {"AWS": [statement["Principal"]["AWS"]]}, "Effect": statement["Effect"], "Sid": statement["Sid"]},
+        "Version": policy["Version"]}, indent=2)
+
+
+def policy_argument(policy: dict[str, Any]) -> hcl.Raw:
+    return hcl.Raw(f"jsonencode({hcl.value(policy)})")
+
+
+def declaring_block(target: Target, policy: dict[str, Any] | None, generation: str = "1") -> str:
+    extra = {POLICY_ATTRIBUTE[target.kind]: policy_argument(policy)} if policy is not None else {}
+    if target.kind == "agent":
+        return agent_block(target.owner, generation, **extra)
+    return server_block(target.owner, target.secret_name, generation, **extra)
+
+
+def secret_arn(target: Target, state: dict[str, Any]) -> str:
+    return state["secret_arn"] if target.kind == "agent" else state["certificate_secret_arn"]
+
+
+def key_version(target: Target, state: dict[str, Any]) -> str:
+    return state["key_version_id"] if target.kind == "agent" else state["credential_version_id"]
+
+
+def policy_on(account: AwsAccount, arn: str) -> dict[str, Any] | None:
+    found = custody.resource_policy(account, arn)
+    return json.loads(found) if found is not None else None
+
+
+def declaring_target(kind: str, owner: str, management: AwsAccount, regional: AwsAccount, planted) -> Target:
+    target = agent_target(management, owner) if kind == "agent" else server_target(regional, owner, f"{owner}/server-cert")
+    planted(target.account, target.secret_name)
+    for name in target.other_secrets:
+        planted(target.account, name)
+    return target
+
+
+@pytest.fixture
+def faults(emulator_url):
+    armed = Faults(emulator_url)
+    yield armed
+    armed.clear()
+
+
+def refuse_policies(faults, count: int = 1) -> None:
+    """What PutResourcePolicy with BlockPublicPolicy answers for a policy that allows broad
+    access (the emulator, moto 5.2.5, ignores BlockPublicPolicy: this stands in for it)."""
+    faults.arm("secretsmanager", "PutResourcePolicy", count=count, code="PublicPolicyException",
+               message="This resource policy contains a statement that allows broad access (injected by the test)")
+
+
+@pytest.mark.parametrize("kind", ["agent", "server"])
+def test_a_declared_policy_is_put_on_the_secret_and_the_key_written(
+        kind, planted, workspace, management, regional, regional_eks, emulator_url, leak_guard):
+    """The declared policy is on the key-bearing secret after the create, the key is in it with
+    its proof, and the plan that follows is empty, also once AWS hands the policy back written
+    another way. The server's config secret, which holds no key, gets no policy."""
+    target = declaring_target(kind, f"custody-declared-{kind[:3]}", management, regional, planted)
+    policy = declared_policy(target.account)
+    before = custody.at_rest(emulator_url)
+    ws = workspace(declaring_block(target, policy))
+    ws.apply()
+    state = ws.state_resource(target.address)
+    arn = secret_arn(target, state)
+    assert policy_on(target.account, arn) == policy, "the declared policy is not the secret's"
+    assert json.loads(state[POLICY_ATTRIBUTE[target.kind]]) == policy
+    bundle = creds.read_bundle(target.account, arn, guard=leak_guard)
+    assert bundle is not None and bundle.version_id == key_version(target, state)
+    assert bundle.version_id == custody.proof_token(bundle.raw, target.secret_name, target.owner)
+    assert_no_key_written(emulator_url, before, ws, never=set(), guard=leak_guard)
+    if kind == "server":
+        assert custody.resource_policy(regional, state["config_secret_arn"]) is None, "the config secret got a policy"
+    ws.assert_plan_empty()
+
+    # The same policy, as AWS may render it: neither drift nor a custody finding.
+    target.account.secretsmanager.put_resource_policy(SecretId=arn, ResourcePolicy=rendered_by_aws(policy))
+    ws.assert_plan_empty()
+
+
+@pytest.mark.parametrize("kind", ["agent", "server"])
+def test_a_different_policy_put_out_of_band_stops_the_plan(
+        kind, planted, workspace, exposures, provider_preamble, management, regional, regional_eks, emulator_url,
+        leak_guard):
+    """Declaring a policy accepts that one only: another put in its place (here one letting in
+    another account) stops the plan as any policy did before, naming whom it lets in, and a
+    rotation applied without that refresh writes no key there."""
+    target = declaring_target(kind, f"custody-swapped-{kind[:3]}", management, regional, planted)
+    ws = workspace(declaring_block(target, declared_policy(target.account)))
+    ws.apply()
+    arn = secret_arn(target, ws.state_resource(target.address))
+    creds.read_bundle(target.account, arn, guard=leak_guard)
+    exposures(target.account, arn)
+    custody.put_policy(target.account, arn)
+
+    refused = plan_refused(ws, NOT_IN_CUSTODY, target.attribute)
+    detail_names(refused, target.secret_name, DIFFERENT_POLICY, custody.OTHER_PRINCIPAL)
+
+    versions = custody.versions(target.account, arn)
+    before = custody.at_rest(emulator_url)
+    ws.set_config(provider_preamble + declaring_block(target, declared_policy(target.account), "2"))
+    refused = apply_refused(ws, NOT_IN_CUSTODY, target.attribute, "-refresh=false")
+    detail_names(refused, custody.OTHER_PRINCIPAL)
+    assert custody.versions(target.account, arn) == versions, "the rotation wrote a version into the secret"
+    assert_untouched(before, assert_no_key_written(emulator_url, before, ws, never=set(), guard=leak_guard), arn)
+    assert policy_on(target.account, arn)["Statement"][0]["Principal"]["AWS"] == custody.OTHER_PRINCIPAL, \
+        "the foreign policy was overwritten: whoever put it is no longer seen"
+
+
+@pytest.mark.parametrize("kind", ["agent", "server"])
+def test_a_declared_policy_removed_out_of_band_is_planned_back(
+        kind, planted, workspace, management, regional, regional_eks, leak_guard):
+    target = declaring_target(kind, f"custody-removed-{kind[:3]}", management, regional, planted)
+    policy = declared_policy(target.account)
+    ws = workspace(declaring_block(target, policy))
+    ws.apply()
+    first = ws.state_resource(target.address)
+    arn = secret_arn(target, first)
+    target.account.secretsmanager.delete_resource_policy(SecretId=arn)
+
+    plan = ws.assert_plan_changes({target.address: "update"}, {target.address: {POLICY_ATTRIBUTE[kind]}})
+    change = plan.resource_change(target.address)["change"]
+    assert change["before"][POLICY_ATTRIBUTE[kind]] is None, plan.describe()
+    assert not (change.get("after_unknown") or {}).get("public_key_fingerprint"), "putting the policy back rotates the key"
+    ws.apply()
+    assert policy_on(target.account, arn) == policy, "the declared policy was not put back"
+    ws.assert_plan_empty()
+    after = ws.state_resource(target.address)
+    assert key_version(target, after) == key_version(target, first), "putting the policy back wrote a key"
+
+
+def test_the_declared_policy_changes_in_place_and_goes_before_a_rotated_key(
+        planted, workspace, provider_preamble, management, emulator_url, faults, leak_guard):
+    """Changing the declared policy is an in-place update (PutResourcePolicy), removing it
+    deletes it; added with a rotation in the same apply, it is on the secret before the new key
+    is written: refused by AWS, the apply fails on the policy's line with no key written."""
+    target = declaring_target("agent", "custody-changed", management, management, planted)
+    first, second = declared_policy(management), declared_policy(management, "maestro-other-reader")
+    ws = workspace(declaring_block(target, first))
+    ws.apply()
+    state = ws.state_resource(AGENT)
+    arn = state["secret_arn"]
+
+    ws.set_config(provider_preamble + declaring_block(target, second))
+    ws.assert_plan_changes({AGENT: "update"}, {AGENT: {"secret_resource_policy"}})
+    ws.apply()
+    assert policy_on(management, arn) == second
+    ws.assert_plan_empty()
+
+    ws.set_config(provider_preamble + declaring_block(target, None))
+    ws.assert_plan_changes({AGENT: "update"}, {AGENT: {"secret_resource_policy"}})
+    ws.apply()
+    assert policy_on(management, arn) is None, "the policy no longer declared is still on the secret"
+    ws.assert_plan_empty()
+
+    # Declared again together with a rotation, and refused by AWS: nothing is written.
+    versions = custody.versions(management, arn)
+    before = custody.at_rest(emulator_url)
+    ws.set_config(provider_preamble + declaring_block(target, first, "2"))
+    refuse_policies(faults)
+    refused = apply_refused(ws, "PutResourcePolicy", "secret_resource_policy")
+    detail_names(refused, "PublicPolicyException")
+    assert custody.versions(management, arn) == versions, "a key was written before the declared policy was on the secret"
+    assert_untouched(before, assert_no_key_written(emulator_url, before, ws, never=set(), guard=leak_guard), arn)
+    assert ws.state_resource(AGENT)["public_key_fingerprint"] == state["public_key_fingerprint"]
+
+    ws.apply()
+    rotated = ws.state_resource(AGENT)
+    assert policy_on(management, arn) == first
+    assert rotated["public_key_fingerprint"] != state["public_key_fingerprint"]
+    staged = creds.read_bundle(management, arn, "AWSPENDING", guard=leak_guard)
+    assert staged is not None and staged.version_id == rotated["key_version_id"]
+    ws.assert_plan_empty()
+
+
+@pytest.mark.parametrize("kind", ["agent", "server"])
+def test_a_policy_aws_refuses_on_create_leaves_no_key_behind(
+        kind, planted, workspace, management, regional, regional_eks, emulator_url, faults, leak_guard):
+    """The key is the new secret's first version and the policy goes on right after (CreateSecret
+    takes none). When AWS refuses the policy, the secret just made is deleted: no key is left
+    in a secret the configuration can never get its policy onto. Once accepted, the next apply
+    creates it."""
+    target = declaring_target(kind, f"custody-refused-{kind[:3]}", management, regional, planted)
+    before = custody.at_rest(emulator_url)
+    ws = workspace(declaring_block(target, declared_policy(target.account)))
+    refuse_policies(faults)
+    refused = apply_refused(ws, "PutResourcePolicy", POLICY_ATTRIBUTE[kind])
+    detail_names(refused, "PublicPolicyException")
+    assert si.describe_secret(target.account, target.secret_name) is None, "the secret AWS refused the policy of is still there"
+    assert_no_key_written(emulator_url, before, ws, never=set(), guard=leak_guard)
+
+    ws.apply()
+    state = ws.state_resource(target.address)
+    assert policy_on(target.account, secret_arn(target, state)) == declared_policy(target.account)
+    ws.assert_plan_empty()
+
+
+def test_the_identity_promotes_the_bundle_into_a_secret_with_the_declared_policy(
+        planted, workspace, provider_preamble, management, regional, make_eks_cluster, leak_guard):
+    """`maestro_agent_identity` writes the complete bundle into the agent key's secret: it is
+    told the declared policy (`mqtt_cert_secret_resource_policy`) and accepts it; without being
+    told, it refuses the secret as before."""
+    cluster_id = "custody-declared-promote"
+    eks = make_eks_cluster("custody-declared-eks")
+    target = declaring_target("agent", cluster_id, management, regional, planted)
+    planted(management, f"{cluster_id}/maestro/agent-config")
+    policy = declared_policy(management)
+    consumer = hcl.resource("maestro_consumer", "c", {
+        "consumer_id": cluster_id, "csr_pem": hcl.Raw("maestro_agent_key.k.csr_pem"),
+        "management_account_id": management.account_id}, provider="maestro.regional")
+
+    def identity(told: bool) -> str:
+        extra = {"mqtt_cert_secret_resource_policy": hcl.Raw("maestro_agent_key.k.secret_resource_policy")} if told else {}
+        return hcl.resource("maestro_agent_identity", "x", {
+            "cluster_id": cluster_id, "regional_account_id": regional.account_id, "eks_cluster_name": eks,
+            "mqtt_cert_secret_name": hcl.Raw("maestro_agent_key.k.secret_name"),
+            "broker_endpoint": hcl.Raw("maestro_consumer.c.endpoint"),
+            "certificate_pem": hcl.Raw("maestro_consumer.c.certificate_pem"), **extra}, provider="maestro.management")
+
+    ws = workspace(declaring_block(target, policy), consumer, identity(False))
+    apply_refused(ws, NOT_IN_CUSTODY, "mqtt_cert_secret_name")
+    key = ws.state_resource(AGENT)
+    current = creds.read_bundle(management, key["secret_arn"], guard=leak_guard)
+    assert current.certificate is None, "the identity promoted the bundle into a policy it was not told of"
+
+    ws.set_config(provider_preamble + "\n".join([declaring_block(target, policy), consumer, identity(True)]))
+    ws.apply()
+    promoted = creds.assert_current_coherent(management, key["secret_arn"], guard=leak_guard)
+    assert promoted is not None and promoted.certificate and promoted.key_fingerprint == key["public_key_fingerprint"]
+    assert policy_on(management, key["secret_arn"]) == policy
+    ws.assert_plan_empty()

@@ -805,6 +805,12 @@ APPLIED_EXTRA = {
 }
 
 
+# A declared resource policy for a key-bearing secret (the `*secret_resource_policy` arguments).
+SECRET_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{aws_accounts.MANAGEMENT_ACCOUNT_ID}:role/docs-reader"},
+    "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+
+
 def alternatives() -> dict[str, dict[str, Any]]:
     """Another valid value for every argument of every resource, all changed in one plan after
     apply: the plan's `replace_paths` are then exactly the arguments whose change replaces it."""
@@ -813,7 +819,8 @@ def alternatives() -> dict[str, dict[str, Any]]:
         "maestro_agent_key": {
             "cluster_id": f"{RUN}-02", "algorithm": "ECDSA_P384", "force_delete_without_recovery": False,
             "kms_key_id": "alias/docs-other", "recovery_window_in_days": 8, "rotate_after_days": 30,
-            "rotation_triggers": {"generation": "2"}, "secret_name": f"{RUN}-02/other-cert", "tags": {"docs": "2"}},
+            "rotation_triggers": {"generation": "2"}, "secret_name": f"{RUN}-02/other-cert", "tags": {"docs": "2"},
+            "secret_resource_policy": SECRET_POLICY},
         "maestro_consumer": {
             "consumer_id": f"{RUN}-02", "csr_pem": make_csr(f"{RUN}-02-work-agent"), "management_account_id": "111122223333",
             "topic_prefix": "sources/other/consumers", "cloudevents_client_id": f"{RUN}-02-agent",
@@ -825,7 +832,7 @@ def alternatives() -> dict[str, dict[str, Any]]:
             "certificate_pem": make_certificate(f"{RUN}-02"), "broker_endpoint": f"other-ats.iot.{region}.amazonaws.com",
             "broker_ca_pem": make_certificate("docs CA"), "recovery_window_in_days": 8, "topic_prefix": "sources/other/consumers",
             "cloudevents_client_id": f"{RUN}-02-agent", "kms_key_arn": f"arn:aws:kms:{region}:{aws_accounts.MANAGEMENT_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            "tags": {"docs": "2"}},
+            "tags": {"docs": "2"}, "mqtt_cert_secret_resource_policy": SECRET_POLICY},
         "maestro_server_identity": {
             "name": f"{RUN}-server2", "eks_cluster_name": f"{RUN}-rc2", "algorithm": "ECDSA_P384",
             "broker_ca_pem": make_certificate("docs CA"), "certificate_grace_period_hours": 1,
@@ -835,7 +842,8 @@ def alternatives() -> dict[str, dict[str, Any]]:
             "kms_key_arn": f"arn:aws:kms:{region}:{aws_accounts.REGIONAL_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
             "namespace": "other", "recovery_window_in_days": 8, "rotate_after_days": 30, "rotation_triggers": {"generation": "2"},
             "service_account": "other-server", "shared_subscription_group": "others", "subscription_type": "broadcast",
-            "tags": {"docs": "2"}, "topic_prefix": "sources/maestro/others"},
+            "tags": {"docs": "2"}, "topic_prefix": "sources/maestro/others",
+            "certificate_secret_resource_policy": SECRET_POLICY},
     }
 
 

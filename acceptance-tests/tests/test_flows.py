@@ -74,7 +74,7 @@ def one_config(cluster_id: str, eks: str, generation: str = "1", grace_hours: in
 def iot_certificates(regional) -> dict[str, str]:
     """Certificate ID → status, for every certificate in the regional account."""
     iot = regional.client("iot")
-    return {c["certificateId"]: c["status"] for c in iot.list_certificates(pageSize=250)["certificates"]}
+    return {c["certificateId"]: c["status"] for c in aws_inspect.every_item(iot, "list_certificates", "certificates")}
 
 
 def assert_flow_coherent(management, regional, key: dict[str, Any], consumer: dict[str, Any], identity: dict[str, Any],
@@ -102,15 +102,15 @@ def assert_flow_coherent(management, regional, key: dict[str, Any], consumer: di
 
 def assert_nothing_left(management, regional, cluster_id: str, certificate_ids: set[str]) -> None:
     iot = regional.client("iot")
-    things = {t["thingName"] for t in iot.list_things()["things"]}
-    policies = {p["policyName"] for p in iot.list_policies()["policies"]}
+    things = {t["thingName"] for t in aws_inspect.every_item(iot, "list_things", "things")}
+    policies = {p["policyName"] for p in aws_inspect.every_item(iot, "list_policies", "policies")}
     assert f"{cluster_id}-maestro-agent" not in things
     assert f"{cluster_id}-maestro-agent-policy" not in policies
     left = certificate_ids & set(iot_certificates(regional))
     assert not left, f"certificates left in the regional account: {left}"
     for name in (f"{cluster_id}/maestro/agent-mqtt-cert", f"{cluster_id}/maestro/agent-config"):
         assert creds.deletion_scheduled(management, name) is not None, f"{name} not scheduled for deletion"
-    assert f"{cluster_id}-maestro-agent" not in {r["RoleName"] for r in management.iam.list_roles()["Roles"]}
+    assert f"{cluster_id}-maestro-agent" not in {r["RoleName"] for r in aws_inspect.every_item(management.iam, "list_roles", "Roles")}
 
 
 def test_one_configuration_does_everything_in_one_apply_and_rotates_without_a_gap(
@@ -278,4 +278,5 @@ def test_two_teams_exchange_only_public_material(make_workspace, provider_preamb
     region.destroy()
     assert_nothing_left(management, regional, cluster_id, issued)
     assert_nothing_left(management, regional, other_id, issued)
-    assert f"{cluster_id}-maestro-server-policy" not in {p["policyName"] for p in regional.client("iot").list_policies()["policies"]}
+    assert f"{cluster_id}-maestro-server-policy" not in {
+        p["policyName"] for p in aws_inspect.every_item(regional.client("iot"), "list_policies", "policies")}

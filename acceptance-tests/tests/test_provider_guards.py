@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from harness import hcl
+from harness import aws_inspect, hcl
 from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, MANAGEMENT_ROLE_ARN, REGIONAL_ACCOUNT_ID, REGIONAL_ROLE_ARN
 
 pytestmark = pytest.mark.acceptance
@@ -48,7 +48,7 @@ def test_a_swapped_role_is_refused_before_any_aws_call_but_sts(make_workspace, e
     made = calls(emulator_url)
     assert made <= IDENTITY_CALLS, f"calls beyond the identity check: {sorted(made - IDENTITY_CALLS)}"
     assert ws.state_resources() == {}
-    assert "guarded-maestro-agent" not in {t["thingName"] for t in regional.client("iot").list_things()["things"]}
+    assert "guarded-maestro-agent" not in {t["thingName"] for t in aws_inspect.every_item(regional.client("iot"), "list_things", "things")}
 
 
 def test_the_right_account_passes_the_guard(make_workspace, emulator_url):

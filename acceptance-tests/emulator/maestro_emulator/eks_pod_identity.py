@@ -36,6 +36,7 @@ from moto.eks.exceptions import (
 from moto.eks.models import Cluster, EKSBackend
 from moto.eks.responses import EKSResponse
 
+from . import paging
 from .iam_consistency import require_role_visible
 
 # The threaded server may run two requests for one cluster at once; the
@@ -44,7 +45,6 @@ _LOCK = threading.RLock()
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _PATH_RE = re.compile(r"/clusters/([^/]+)/pod-identity-associations(?:/([^/]+))?/?$")
-MAX_RESULTS_LIMIT = 100
 
 
 def _new_association_id() -> str:
@@ -359,28 +359,25 @@ def list_pod_identity_associations(
 ) -> tuple[list[PodIdentityAssociation], str | None]:
     with _LOCK:
         cluster = _cluster(self, cluster_name)
-        if max_results is None:
-            max_results = MAX_RESULTS_LIMIT
-        if not 1 <= max_results <= MAX_RESULTS_LIMIT:
-            raise _invalid_parameter(
-                "maxResults must be between 1 and 100", cluster_name
-            )
-        matches = sorted(
-            (
-                a
-                for a in _store(cluster).by_id.values()
-                if (not namespace or a.namespace == namespace)
-                and (not service_account or a.service_account == service_account)
-            ),
-            key=lambda a: a.association_id,
+        matches = [
+            a
+            for a in _store(cluster).by_id.values()
+            if (not namespace or a.namespace == namespace)
+            and (not service_account or a.service_account == service_account)
+        ]
+        # Pages as paging.py pages EKS (maxResults 1-100, default 100): the token is opaque,
+        # belongs to this cluster and these filters, and resumes after the last association
+        # ID returned, so one deleted in between never shifts the rest.
+        return paging.eks_page(
+            {"maxResults": "" if max_results is None else str(max_results), "nextToken": next_token or ""},
+            "ListPodIdentityAssociations",
+            self.account_id,
+            self.region_name,
+            matches,
+            lambda a: (a.association_id,),
+            (cluster_name, namespace or "", service_account or ""),
+            cluster_name,
         )
-        # The token is the ID the next page starts at; resuming at ">=" keeps
-        # paging stable if that association was deleted in between.
-        if next_token:
-            matches = [a for a in matches if a.association_id >= next_token]
-        page = matches[:max_results]
-        token = matches[max_results].association_id if len(matches) > max_results else None
-        return page, token
 
 
 def _find_by_arn(backend: EKSBackend, arn: str) -> PodIdentityAssociation | None:

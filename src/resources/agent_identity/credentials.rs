@@ -152,9 +152,9 @@ async fn install_certificate(c: &AwsClients, spec: &Spec, cert_pem: &str) -> Res
         debug_assert!(complete.is_coherent().unwrap_or(false));
         tracing::info!(secret = %name, from_version = %version, from_stage = stage, fingerprint = %cert_fingerprint, "promoting the agent's bundle with its certificate");
         // Custody first: the bundle re-writes the key. Its version ID is the bundle's proof.
-        let current =
-            custody::write_key(c, &info, &complete, &spec.cluster_id, None, &[], spec.kms_key_arn.as_deref(), "mqtt_cert_secret_name")
-                .await?;
+        let policy = custody::SecretPolicy::accepting(spec.secret_resource_policy.as_deref());
+        let kms = spec.kms_key_arn.as_deref();
+        let current = custody::write_key(c, &info, &complete, &spec.cluster_id, None, &[], kms, policy, "mqtt_cert_secret_name").await?;
         if stage == AWSPENDING {
             // AWS keeps AWSPENDING on the promoted key's version; the key is current now.
             let after = secrets::describe(c, &info.arn).await?.unwrap_or_default();

@@ -81,6 +81,8 @@ pub struct Spec {
     pub certificate_pem: Option<String>,
     pub cloudevents_client_id: String,
     pub kms_key_arn: Option<String>,
+    /// The resource policy `maestro_agent_key` declares on the credential secret, accepted there.
+    pub secret_resource_policy: Option<String>,
     pub broker_ca_pem: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
@@ -101,6 +103,7 @@ impl Spec {
             certificate_pem: opt_text(v, "certificate_pem"),
             cloudevents_client_id: text(v, "cloudevents_client_id"),
             kms_key_arn: opt_text(v, "kms_key_arn"),
+            secret_resource_policy: opt_text(v, "mqtt_cert_secret_resource_policy"),
             broker_ca_pem: opt_text(v, "broker_ca_pem"),
             tags: v.get("tags").string_map_entries(),
         }

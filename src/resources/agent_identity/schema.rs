@@ -96,6 +96,12 @@ pub fn schema() -> Schema {
                 .description("Name of the Secrets Manager secret holding the agent's MQTT certificate bundle. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`."),
         )
         .attribute(
+            Attribute::string("mqtt_cert_secret_resource_policy")
+                .optional()
+                .validate(crate::resources::aws::custody::policy_validator())
+                .description("The resource policy `maestro_agent_key` declares on the MQTT credential secret (its `secret_resource_policy`: pass that attribute). The complete bundle is written only when the secret has no resource policy or this one (compared as a policy document); this resource never puts or removes a policy."),
+        )
+        .attribute(
             Attribute::string("config_secret_name")
                 .optional()
                 .computed()

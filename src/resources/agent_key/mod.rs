@@ -29,7 +29,7 @@ use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPEND
 use crate::resources::common::{configured_tags, merge_tags, opt_text, tags_value, text};
 use async_trait::async_trait;
 use key::{new_key, now_rfc3339};
-use model::{cluster_id_of, set_key_attributes, Spec, DESCRIPTION_PREFIX};
+use model::{cluster_id_of, set_key_attributes, Spec, DESCRIPTION_PREFIX, SECRET_RESOURCE_POLICY};
 use schema::schema;
 use std::time::SystemTime;
 
@@ -109,10 +109,14 @@ impl Resource<AwsClients> for AgentKey {
             return Ok(Some(new));
         }
         // A policy or replica put on the secret out of band exposes the key it holds: the
-        // plan stops here, for the user to decide. (A changed KMS key is drift the plan puts
-        // back, so it is not judged here.)
-        custody::check(c, &info, info.kms_key_id.as_deref(), "secret_name", custody::AFTER_WRITE).await?;
+        // plan stops here, for the user to decide. The declared policy is no finding; found
+        // missing, it is cleared so that the plan puts it back. (A changed KMS key is drift
+        // the plan puts back, so it is not judged here.)
+        let declared = opt_text(state, SECRET_RESOURCE_POLICY);
+        let policy = custody::SecretPolicy::accepting(declared.as_deref());
+        let found = custody::check(c, &info, info.kms_key_id.as_deref(), policy, "secret_name", custody::AFTER_WRITE).await?;
         let mut new = state.clone();
+        new.set(SECRET_RESOURCE_POLICY, custody::refreshed_policy(state.get(SECRET_RESOURCE_POLICY), found.as_deref()));
         new.set("secret_name", Value::string(&info.name));
         new.set("secret_arn", Value::string(&info.arn));
         new.set("id", Value::string(&info.arn));
@@ -130,7 +134,7 @@ impl Resource<AwsClients> for AgentKey {
         if let Some(staged) = info.version_with(AWSPENDING).filter(|v| state.get("key_version_id").as_str() != Some(*v)) {
             let recorded = text(state, "public_key_fingerprint");
             if let Some((key, csr)) = self.staged_key(c, &info, staged, &text(state, "cluster_id"), &recorded).await? {
-                let created = self.version_created(c, &info.arn, staged).await.unwrap_or_else(now_rfc3339);
+                let created = secrets::version_created(c, &info.arn, staged).await?.unwrap_or_else(now_rfc3339);
                 tracing::info!(secret = %info.name, version = staged, fingerprint = %key.fingerprint(), "taking the key staged out of band as the current key");
                 set_key_attributes(&mut new, &key, csr, staged.to_string(), created);
                 new.set("algorithm", Value::string(key.algorithm().as_str()));
@@ -148,6 +152,18 @@ impl Resource<AwsClients> for AgentKey {
                 return Applied::failed(prior.clone(), d);
             }
         }
+        // What exists so far, for a failure part-way. The declared resource policy goes first,
+        // before a rotation writes a key, and is recorded as soon as it is on the secret: a
+        // later failure must not leave state naming the policy it replaced, which the next
+        // refresh would refuse.
+        let mut done = prior.clone();
+        let recorded_policy = opt_text(prior, SECRET_RESOURCE_POLICY);
+        if recorded_policy != spec.resource_policy {
+            if let Err(d) = self.align_policy(c, &arn, &spec, recorded_policy.as_deref()).await {
+                return Applied::failed(done, d);
+            }
+            done.set(SECRET_RESOURCE_POLICY, planned.get(SECRET_RESOURCE_POLICY).clone());
+        }
         let current = SecretInfo {
             arn: arn.clone(),
             name: spec.secret_name.clone(),
@@ -156,25 +172,24 @@ impl Resource<AwsClients> for AgentKey {
             ..Default::default()
         };
         if let Err(d) = self.align_settings(c, &current, &spec).await {
-            return Applied::failed(prior.clone(), d);
+            return Applied::failed(done, d);
         }
         if planned.get("csr_pem").is_unknown() {
             let (key, csr) = match new_key(spec.algorithm, &spec.cluster_id).await {
                 Ok(pair) => pair,
-                Err(d) => return Applied::failed(prior.clone(), d),
+                Err(d) => return Applied::failed(done, d),
             };
             let bundle =
                 CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
             tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "staging a rotated agent key as AWSPENDING");
-            match self.stage_rotated_key(c, &arn, &spec, &bundle).await {
+            match self.stage_rotated_key(c, &arn, &spec, opt_text(&done, SECRET_RESOURCE_POLICY).as_deref(), &bundle).await {
                 Ok(version) => set_key_attributes(&mut state, &key, csr, version, now_rfc3339()),
                 Err(d) => {
                     // Settings may have changed; the key did not. The next plan retries the rotation.
-                    let mut partial = prior.clone();
                     for name in ["kms_key_id", "tags", "tags_all"] {
-                        partial.set(name, planned.get(name).clone());
+                        done.set(name, planned.get(name).clone());
                     }
-                    return Applied::failed(partial, d);
+                    return Applied::failed(done, d);
                 }
             }
         }
@@ -215,7 +230,7 @@ impl Resource<AwsClients> for AgentKey {
         })?;
         let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(&cluster_id))
             .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot import", e.to_string())))?;
-        let created_at = self.version_created(c, &info.arn, &version).await.unwrap_or_else(now_rfc3339);
+        let created_at = secrets::version_created(c, &info.arn, &version).await?.unwrap_or_else(now_rfc3339);
         let mut state = Value::object([
             ("cluster_id", Value::string(&cluster_id)),
             ("secret_name", Value::string(&info.name)),

@@ -2,6 +2,7 @@
 
 use crate::crypto::keys::{GeneratedKey, KeyAlgorithm};
 use crate::framework::Value;
+use crate::resources::aws::custody::SecretPolicy;
 use crate::resources::aws::secretsmanager::SecretInfo;
 pub(super) use crate::resources::aws::secretsmanager::DEFAULT_RECOVERY_WINDOW_DAYS;
 use crate::resources::common::{opt_text, text};
@@ -10,6 +11,8 @@ use std::collections::BTreeMap;
 /// Attributes that describe the key itself; they change only when a new key is generated.
 pub(super) const KEY_ATTRIBUTES: &[&str] = &["csr_pem", "public_key_fingerprint", "key_version_id", "key_created_at"];
 pub(super) const DESCRIPTION_PREFIX: &str = "Maestro agent MQTT credentials for cluster ";
+/// The resource policy the configuration declares for the credential secret.
+pub(super) const SECRET_RESOURCE_POLICY: &str = "secret_resource_policy";
 
 /// The arguments, once known.
 pub(super) struct Spec {
@@ -17,6 +20,7 @@ pub(super) struct Spec {
     pub(super) secret_name: String,
     pub(super) algorithm: KeyAlgorithm,
     pub(super) kms_key_id: Option<String>,
+    pub(super) resource_policy: Option<String>,
     pub(super) tags: BTreeMap<String, String>,
 }
 
@@ -27,8 +31,15 @@ impl Spec {
             secret_name: text(v, "secret_name"),
             algorithm: v.get("algorithm").as_str().and_then(|s| s.parse().ok()).unwrap_or(KeyAlgorithm::EcdsaP256),
             kms_key_id: opt_text(v, "kms_key_id"),
+            resource_policy: opt_text(v, SECRET_RESOURCE_POLICY),
             tags: v.get("tags").string_map_entries(),
         }
+    }
+
+    /// The credential secret's resource policy, which this resource owns: the declared one,
+    /// with `recorded` (what state records) accepted while it is being replaced.
+    pub(super) fn policy<'a>(&'a self, recorded: Option<&'a str>) -> SecretPolicy<'a> {
+        SecretPolicy::owned(self.resource_policy.as_deref(), recorded, SECRET_RESOURCE_POLICY)
     }
 
     pub(super) fn description(&self) -> String {
@@ -70,6 +81,7 @@ mod tests {
             secret_name: String::new(),
             algorithm: KeyAlgorithm::EcdsaP256,
             kms_key_id: None,
+            resource_policy: None,
             tags: BTreeMap::new(),
         };
         let described = SecretInfo { name: "custom".into(), description: Some(spec.description()), ..Default::default() };

@@ -6,6 +6,7 @@
 //! pair current.
 
 use super::key::new_key;
+use super::model::SECRET_RESOURCE_POLICY;
 use crate::crypto::keys::KeyAlgorithm;
 use crate::crypto::{CredentialBundle, SecretString, AMAZON_ROOT_CA_1};
 use crate::framework::schema::{Attribute, Block, Schema};
@@ -30,7 +31,8 @@ impl Action<AwsClients> for RotateAgentKey {
             Block::new("Stages a new key for one agent now, as the AWSPENDING version of its credential secret, while the current bundle keeps serving. The next apply completes the rotation as a planned one: `maestro_agent_key` takes the staged key, `maestro_consumer` issues its certificate and `maestro_agent_identity` makes the pair current. Configure it with the management-account provider.")
                 .attribute(Attribute::string("cluster_id").required().validate(validators::rule(naming::check_consumer_name)).description("Management cluster identifier (the Maestro consumer name)."))
                 .attribute(Attribute::string("secret_name").optional().validate(secret_name_validator()).description("The credential secret. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`, as `maestro_agent_key` names it."))
-                .attribute(Attribute::string("kms_key_id").optional().validate(validators::kms_key_reference()).description("The KMS key the credential secret is encrypted with, as `maestro_agent_key`'s `kms_key_id` names it. The key is staged only when the secret is under this key (the AWS-managed `aws/secretsmanager` key when unset), has no resource policy and no replicas."))
+                .attribute(Attribute::string("kms_key_id").optional().validate(validators::kms_key_reference()).description("The KMS key the credential secret is encrypted with, as `maestro_agent_key`'s `kms_key_id` names it. The key is staged only when the secret is under this key (the AWS-managed `aws/secretsmanager` key when unset), has no resource policy (but the one `secret_resource_policy` names) and no replicas."))
+                .attribute(Attribute::string(SECRET_RESOURCE_POLICY).optional().validate(custody::policy_validator()).description("The resource policy `maestro_agent_key` declares on the credential secret (its `secret_resource_policy`). The key is staged only when the secret has no resource policy or this one (compared as a policy document); the action never puts or removes a policy."))
                 .attribute(Attribute::string("algorithm").optional().validate(validators::one_of(&["ECDSA_P256", "ECDSA_P384", "RSA_2048", "RSA_3072"])).description("Algorithm of the new key. Defaults to the current key's.")),
         )
     }
@@ -68,9 +70,20 @@ impl Action<AwsClients> for RotateAgentKey {
             let (key, _csr) = new_key(algorithm, &cluster_id).await?;
             let bundle = CredentialBundle::key_only(SecretString::new(key.private_key_pem().expose().to_string()), ca);
             let kms_key_id = opt_text(config, "kms_key_id");
-            let version =
-                custody::write_key(c, &info, &bundle, &cluster_id, voucher.as_ref(), &[AWSPENDING], kms_key_id.as_deref(), "secret_name")
-                    .await?;
+            let declared = opt_text(config, SECRET_RESOURCE_POLICY);
+            let policy = custody::SecretPolicy::accepting(declared.as_deref());
+            let version = custody::write_key(
+                c,
+                &info,
+                &bundle,
+                &cluster_id,
+                voucher.as_ref(),
+                &[AWSPENDING],
+                kms_key_id.as_deref(),
+                policy,
+                "secret_name",
+            )
+            .await?;
             progress(format!(
                 "staged key {} as version {version} (AWSPENDING) of {secret}; the next apply completes the rotation",
                 key.fingerprint()

@@ -1,9 +1,10 @@
 //! The schema of `maestro_agent_key`.
 
-use super::model::DEFAULT_RECOVERY_WINDOW_DAYS;
+use super::model::{DEFAULT_RECOVERY_WINDOW_DAYS, SECRET_RESOURCE_POLICY};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::validators;
 use crate::policy::naming;
+use crate::resources::aws::custody;
 use crate::resources::common::{secret_name_validator, tag_attributes};
 
 pub(super) const ALGORITHMS: &[&str] = &["ECDSA_P256", "ECDSA_P384", "RSA_2048", "RSA_3072"];
@@ -40,6 +41,12 @@ pub(super) fn schema() -> Schema {
                 .optional()
                 .validate(validators::kms_key_reference())
                 .description("KMS key (ID, ARN or alias) that encrypts the secret. Defaults to the account's `aws/secretsmanager` key."),
+        )
+        .attribute(
+            Attribute::string(SECRET_RESOURCE_POLICY)
+                .optional()
+                .validate(custody::policy_validator())
+                .description("Resource policy (JSON, e.g. from `jsonencode` or `aws_iam_policy_document`) to put on the credential secret. Without it the secret may have no resource policy at all; with it, exactly this one (compared as a policy document, not as text): it is put right after the secret is created and before any key is written into an existing secret, with BlockPublicPolicy (AWS refuses a policy that allows broad access), and any other policy found is refused as before. Changing it updates the policy in place; removing it deletes the policy. Give the same value to `maestro_agent_identity.mqtt_cert_secret_resource_policy`, which writes the complete bundle into this secret."),
         )
         .attribute(
             Attribute::number("recovery_window_in_days")
@@ -87,4 +94,26 @@ pub(super) fn schema() -> Schema {
         .attribute(Attribute::string("key_created_at").computed().keep_state_for_unknown().description("When the current key was generated (RFC 3339)."))
         .attribute(tags_all),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::{AttributePath, Diagnostics, Value};
+
+    fn refused(policy: &str) -> Vec<String> {
+        let config = Value::object([("cluster_id", Value::string("mc-1")), (SECRET_RESOURCE_POLICY, Value::string(policy))]);
+        let mut diags = Diagnostics::new();
+        crate::framework::schema::validate_block(&schema().block, &config, &AttributePath::default(), &mut diags);
+        diags.0.iter().map(|d| d.attribute.as_ref().map(|a| a.to_string()).unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn a_declared_policy_that_is_no_policy_document_is_refused_at_validate_time_on_its_attribute() {
+        for bad in ["not json", "[]", r#"{"Version":"2012-10-17"}"#, r#"{"Statement":[]}"#] {
+            assert_eq!(refused(bad), vec![SECRET_RESOURCE_POLICY.to_string()], "{bad}");
+        }
+        let good = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/agent"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+        assert!(refused(good).is_empty());
+    }
 }

@@ -1,5 +1,6 @@
-//! The credential secret the key lives in: created with the key as its first version, taken
-//! back on proof when it already exists, and read back (in memory only) for import.
+//! The credential secret the key lives in: created with the key as its first version (and
+//! the declared resource policy right after), taken back on proof when it already exists, and
+//! read back (in memory only) for import.
 
 use super::model::Spec;
 use super::AgentKey;
@@ -18,7 +19,9 @@ impl AgentKey {
     /// proof, when it passes the custody check, and the new key is staged in it as AWSPENDING;
     /// whatever it serves stays current until the new key's certificate is promoted by
     /// maestro_agent_identity. Any other secret of that name, one scheduled for deletion
-    /// included, is refused (see `create_or_adopt`).
+    /// included, is refused (see `create_or_adopt`). A declared `secret_resource_policy` is
+    /// put on a new secret right after CreateSecret (why after: `create_or_adopt`), and on a
+    /// secret taken back before the new key is written.
     pub(super) async fn create_secret(
         &self,
         c: &AwsClients,
@@ -36,6 +39,7 @@ impl AgentKey {
             attribute: "secret_name",
             adopted_stages: &[AWSPENDING],
             key: Some(KeyBearing { bundle, owner: &spec.cluster_id }),
+            policy: spec.policy(None),
         };
         let written = secrets::create_or_adopt(c, &new).await?;
         Ok((written.arn, written.version))
@@ -54,12 +58,14 @@ impl AgentKey {
     }
 
     /// Stages `bundle` as the AWSPENDING version of the recorded secret `arn` (a rotation).
-    /// Refused, with nothing written, when the secret is not in custody.
+    /// Refused, with nothing written, when the secret is not in custody; the declared policy
+    /// is on it before the key (`recorded_policy`, what state records, is accepted until then).
     pub(super) async fn stage_rotated_key(
         &self,
         c: &AwsClients,
         arn: &str,
         spec: &Spec,
+        recorded_policy: Option<&str>,
         bundle: &CredentialBundle,
     ) -> Result<String, Diagnostics> {
         let info = secrets::describe(c, arn).await?.filter(|i| !i.scheduled_for_deletion).ok_or_else(|| {
@@ -68,7 +74,29 @@ impl AgentKey {
                     .at(AttributePath::root("secret_name")),
             )
         })?;
-        custody::write_key(c, &info, bundle, &spec.cluster_id, None, &[AWSPENDING], spec.kms_key_id.as_deref(), "secret_name").await
+        let policy = spec.policy(recorded_policy);
+        custody::write_key(c, &info, bundle, &spec.cluster_id, None, &[AWSPENDING], spec.kms_key_id.as_deref(), policy, "secret_name").await
+    }
+
+    /// Brings the recorded secret's resource policy from what state records to what the
+    /// configuration declares (PutResourcePolicy, or DeleteResourcePolicy when it is no longer
+    /// declared). A policy that is neither stops the apply, as it stops a plan.
+    pub(super) async fn align_policy(
+        &self,
+        c: &AwsClients,
+        arn: &str,
+        spec: &Spec,
+        recorded_policy: Option<&str>,
+    ) -> Result<(), Diagnostics> {
+        let Some(info) = secrets::describe(c, arn).await?.filter(|i| !i.scheduled_for_deletion) else {
+            return Err(Diagnostic::error(
+                "Credential secret not found",
+                format!("Secret {arn} no longer exists; refresh to plan its creation."),
+            )
+            .at(AttributePath::root("secret_name"))
+            .into());
+        };
+        custody::align_policy(c, &info, spec.policy(recorded_policy), "secret_name").await
     }
 
     /// Brings the KMS key and tags of an existing secret to the configuration. A customer key
@@ -111,13 +139,6 @@ impl AgentKey {
         let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(cluster_id))
             .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot read the staged key", e.to_string())))?;
         Ok(Some((key, csr)))
-    }
-
-    /// When version `version_id` was written (RFC 3339).
-    pub(super) async fn version_created(&self, c: &AwsClients, secret_id: &str, version_id: &str) -> Option<String> {
-        let out = c.secretsmanager.list_secret_version_ids().secret_id(secret_id).send().await.ok()?;
-        let created = *out.versions().iter().find(|v| v.version_id() == Some(version_id))?.created_date()?;
-        created.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
     }
 
     /// Reads the key the secret holds (pending first, then current), for import.

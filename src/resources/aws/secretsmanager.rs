@@ -96,6 +96,19 @@ pub async fn get_dated_version(c: &AwsClients, secret_id: &str, version_id: &str
     }
 }
 
+/// When version `version_id` was made (RFC 3339), from ListSecretVersionIds followed page by
+/// page; `None` when the secret has no such version.
+pub async fn version_created(c: &AwsClients, secret_id: &str, version_id: &str) -> Result<Option<String>, Diagnostics> {
+    let mut pages = c.secretsmanager.list_secret_version_ids().secret_id(secret_id).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_failure("secretsmanager:ListSecretVersionIds", secret_id, &e))?;
+        if let Some(v) = page.versions().iter().find(|v| v.version_id() == Some(version_id)) {
+            return Ok(v.created_date().and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()));
+        }
+    }
+    Ok(None)
+}
+
 /// The value with a staging label; `None` when no version carries it.
 pub async fn get_stage(c: &AwsClients, secret_id: &str, stage: &str) -> Result<Option<(String, SecretString)>, Diagnostics> {
     match c.secretsmanager.get_secret_value().secret_id(secret_id).version_stage(stage).send().await {
@@ -297,6 +310,10 @@ pub struct NewSecret<'a> {
     /// proof as its version ID, and an existing one is written to only when a version of it
     /// carries the proof for `owner` and it passes the custody check.
     pub key: Option<KeyBearing<'a>>,
+    /// The resource policy the owner declares for a key-bearing secret: put on it right after
+    /// CreateSecret, and on a secret taken back before `value` is written (see
+    /// [`create_or_adopt`]). [`custody::SecretPolicy::NONE`] for every other secret.
+    pub policy: custody::SecretPolicy<'a>,
 }
 
 /// The key a [`NewSecret`] carries and the resource it is for.
@@ -320,6 +337,19 @@ pub struct Written {
 /// (see `custody`), and never when it is scheduled for deletion (it cannot be read for the
 /// proof; the user restores it, or a resource that recorded its ARN does). Any other secret of
 /// that name is an error pinned to `attribute`.
+///
+/// A declared resource policy (`policy`) is put right after CreateSecret, which cannot take
+/// one, so the key is the new secret's first version before the policy is on it. That is the
+/// order on purpose: custody asks that a key never sit in a secret whose policy is anything
+/// but none or the declared one, and a secret this call has just created has none (no one can
+/// put a policy on a secret before it exists), so the key is in custody from its first byte,
+/// readable meanwhile only by principals whose own IAM policies grant it, as every secret
+/// without the option is. The other order (an empty or placeholder secret, the policy, then
+/// the key) leaves, when the apply is cut short in between, a secret with no version carrying
+/// the proof, which no later apply may take back (adoption is on proof only); this order
+/// leaves a proven secret that the next apply takes back, puts the policy on, and stages its
+/// key in. A policy meant to narrow access further (a Deny for all but the workload) covers
+/// the secret from the end of the create, not from its first version.
 pub async fn create_or_adopt(c: &AwsClients, s: &NewSecret<'_>) -> Result<Written, Diagnostics> {
     let token = s.key.as_ref().map(|k| custody::proof_token(k.bundle, s.name, k.owner));
     let mut attempt = 0;
@@ -365,11 +395,24 @@ async fn created_or_existing(
     token: Option<String>,
 ) -> Result<Written, Diagnostics> {
     match created {
-        Ok(out) => Ok(Written {
-            arn: out.arn().unwrap_or_default().to_string(),
-            version: out.version_id().unwrap_or_default().to_string(),
-            adopted: false,
-        }),
+        Ok(out) => {
+            let arn = out.arn().unwrap_or_default().to_string();
+            // Right after the create, before anything else (see `create_or_adopt`). When AWS
+            // refuses the policy (BlockPublicPolicy, a malformed document), the secret just made
+            // (its ARN is from our own create) is deleted at once, so a configuration whose
+            // policy can never be put leaves no key behind; should that fail too, the secret
+            // holds the proof and no policy, and the next apply takes it back.
+            if let (Some(declared), true) = (s.policy.declared, s.policy.owner) {
+                if let Err(refused) = custody::put_policy(c, &arn, declared, s.policy.attribute).await {
+                    let gone = delete(c, &arn, Deletion { recovery_window_days: DEFAULT_RECOVERY_WINDOW_DAYS, force: true }).await;
+                    if gone.has_errors() {
+                        tracing::warn!(secret = %s.name, "could not delete the secret whose declared policy was refused");
+                    }
+                    return Err(refused);
+                }
+            }
+            Ok(Written { arn, version: out.version_id().unwrap_or_default().to_string(), adopted: false })
+        }
         Err(e) if aws_error::has_code(&e, "ResourceExistsException") || aws_error::has_code(&e, "InvalidRequestException") => {
             let info = describe(c, s.name).await?.unwrap_or_default();
             let Some(key) = &s.key else {
@@ -400,7 +443,8 @@ async fn created_or_existing(
 }
 
 /// Brings an existing secret of ours to the configuration and writes `value` into it; a
-/// key-bearing value only once the secret passes the custody check.
+/// key-bearing value only once the secret passes the custody check (a policy other than none
+/// or the declared one refuses it) and the declared policy is on it.
 async fn adopt(c: &AwsClients, s: &NewSecret<'_>, info: &SecretInfo, token: Option<String>) -> Result<Written, Diagnostics> {
     if s.kms_key_id.is_some() && info.kms_key_id.as_deref() != s.kms_key_id {
         update_kms_key(c, &info.arn, s.kms_key_id).await?;
@@ -408,7 +452,8 @@ async fn adopt(c: &AwsClients, s: &NewSecret<'_>, info: &SecretInfo, token: Opti
     update_tags(c, &info.arn, &info.tags, s.tags).await?;
     if s.key.is_some() {
         let now = describe(c, &info.arn).await?.unwrap_or_else(|| info.clone());
-        custody::check(c, &now, s.kms_key_id, s.attribute, custody::BEFORE_WRITE).await?;
+        let found = custody::check(c, &now, s.kms_key_id, s.policy, s.attribute, custody::BEFORE_WRITE).await?;
+        custody::put_declared(c, &now, found.as_deref(), s.policy).await?;
     }
     let version = put(c, &info.arn, s.value, s.adopted_stages, token).await?;
     Ok(Written { arn: info.arn.clone(), version, adopted: true })

@@ -49,16 +49,20 @@ pub async fn rotate(
         }
         None => {
             let (key, csr) = rotation::new_key(spec.algorithm, common_name(spec)).await?;
+            let recorded_policy = opt_text(state, attr::CERTIFICATE_SECRET_RESOURCE_POLICY);
             let (secret_arn, pending_version) =
-                secrets::stage_key(c, spec, recorded_arn.as_deref(), voucher.as_ref(), &key_only(spec, &key)).await?;
+                secrets::stage_key(c, spec, recorded_arn.as_deref(), recorded_policy.as_deref(), voucher.as_ref(), &key_only(spec, &key))
+                    .await?;
             // Recorded before the certificate is asked for: a failure from here leaves a
-            // secret that state knows of.
+            // secret that state knows of, with the policy that is on it.
             state.set(attr::CERTIFICATE_SECRET_ARN, Value::String(secret_arn.clone()));
+            record_policy(spec, state);
             let issued = iot::issue_certificate(c, &csr, &format!("Maestro server {}", spec.name)).await?;
             tracing::info!(certificate_id = %issued.id, fingerprint = %key.fingerprint(), "issued the server's new certificate");
             Resumed { key, issued, policy_attached: false, secret_arn, pending_version }
         }
     };
+    let recorded_policy = opt_text(state, attr::CERTIFICATE_SECRET_RESOURCE_POLICY);
     let written = async {
         if !policy_attached {
             attach_policy(c, spec, &issued.arn).await?;
@@ -69,11 +73,14 @@ pub async fn rotate(
             }
         }
         let bundle = CredentialBundle { certificate: Some(issued.pem.clone()), ..key_only(spec, &key) };
-        secrets::write_bundle(c, spec, &secret_arn, voucher.as_ref(), &bundle).await
+        secrets::write_bundle(c, spec, &secret_arn, recorded_policy.as_deref(), voucher.as_ref(), &bundle).await
     };
     let now = rotation::now_secs();
     let version = match written.await {
-        Ok(version) => version,
+        Ok(version) => {
+            record_policy(spec, state);
+            version
+        }
         Err(d) => {
             push_previous(state, Previous { certificate_id: issued.id, certificate_arn: issued.arn, retire_after: Some(now) });
             return Err(d);
@@ -103,6 +110,11 @@ pub async fn rotate(
         secrets::unstage(c, &secret_arn, &v).await;
     }
     Ok(())
+}
+
+/// The declared certificate secret policy, once a key write has put it on the secret.
+fn record_policy(spec: &Spec, state: &mut Value) {
+    state.set(attr::CERTIFICATE_SECRET_RESOURCE_POLICY, spec.certificate_secret_resource_policy.clone().into());
 }
 
 /// The staged key, without its certificate yet.

@@ -12,7 +12,6 @@ use crate::provider::AwsClients;
 use crate::resources::aws::secretsmanager::{self as secrets, AWSCURRENT, DEFAULT_RECOVERY_WINDOW_DAYS};
 use crate::resources::aws::{eks, iam, iot};
 use crate::resources::rotation::{self, Previous, DEFAULT_GRACE_HOURS};
-use aws_smithy_types::date_time::Format;
 
 fn cannot(detail: String) -> Diagnostics {
     Diagnostic::error("Cannot import", detail).into()
@@ -82,16 +81,7 @@ pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
     let (eks_cluster_name, a) = association
         .ok_or_else(|| cannot(format!("No EKS Pod Identity association binds role {role_arn}, so the server's EKS cluster is unknown.")))?;
     let config = secrets::describe(c, &config_secret).await?.filter(|i| !i.scheduled_for_deletion);
-    let created_at = c
-        .secretsmanager
-        .list_secret_version_ids()
-        .secret_id(&info.arn)
-        .send()
-        .await
-        .ok()
-        .and_then(|out| out.versions().iter().find(|v| v.version_id() == Some(version.as_str())).and_then(|v| v.created_date().cloned()))
-        .and_then(|d| d.fmt(Format::DateTime).ok())
-        .unwrap_or_else(rotation::now_rfc3339);
+    let created_at = secrets::version_created(c, &info.arn, &version).await?.unwrap_or_else(rotation::now_rfc3339);
     let (association_id, association_arn) = eks::recorded(&a);
     let found_tags = role.as_ref().map(iam::tags_of).unwrap_or_default();
     let (subscription_type, group) = match subscription {

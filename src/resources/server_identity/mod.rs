@@ -140,6 +140,13 @@ impl Resource<AwsClients> for ServerIdentity {
             }
             state.set(attr::CERTIFICATE_GRACE_PERIOD_HOURS, planned.get(attr::CERTIFICATE_GRACE_PERIOD_HOURS).clone());
             let renamed = |name: &str| prior.get(name) != planned.get(name);
+            // A changed resource policy goes on the certificate secret before anything else is
+            // written there, and is recorded at once (a later failure must not leave state
+            // naming the policy it replaced, which the next refresh would refuse). A new or
+            // restored secret gets it from the rotation, before its key.
+            if secrets::update_certificate_policy(c, &spec, prior, planned).await? {
+                state.set(attr::CERTIFICATE_SECRET_RESOURCE_POLICY, planned.get(attr::CERTIFICATE_SECRET_RESOURCE_POLICY).clone());
+            }
             if planned.get(attr::CERTIFICATE_ID).is_unknown() {
                 let old_secret = opt_text(prior, attr::CERTIFICATE_SECRET_ARN).filter(|_| renamed(attr::CERTIFICATE_SECRET_NAME));
                 if old_secret.is_some() {

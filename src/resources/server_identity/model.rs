@@ -7,6 +7,7 @@ use crate::policy::agent_config::mqtt_config_yaml;
 use crate::policy::iam;
 use crate::policy::server_binding::{ServerBinding, Subscription, CONFIG_FILE};
 use crate::provider::AwsClients;
+use crate::resources::aws::custody::SecretPolicy;
 use crate::resources::common::{json_text, merge_tags, opt_text, text};
 use std::collections::BTreeMap;
 
@@ -25,6 +26,7 @@ pub mod attr {
     pub const SUBSCRIPTION_TYPE: &str = "subscription_type";
     pub const SHARED_SUBSCRIPTION_GROUP: &str = "shared_subscription_group";
     pub const CERTIFICATE_SECRET_NAME: &str = "certificate_secret_name";
+    pub const CERTIFICATE_SECRET_RESOURCE_POLICY: &str = "certificate_secret_resource_policy";
     pub const CONFIG_SECRET_NAME: &str = "config_secret_name";
     pub const DB_CREDENTIALS_SECRET_ARN: &str = "db_credentials_secret_arn";
     pub const KMS_KEY_ARN: &str = "kms_key_arn";
@@ -123,6 +125,8 @@ pub struct Spec {
     pub config_secret_name: String,
     pub db_credentials_secret_arn: Option<String>,
     pub kms_key_arn: Option<String>,
+    /// The resource policy declared for the certificate secret.
+    pub certificate_secret_resource_policy: Option<String>,
     pub broker_ca_pem: Option<String>,
     pub algorithm: crate::crypto::keys::KeyAlgorithm,
     pub endpoint: Option<String>,
@@ -144,6 +148,7 @@ impl Spec {
             config_secret_name: text(v, attr::CONFIG_SECRET_NAME),
             db_credentials_secret_arn: opt_text(v, attr::DB_CREDENTIALS_SECRET_ARN),
             kms_key_arn: opt_text(v, attr::KMS_KEY_ARN),
+            certificate_secret_resource_policy: opt_text(v, attr::CERTIFICATE_SECRET_RESOURCE_POLICY),
             broker_ca_pem: opt_text(v, attr::BROKER_CA_PEM),
             algorithm: v.get(attr::ALGORITHM).as_str().and_then(|s| s.parse().ok()).unwrap_or(crate::crypto::keys::KeyAlgorithm::EcdsaP256),
             endpoint: opt_text(v, attr::ENDPOINT),
@@ -180,6 +185,12 @@ impl Spec {
 
     pub fn role_arn(&self, a: Account) -> String {
         format!("arn:{}:iam::{}:role/{}", a.partition, a.account_id, self.role_name())
+    }
+
+    /// The certificate secret's resource policy, which this resource owns: the declared one,
+    /// with `recorded` (what state records) accepted while it is being replaced.
+    pub fn certificate_secret_policy<'a>(&'a self, recorded: Option<&'a str>) -> SecretPolicy<'a> {
+        SecretPolicy::owned(self.certificate_secret_resource_policy.as_deref(), recorded, attr::CERTIFICATE_SECRET_RESOURCE_POLICY)
     }
 
     pub fn tags_all(&self, a: Account) -> BTreeMap<String, String> {

@@ -5,6 +5,7 @@ use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Type, Value};
 use crate::policy::naming;
 use crate::policy::server_binding::{self as server, DEFAULT_CERT_SECRET_NAME, DEFAULT_CONFIG_SECRET_NAME};
+use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::DEFAULT_RECOVERY_WINDOW_DAYS;
 use crate::resources::common::{secret_name_validator, tag_attributes};
 use crate::resources::rotation;
@@ -98,6 +99,12 @@ pub fn schema() -> Schema {
                 .default(DEFAULT_CERT_SECRET_NAME)
                                 .validate(secret_name_validator())
                 .description("Name of the secret holding the server's bundle `{certificate, privateKey, caCert}`. Defaults to `maestro/server-cert`, the name the deployed server chart's SecretProviderClass mounts. Renaming it writes a new key and certificate to the new secret (the old certificate keeps its grace period) and deletes the old secret."),
+        )
+        .attribute(
+            Attribute::string(attr::CERTIFICATE_SECRET_RESOURCE_POLICY)
+                .optional()
+                .validate(custody::policy_validator())
+                .description("Resource policy (JSON, e.g. from `jsonencode` or `aws_iam_policy_document`) to put on the certificate secret. Without it the secret may have no resource policy at all; with it, exactly this one (compared as a policy document, not as text): it is put right after the secret is created and before any key is written into an existing secret, with BlockPublicPolicy (AWS refuses a policy that allows broad access), and any other policy found is refused as before. Changing it updates the policy in place; removing it deletes the policy. The config secret holds no key and gets no policy."),
         )
         .attribute(
             Attribute::string(attr::CONFIG_SECRET_NAME)
@@ -206,6 +213,7 @@ mod tests {
             (attr::SUBSCRIPTION_TYPE, Value::string("fanout")),
             (attr::SHARED_SUBSCRIPTION_GROUP, Value::string("Status")),
             (attr::CERTIFICATE_GRACE_PERIOD_HOURS, Value::from(-1i64)),
+            (attr::CERTIFICATE_SECRET_RESOURCE_POLICY, Value::string(r#"{"Version":"2012-10-17"}"#)),
         ]);
         let mut diags = Diagnostics::new();
         crate::framework::schema::validate_block(&s.block, &config, &AttributePath::default(), &mut diags);
@@ -218,6 +226,7 @@ mod tests {
             attr::SUBSCRIPTION_TYPE,
             attr::SHARED_SUBSCRIPTION_GROUP,
             attr::CERTIFICATE_GRACE_PERIOD_HOURS,
+            attr::CERTIFICATE_SECRET_RESOURCE_POLICY,
         ];
         expected.sort();
         assert_eq!(at, expected);

@@ -22,20 +22,24 @@ fn description(kind: &str, spec: &Spec) -> String {
 /// may take it up with the certificate IoT issued for it; without one the secret is created
 /// with it as its first version (nothing serves a secret that did not exist), or taken back on
 /// proof with it as AWSPENDING. Returns the ARN and the AWSPENDING version, if it was staged as
-/// one.
+/// one. The declared `certificate_secret_resource_policy` is on the secret before the key (on
+/// a new secret right after CreateSecret: see `create_or_adopt`); `recorded_policy`, what
+/// state records, is accepted until then.
 pub async fn stage_key(
     c: &AwsClients,
     spec: &Spec,
     recorded_arn: Option<&str>,
+    recorded_policy: Option<&str>,
     voucher: Option<&SecretString>,
     key_only: &CredentialBundle,
 ) -> Result<(String, Option<String>), Diagnostics> {
     let value = key_only.to_secret_string();
+    let policy = spec.certificate_secret_policy(recorded_policy);
     if let Some(arn) = recorded_arn {
         let info = recorded_secret(c, arn).await?;
         let kms = spec.kms_key_arn.as_deref();
         let version =
-            custody::write_key(c, &info, key_only, &spec.name, voucher, &[AWSPENDING], kms, attr::CERTIFICATE_SECRET_NAME).await?;
+            custody::write_key(c, &info, key_only, &spec.name, voucher, &[AWSPENDING], kms, policy, attr::CERTIFICATE_SECRET_NAME).await?;
         return Ok((info.arn, Some(version)));
     }
     let tags = spec.tags_all(Account::from(c));
@@ -48,6 +52,7 @@ pub async fn stage_key(
         attribute: attr::CERTIFICATE_SECRET_NAME,
         adopted_stages: &[AWSPENDING],
         key: Some(KeyBearing { bundle: key_only, owner: &spec.name }),
+        policy,
     };
     let written = secrets::create_or_adopt(c, &new).await?;
     Ok((written.arn, written.adopted.then_some(written.version)))
@@ -84,16 +89,37 @@ async fn recorded_secret(c: &AwsClients, arn: &str) -> Result<secrets::SecretInf
 }
 
 /// Writes key and certificate together as the certificate secret's current version, once the
-/// secret passes the custody check. Returns the version.
+/// secret passes the custody check and the declared policy is on it (`recorded_policy` is
+/// accepted until then). Returns the version.
 pub async fn write_bundle(
     c: &AwsClients,
     spec: &Spec,
     arn: &str,
+    recorded_policy: Option<&str>,
     voucher: Option<&SecretString>,
     bundle: &CredentialBundle,
 ) -> Result<String, Diagnostics> {
     let info = recorded_secret(c, arn).await?;
-    custody::write_key(c, &info, bundle, &spec.name, voucher, &[], spec.kms_key_arn.as_deref(), attr::CERTIFICATE_SECRET_NAME).await
+    let policy = spec.certificate_secret_policy(recorded_policy);
+    let kms = spec.kms_key_arn.as_deref();
+    custody::write_key(c, &info, bundle, &spec.name, voucher, &[], kms, policy, attr::CERTIFICATE_SECRET_NAME).await
+}
+
+/// A changed `certificate_secret_resource_policy` on the certificate secret state records:
+/// put (or deleted) after the secret is judged as a refresh judges it. `false` when there was
+/// nothing to do here: the policy did not change, or the secret is renamed, gone or pending
+/// deletion (the rotation the plan makes then puts the policy on before its key).
+pub async fn update_certificate_policy(c: &AwsClients, spec: &Spec, prior: &Value, planned: &Value) -> Result<bool, Diagnostics> {
+    let recorded = opt_text(prior, attr::CERTIFICATE_SECRET_RESOURCE_POLICY);
+    if recorded == spec.certificate_secret_resource_policy
+        || prior.get(attr::CERTIFICATE_SECRET_NAME) != planned.get(attr::CERTIFICATE_SECRET_NAME)
+    {
+        return Ok(false);
+    }
+    let Some(arn) = opt_text(prior, attr::CERTIFICATE_SECRET_ARN) else { return Ok(false) };
+    let Some(info) = secrets::describe(c, &arn).await?.filter(|i| !i.scheduled_for_deletion) else { return Ok(false) };
+    custody::align_policy(c, &info, spec.certificate_secret_policy(recorded.as_deref()), attr::CERTIFICATE_SECRET_NAME).await?;
+    Ok(true)
 }
 
 /// The current version, when it already pairs the key with `certificate_pem`: an apply killed
@@ -189,6 +215,7 @@ pub async fn write_config(c: &AwsClients, spec: &Spec, recorded_arn: Option<&str
                 attribute: attr::CONFIG_SECRET_NAME,
                 adopted_stages: &[],
                 key: None,
+                policy: custody::SecretPolicy::NONE,
             };
             Ok(secrets::create_or_adopt(c, &new).await?.arn)
         }
@@ -218,9 +245,15 @@ pub async fn read(c: &AwsClients, state: &Value, new: &mut Value) -> Result<(), 
         match secrets::describe(c, &arn).await? {
             Some(info) if !info.scheduled_for_deletion => {
                 // A policy or replica put on it out of band exposes the server's key: the plan
-                // stops here, for the user to decide. (A changed KMS key is put back by the
-                // plan, so it is not judged here.)
-                custody::check(c, &info, info.kms_key_id.as_deref(), attr::CERTIFICATE_SECRET_NAME, custody::AFTER_WRITE).await?;
+                // stops here, for the user to decide. The declared policy is no finding; found
+                // missing, it is cleared so that the plan puts it back. (A changed KMS key is
+                // put back by the plan, so it is not judged here.)
+                let recorded = state.get(attr::CERTIFICATE_SECRET_RESOURCE_POLICY);
+                let policy = custody::SecretPolicy::accepting(recorded.as_str());
+                let found =
+                    custody::check(c, &info, info.kms_key_id.as_deref(), policy, attr::CERTIFICATE_SECRET_NAME, custody::AFTER_WRITE)
+                        .await?;
+                new.set(attr::CERTIFICATE_SECRET_RESOURCE_POLICY, custody::refreshed_policy(recorded, found.as_deref()));
                 if !recorded_version.as_deref().is_some_and(|v| info.has_stage(v, AWSCURRENT)) {
                     new.set(attr::CREDENTIAL_VERSION_ID, Value::Null);
                 }
