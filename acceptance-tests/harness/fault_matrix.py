@@ -468,7 +468,9 @@ def check_convergence(deployment: Deployment, ws: TofuWorkspace, phase: str, bas
         if missing:
             problems.append(f"state: {kind} recorded but missing or not ACTIVE: {sorted(missing)}")
     for role, names in owned_roles.items():
-        if role in found.roles and found.roles[role] != names:
+        # A role taken back after an unfinished create also carries IAM's session revocation,
+        # which the provider writes then (README, "Security: key custody").
+        if role in found.roles and [n for n in found.roles[role] if n != "AWSRevokeOlderSessions"] != names:
             problems.append(f"orphans: inline policies of {role} are {found.roles[role]}, expected {names}")
 
     # (b) no secret version lost; (c) every current bundle coherent and the state's certificate.

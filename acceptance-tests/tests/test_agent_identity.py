@@ -11,6 +11,7 @@ import fnmatch
 import json
 import re
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -351,6 +352,38 @@ def test_a_role_of_that_name_made_by_someone_else_is_refused_not_adopted(config_
     assert aws_inspect.associations(management, eks) == []
     assert ws.state_resources() == {}
     management.iam.delete_role(RoleName=role_name(cluster_id))
+
+
+def test_a_role_taken_back_on_its_description_revokes_the_sessions_issued_before(config_workspace, management,
+                                                                                 make_eks_cluster):
+    """A role with exactly the description the provider writes is taken back (an unfinished
+    create), but a description is text anyone can write: whoever made the role may have
+    assumed it under a trust policy of their own first. Taking it back resets the trust and
+    revokes every session issued before (IAM's AWSRevokeOlderSessions policy), so no earlier
+    session can read the secrets the role is then granted; destroy still removes the role."""
+    cluster_id = "acc-planted-role"
+    eks = make_eks_cluster("acc-planted-role-eks")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}]}
+    description = f"Maestro agent {cluster_id} on EKS cluster {eks} (managed by terraform-provider-maestro)"
+    management.iam.create_role(RoleName=role_name(cluster_id), AssumeRolePolicyDocument=json.dumps(trust), Description=description)
+    planted_at = management.iam.get_role(RoleName=role_name(cluster_id))["Role"]["CreateDate"]
+
+    ws = config_workspace(identity_block(**required(cluster_id, eks)))
+    ws.apply()
+    role = management.iam.get_role(RoleName=role_name(cluster_id))["Role"]
+    principals = [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
+    assert principals == [{"Service": "pods.eks.amazonaws.com"}], f"trust not reset: {principals}"
+    revocation = aws_inspect.inline_policy(management, role_name(cluster_id), "AWSRevokeOlderSessions")
+    assert revocation is not None, "the sessions issued before the role was taken back were not revoked"
+    [statement] = revocation["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] in ("*", ["*"])
+    revoked_before = datetime.fromisoformat(statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"].replace("Z", "+00:00"))
+    assert revoked_before > planted_at, f"revokes only sessions before {revoked_before}, the role was made at {planted_at}"
+    ws.assert_plan_empty()
+
+    ws.destroy()
+    assert aws_inspect.get_role(management, role_name(cluster_id)) is None, "destroy left the taken-back role"
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:

@@ -20,6 +20,20 @@ pub fn pod_identity_trust_policy() -> Value {
     })
 }
 
+/// Denies every action to sessions issued before `issued_before` (RFC 3339): IAM's documented
+/// way to revoke a role's temporary credentials (the IAM console's "Revoke active sessions").
+pub fn revoke_sessions_issued_before(issued_before: &str) -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": ["*"],
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before}}
+        }]
+    })
+}
+
 /// ARN pattern of a secret by name. Secrets Manager appends `-` and six random characters to
 /// every secret ARN, so `-??????` matches exactly that secret and not `<name>-other`.
 pub fn secret_arn_pattern(partition: &str, region: &str, account_id: &str, secret_name: &str) -> String {
@@ -101,6 +115,15 @@ pub fn agent_iot_policy(b: &AgentBinding) -> Value {
 mod tests {
     use super::*;
     use crate::policy::document::equivalent;
+
+    #[test]
+    fn the_session_revocation_denies_everything_issued_before_the_time() {
+        let doc = revoke_sessions_issued_before("2026-12-07T19:00:00Z");
+        let statement = &doc["Statement"][0];
+        assert_eq!(statement["Effect"], "Deny");
+        assert_eq!(statement["Action"], json!(["*"]));
+        assert_eq!(statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"], "2026-12-07T19:00:00Z");
+    }
 
     fn seed_binding() -> AgentBinding {
         AgentBinding {

@@ -83,6 +83,15 @@ pub async fn create_or_adopt_role(c: &AwsClients, r: &NewRole<'_>) -> Result<boo
             if found.as_ref().and_then(|role| role.description()) == Some(r.description) {
                 tracing::info!(role = %r.name, "adopting the role an unfinished create of this provider left");
                 reset_trust_policy(c, r.name).await?;
+                // A description is text anyone can write: the role may have been made by
+                // someone who assumed it (under a trust policy of their own) before handing it
+                // over. No session from before the adoption may read what the role is about to
+                // be granted (the workload's secrets).
+                revoke_older_sessions(c, r.name).await?;
+                let found_tags = found.as_ref().map(tags_of).unwrap_or_default();
+                let wanted: BTreeMap<String, String> = r.tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                let (upsert, remove) = crate::resources::common::tag_changes(&found_tags, &wanted);
+                update_role_tags(c, r.name, &upsert, &remove).await?;
                 return Ok(true);
             }
             Err(Diagnostic::error(
@@ -135,7 +144,15 @@ pub async fn delete_role_and_inline_policies(c: &AwsClients, role: &str, inline_
             return d;
         }
     }
-    match delete_role(c, role).await {
+    let mut deleted = delete_role(c, role).await;
+    if deleted.as_ref().is_err_and(|e| has_code(e, "DeleteConflict")) {
+        // An adopted role carries the session revocation too (only then: no call otherwise).
+        if let Err(d) = delete_inline_policy(c, role, REVOKE_OLDER_SESSIONS).await {
+            return d;
+        }
+        deleted = delete_role(c, role).await;
+    }
+    match deleted {
         Ok(()) => Diagnostics::new(),
         Err(e) if has_code(&e, "DeleteConflict") => Diagnostic::error(
             "IAM role still in use",
@@ -179,6 +196,29 @@ pub async fn put_inline_policies<const N: usize>(
             .map_err(|e| aws_failure("iam:PutRolePolicy", &format!("{name} on role {role}"), &e))?;
     }
     Ok(())
+}
+
+/// The inline policy by which IAM revokes a role's older sessions: the name and shape the IAM
+/// console's "Revoke active sessions" writes, so a later revocation from the console updates
+/// the same policy.
+pub const REVOKE_OLDER_SESSIONS: &str = "AWSRevokeOlderSessions";
+
+/// Denies everything to every session of `role` issued before now (`aws:TokenIssueTime`), as
+/// IAM documents for revoking a role's temporary credentials. Sessions issued later, the
+/// workload's, are unaffected.
+pub async fn revoke_older_sessions(c: &AwsClients, role: &str) -> Result<(), Diagnostics> {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    c.iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(REVOKE_OLDER_SESSIONS)
+        .policy_document(crate::policy::iam::revoke_sessions_issued_before(&now).to_string())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_failure("iam:PutRolePolicy", &format!("{REVOKE_OLDER_SESSIONS} on role {role}"), &e))
 }
 
 /// UpdateAssumeRolePolicy back to the Pod Identity trust (changed out of band).
