@@ -214,7 +214,15 @@ pub async fn delete(c: &AwsClients, secret_id: &str, how: Deletion) -> Diagnosti
     match req.send().await {
         Ok(_) => Diagnostics::new(),
         Err(e) if aws_error::is_not_found(&e) => Diagnostics::new(),
-        Err(e) if aws_error::message(&e).is_some_and(|m| m.contains("scheduled for deletion")) => Diagnostics::new(),
+        // A secret already pending deletion (a retry after the answer to our own DeleteSecret
+        // was lost) is refused with InvalidRequestException ("... currently marked deleted"):
+        // asked rather than read from the message, which AWS words in more than one way.
+        Err(e) if aws_error::has_code(&e, "InvalidRequestException") => match describe(c, secret_id).await {
+            Ok(Some(info)) if info.scheduled_for_deletion => Diagnostics::new(),
+            Ok(None) => Diagnostics::new(),
+            Ok(Some(_)) => aws_failure("secretsmanager:DeleteSecret", secret_id, &e),
+            Err(d) => d,
+        },
         Err(e) => aws_failure("secretsmanager:DeleteSecret", secret_id, &e),
     }
 }
