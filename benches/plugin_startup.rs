@@ -8,15 +8,17 @@
 //! local user drive it), and its `-debug` mode, the one way to serve without TLS, is not a start-up
 //! path the CLI ever takes.
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use terraform_provider_maestro::protocol::generated::tfplugin6::{get_provider_schema, provider_client::ProviderClient};
 use terraform_provider_maestro::protocol::handshake::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+
+#[path = "../tests/support/pinned_server.rs"]
+mod pinned_server;
+use pinned_server::PinnedServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-maestro");
 
@@ -44,46 +46,6 @@ fn start(client_cert: &str) -> (Child, String, Duration) {
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("handshake line");
     (child, line, t0.elapsed())
-}
-
-/// Trusts exactly the certificate from the handshake line, as go-plugin's client does.
-#[derive(Debug)]
-struct PinnedServer(Vec<u8>);
-
-impl ServerCertVerifier for PinnedServer {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.0.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("unexpected server certificate".into()))
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// A client connected over mTLS to the plugin that printed `line`, presenting `identity`.
