@@ -6,6 +6,8 @@
 //! (timestamp.proto, empty.proto). The resulting descriptor set is then fed to
 //! tonic-prost-build, which writes one `<package>.rs` per protobuf package into
 //! `OUT_DIR`; `src/protocol/generated.rs` pulls those in with `include_proto!`.
+// Cargo reads its instructions from a build script's stdout.
+#![allow(clippy::print_stdout)]
 
 use std::path::PathBuf;
 

@@ -7,6 +7,8 @@
 //! refuses to serve without `PLUGIN_CLIENT_CERT` (an unauthenticated loopback port would let any
 //! local user drive it), and its `-debug` mode, the one way to serve without TLS, is not a start-up
 //! path the CLI ever takes.
+// A benchmark reports its figures on stdout.
+#![allow(clippy::print_stdout)]
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,8 @@
 //! terraform-provider-maestro: wires Maestro servers and agents through AWS IoT Core without
 //! private keys in Terraform state.
 //!
-//! Layers, each depending only on the ones before it:
+//! Layers from the wire inwards, each using only the layers listed after it (the protocol layer
+//! knows the framework's traits, never a resource; `policy` and `crypto` know no other layer):
 //! - [`protocol`]: the go-plugin handshake and the tfplugin6 gRPC server;
 //! - [`framework`]: schemas, values, planning, and the traits resources implement;
 //! - [`provider`]: provider configuration, AWS clients, error predicates and retries;

@@ -204,8 +204,6 @@ class Template:
     "function" (the block is an output calling `provider::maestro::<type_name>`).
     fixed: HCL expressions no case changes (the `provider` meta-argument).
     good: every attribute any case changes, with a value that is right, in line order.
-    pending: attributes the provider is about to get; cases on them skip while the binary's
-    schema lacks them (and only those: a missing attribute elsewhere is a failure).
     refused_before_configure: a bad value is refused before the provider is configured, so even
     sts is never called (provider-block arguments, provider functions).
     plan_tolerated: an error a plan with good values may end in after the provider accepted
@@ -218,7 +216,6 @@ class Template:
     good: dict[str, Any]
     fixed: dict[str, str] = field(default_factory=dict)
     extra: str = ""
-    pending: frozenset[str] = frozenset()
     refused_before_configure: bool = False
     plan_tolerated: str | None = None
 
@@ -278,10 +275,16 @@ class Template:
         found = attribute_schema(block, path) if block is not None else None
         return bool(found and found.get("sensitive"))
 
-    def missing_pending(self, schema: dict[str, Any]) -> frozenset[str]:
-        """The pending attributes this binary's schema does not have yet."""
+    def missing(self, schema: dict[str, Any], paths: set[str]) -> frozenset[str]:
+        """Which of `paths` this binary's schema lacks. Every one of them is a failure: a renamed
+        or removed attribute must take its cases with it, never skip them."""
+        if self.kind == "function":
+            function = schema["provider_schemas"][settings.PROVIDER_SOURCE].get("functions", {}).get(self.type_name, {})
+            parameters = function.get("parameters", []) + [function.get("variadic_parameter") or {}]
+            names = {parameter.get("name") for parameter in parameters}
+            return frozenset(p for p in paths if p not in names)
         block = self.schema_block(schema)
-        return frozenset(p for p in self.pending if block is None or not has_attribute(block, p))
+        return frozenset(p for p in paths if block is None or not has_attribute(block, p))
 
 
 def attribute_schema(block: dict[str, Any], path: str) -> dict[str, Any] | None:

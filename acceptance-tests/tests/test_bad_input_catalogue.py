@@ -70,8 +70,6 @@ WEB_IDENTITY_TOKEN = ".".join([_jwt_part({"alg": "RS256", "typ": "JWT"}),
                                _jwt_part({"iss": f"https://{OIDC_ISSUER}", "aud": OIDC_AUDIENCE, "sub": "bad-input"}),
                                "c2lnbmF0dXJl"])
 KMS_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
-WEB_IDENTITY = frozenset(f"assume_role_with_web_identity.{name}" for name in (
-    "role_arn", "session_name", "web_identity_token", "duration", "policy", "policy_arns"))
 
 
 # ---------------------------------------------------------------- templates
@@ -99,8 +97,7 @@ def templates(emulator_url: str) -> dict[str, Template]:
             "assume_role.policy": SESSION_POLICY,
             "assume_role.policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
             "default_tags.tags": {"managed-by": "bad-input"},
-        }, extra=probe, pending=frozenset({"assume_role.policy", "assume_role.policy_arns"}),
-            refused_before_configure=True),
+        }, extra=probe, refused_before_configure=True),
         # The other account guard, alone (a block may set only one of them).
         Template("provider_forbidden", "provider", "maestro", terraform, {
             "region": REGION,
@@ -117,7 +114,7 @@ def templates(emulator_url: str) -> dict[str, Template]:
             "assume_role_with_web_identity.duration": "1h",
             "assume_role_with_web_identity.policy": SESSION_POLICY,
             "assume_role_with_web_identity.policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
-        }, extra=probe, pending=WEB_IDENTITY, refused_before_configure=True),
+        }, extra=probe, refused_before_configure=True),
         Template("agent_key", "resource", "maestro_agent_key", management, {
             "cluster_id": "bi-key-01",
             "secret_name": "bi-key-01/maestro/agent-mqtt-cert",
@@ -623,7 +620,8 @@ class Catalogue:
         return self.templates[c.template].is_sensitive(self.schema, c.path)
 
     def missing(self, name: str) -> frozenset[str]:
-        return self.templates[name].missing_pending(self.schema)
+        paths = {c.path for c in CASES + PLAN_CASES if c.template == name}
+        return self.templates[name].missing(self.schema, paths)
 
 
 @pytest.fixture(scope="module")
@@ -769,9 +767,10 @@ def assert_refused_on_its_line(c: Case, diagnostics: list[bad_input.Diagnostic],
             f"{why}\nthe diagnostic repeats the value of the sensitive argument {c.path}"
 
 
-def skip_if_pending(catalogue: Catalogue, c: Case) -> None:
+def fail_if_missing(catalogue: Catalogue, c: Case) -> None:
     if c.path in catalogue.missing(c.template):
-        pytest.skip(f"{c.path} is not in this binary's schema yet (the lead is adding it); runs once it is")
+        pytest.fail(f"{c.path} is not in the provider's schema: a renamed or removed attribute takes its "
+                    f"bad-input cases with it (rename them here too)")
 
 
 def good_variables(template: Template, paths: set[str]) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
@@ -790,8 +789,7 @@ def test_good_values_pass_validate(template_name, catalogue, case_workspace, emu
     """Every template with only good values validates without an error: each case's config is
     sound but for its one bad value."""
     missing = catalogue.missing(template_name)
-    if all(c.path in missing for c in CASES if c.template == template_name):
-        pytest.skip(f"{template_name}: {sorted(missing)} are not in this binary's schema yet")
+    assert not missing, f"{template_name}: {sorted(missing)} are not in the provider's schema (renamed or removed?)"
     template = catalogue.template(template_name, leak_guard)
     ws = case_workspace("good")
     config = template.render(exclude=missing)
@@ -806,7 +804,7 @@ def test_good_values_pass_validate(template_name, catalogue, case_workspace, emu
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_literal_is_refused_at_validate_on_its_line(c, catalogue, case_workspace, validate_batches, emulator_url,
                                                         leak_guard, tally):
-    skip_if_pending(catalogue, c)
+    fail_if_missing(catalogue, c)
     caught, calls = False, Counter()
     try:
         if catalogue.templates[c.template].kind == "provider":
@@ -845,9 +843,8 @@ def test_good_values_through_variables_pass_plan(template_name, catalogue, case_
     never reached the provider."""
     missing = catalogue.missing(template_name)
     template = catalogue.template(template_name, leak_guard)
-    paths = {c.path for c in PLAN_CASES if c.template == template_name} - missing
-    if not paths:
-        pytest.skip(f"{template_name}: {sorted(missing)} are not in this binary's schema yet")
+    assert not missing, f"{template_name}: {sorted(missing)} are not in the provider's schema (renamed or removed?)"
+    paths = {c.path for c in PLAN_CASES if c.template == template_name}
     overrides, declared, values = good_variables(template, paths)
     ws = case_workspace("good")
     config = template.render(overrides, declared, exclude=missing)
@@ -866,7 +863,7 @@ def test_good_values_through_variables_pass_plan(template_name, catalogue, case_
 @pytest.mark.parametrize("c", PLAN_CASES, ids=[c.id for c in PLAN_CASES])
 def test_bad_variable_is_refused_at_plan_on_its_line_before_any_aws_call(c, catalogue, case_workspace, emulator_url,
                                                                         leak_guard, tally):
-    skip_if_pending(catalogue, c)
+    fail_if_missing(catalogue, c)
     template = catalogue.template(c.template, leak_guard)
     bad = bad_input.resolve(c.bad, leak_guard.register_secret)
     name = bad_input.variable_name(c.path)

@@ -117,8 +117,21 @@ mod tests {
         assert_eq!(v.get("client_id"), &Value::string("management-01-work-agent-client"));
         assert_eq!(v.get("source_events_topic"), &Value::string("sources/maestro/consumers/management-01/sourceevents"));
         assert_eq!(v.get("iot_policy_name"), &Value::string("management-01-maestro-agent-policy"));
-        let b = crate::policy::agent_binding::seed_binding();
-        assert_eq!(v.get("iot_policy"), &Value::string(consumer_iot::agent_iot_policy_document(&b).unwrap().to_string()));
+        // Written out, not recomputed with the resources' own function: the document is what
+        // IoT Core authorises the agent with, so a change to it must show up here.
+        let Value::String(policy) = v.get("iot_policy") else { panic!("iot_policy is not a string: {:?}", v.get("iot_policy")) };
+        let arn = "arn:aws:iot:us-east-1:123456789012";
+        let topics = "sources/maestro/consumers/management-01";
+        let expected = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["iot:Connect"], "Resource": [format!("{arn}:client/management-01-work-agent-client")]},
+                {"Effect": "Allow", "Action": ["iot:Subscribe"], "Resource": [format!("{arn}:topicfilter/{topics}/sourceevents")]},
+                {"Effect": "Allow", "Action": ["iot:Receive"], "Resource": [format!("{arn}:topic/{topics}/sourceevents")]},
+                {"Effect": "Allow", "Action": ["iot:Publish"], "Resource": [format!("{arn}:topic/{topics}/agentevents")]}
+            ]
+        });
+        assert_eq!(serde_json::from_str::<serde_json::Value>(policy).unwrap(), expected);
         assert_eq!(v.clone().conform(&binding_type()), v);
     }
 

@@ -99,7 +99,11 @@ pub async fn serve<P: Provider>(provider: P) -> ExitCode {
         Ok(Mode::Plugin) => serve_plugin(provider).await,
         Ok(Mode::Debug { address }) => serve_debug(provider, &address).await,
         Ok(Mode::Help) => {
-            print!("{USAGE}");
+            // `--help` is run by a person, never by Terraform, so stdout is free here.
+            #[allow(clippy::print_stdout)]
+            {
+                print!("{USAGE}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -174,8 +174,11 @@ mod tests {
     fn server_certificate_names_localhost_and_builds_a_config() {
         let id = generate_server_identity().unwrap();
         let client = generate_server_identity().unwrap();
-        // The DER must contain the SAN; "localhost" appears verbatim inside it.
-        assert!(id.cert_der.windows(9).any(|w| w == b"localhost"));
+        // Go's TLS (Terraform's side) matches the host name against the SAN only, never the CN.
+        // A dNSName GeneralName is DER context tag [2] (0x82), its length, then the name; a CN
+        // would be a UTF8String (0x0c) or PrintableString (0x13), so only the SAN matches this.
+        let dns_name_localhost: &[u8] = b"\x82\x09localhost";
+        assert!(id.cert_der.windows(dns_name_localhost.len()).any(|w| w == dns_name_localhost));
         let cfg = server_config(&id, client.cert_der.clone()).unwrap();
         assert_eq!(cfg.alpn_protocols, vec![b"h2".to_vec()]);
     }
