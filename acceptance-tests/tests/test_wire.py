@@ -131,6 +131,13 @@ def accepted(reason_code: int | None) -> bool:
     return reason_code is not None and reason_code < 0x80
 
 
+def assert_refused_by_broker(client: wire.WireClient) -> None:
+    """sdk-go could not connect: its error carries the broker's CONNACK Not authorized."""
+    refused = client.wait_for(lambda e: e["event"] in ("connect-error", "connected"))
+    assert refused["event"] == "connect-error" and "not authorized" in refused["error"].lower(), refused
+    assert client.wait_exit() == 4
+
+
 def connects(maestro_wire, iot_data, mount: Path, client_id: str) -> bool:
     result = probe(maestro_wire, iot_data, mount, client_id, listen_seconds=0)
     return "connack" in result and accepted(result["connack"]["reasonCode"])
@@ -155,27 +162,34 @@ def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
         assert [e["topics"] for e in subscribed] == \
             [["$share/statussubscribers/sources/maestro/consumers/+/agentevents"]], subscribed
         assert server_id == f"maestro-{wire_flow.SERVER_POD_NAME}"
-        connected_a = agent_a.wait_for("connected")
-        assert connected_a["clientId"] == world["ws"].state_resource("maestro_consumer.wire_a")["client_id"] \
-            == "wire-a-work-agent-client"
-        assert agent_b.wait_for("connected")["clientId"] == "wire-b-work-agent-client"
-        for agent in (agent_a, agent_b):
-            subscribed = agent.wait_for("subscribed")
-            assert all(accepted(code) for code in subscribed["reasonCodes"]), subscribed
+        # sdk-go connects each agent as "<--cloudevents-client-id>-client": the one client ID
+        # each consumer's IoT policy lets its certificate connect as.
+        assert agent_a.wait_for("connected")["agentId"] == "wire-a-work-agent"
+        assert world["ws"].state_resource("maestro_consumer.wire_a")["client_id"] == "wire-a-work-agent-client"
+        assert agent_b.wait_for("connected")["agentId"] == "wire-b-work-agent"
+        for agent, consumer in ((agent_a, "wire-a"), (agent_b, "wire-b")):
+            assert agent.wait_for("mqtt-connected")["brokerHost"] == f"{world['endpoint']}:8883"
+            assert agent.wait_for("subscribed")["topics"] == [f"sources/maestro/consumers/{consumer}/sourceevents"]
+        # Each agent's spec resync request reached the server through the shared subscription.
         wire_flow.wait_for_resync_requests(server, ["wire-a", "wire-b"])
 
         seen_a = wire_flow.exchange(server, agent_a, "wire-a")
         seen_b = wire_flow.exchange(server, agent_b, "wire-b")
-        assert seen_a["status"]["topic"] == "sources/maestro/consumers/wire-a/agentevents"
-        assert seen_b["status"]["topic"] == "sources/maestro/consumers/wire-b/agentevents"
-        assert seen_a["work"]["topic"] == "sources/maestro/consumers/wire-a/sourceevents"
-        assert seen_b["work"]["topic"] == "sources/maestro/consumers/wire-b/sourceevents"
         assert seen_a["work"]["source"] == seen_b["work"]["source"] == server_state["source_id"] == "maestro"
         # Neither agent ever saw the other's work, or any topic of the other consumer.
-        wire_flow.assert_only_own_traffic(agent_a, "wire-a", [seen_a["work"]["id"]])
-        wire_flow.assert_only_own_traffic(agent_b, "wire-b", [seen_b["work"]["id"]])
+        wire_flow.assert_only_own_traffic(agent_a, "wire-a", [seen_a["work"]["resourceid"]])
+        wire_flow.assert_only_own_traffic(agent_b, "wire-b", [seen_b["work"]["resourceid"]])
         # Both statuses reached the one server.
         assert {e["clustername"] for e in server.events() if e["event"] == "status"} == {"wire-a", "wire-b"}
+
+    # sdk-go's own clients, on agent A's mount, under a client ID its policy does not pin: the
+    # agent as consumer B's agent, and a source client as "wire-a-work-agent" (without "-client").
+    as_b = wire.start_agent(maestro_wire, a_mount, iot_data.address, world["logs"] / "agent-a-as-b",
+                            cloudevents_client_id="wire-b-work-agent")
+    assert_refused_by_broker(as_b)
+    bare = wire.start_server(maestro_wire, a_mount, iot_data.address, world["logs"] / "server-on-a",
+                             client_id="wire-a-work-agent")
+    assert_refused_by_broker(bare)
 
     # What an agent's certificate cannot do (the agents are stopped, so no session is taken over).
     a_topics = "sources/maestro/consumers/wire-a"
