@@ -138,9 +138,21 @@ def assert_refused_by_broker(client: wire.WireClient) -> None:
     assert client.wait_exit() == 4
 
 
-def connects(maestro_wire, iot_data, mount: Path, client_id: str) -> bool:
-    result = probe(maestro_wire, iot_data, mount, client_id, listen_seconds=0)
-    return "connack" in result and accepted(result["connack"]["reasonCode"])
+def connects(maestro_wire, iot_data, mount: Path, log_dir: Path, *, server_client_id: str | None = None,
+             consumer_name: str | None = None) -> bool:
+    """Whether sdk-go's own client connects from `mount`: the agent client (as the mount's
+    consumer's agent), or with `server_client_id` the source client under that ID. A refusal
+    must be the broker's Not authorized, seen in sdk-go's error."""
+    if server_client_id is None:
+        client = wire.start_agent(maestro_wire, mount, iot_data.address, log_dir, consumer_name=consumer_name)
+    else:
+        client = wire.start_server(maestro_wire, mount, iot_data.address, log_dir, client_id=server_client_id)
+    with client:
+        outcome = client.wait_for(lambda e: e["event"] in ("connect-error", "connected"))
+    if outcome["event"] == "connected":
+        return True
+    assert "not authorized" in outcome["error"].lower(), outcome
+    return False
 
 
 def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
@@ -217,7 +229,7 @@ def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
 def test_rotation_keeps_both_certificates_live_for_the_grace_period_then_only_the_new_one(
         wire_world, maestro_wire, iot_data, management, regional, leak_guard):
     world = wire_world
-    ws = world["ws"]
+    ws, logs = world["ws"], world["logs"]
     old_mount = mount_a(world, management, leak_guard, "before")
     old_certificate = ws.state_resource("maestro_consumer.wire_a")["certificate_id"]
 
@@ -228,8 +240,8 @@ def test_rotation_keeps_both_certificates_live_for_the_grace_period_then_only_th
     consumer = ws.state_resource("maestro_consumer.wire_a")
     assert consumer["certificate_id"] != old_certificate
     # Grace period: the agent still holding the old bundle and one holding the new both connect.
-    assert connects(maestro_wire, iot_data, old_mount, "wire-a-work-agent-client")
-    assert connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
+    assert connects(maestro_wire, iot_data, old_mount, logs / "old-grace")
+    assert connects(maestro_wire, iot_data, new_mount, logs / "new-grace")
     with start_server(world, maestro_wire, iot_data, regional, leak_guard, "rotated") as server, \
             wire.start_agent(maestro_wire, new_mount, iot_data.address, world["logs"] / "agent-a-new") as agent:
         agent.wait_for("subscribed")
@@ -241,24 +253,25 @@ def test_rotation_keeps_both_certificates_live_for_the_grace_period_then_only_th
                   + world["config"](generation="2", grace_hours=0))
     ws.apply()
     ws.assert_plan_empty()
-    assert not connects(maestro_wire, iot_data, old_mount, "wire-a-work-agent-client")
-    assert connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
+    assert not connects(maestro_wire, iot_data, old_mount, logs / "old-retired")
+    assert connects(maestro_wire, iot_data, new_mount, logs / "new-retired")
 
     # Deactivated out of band: refused at once, and the next plan shows the drift.
     regional.client("iot").update_certificate(certificateId=consumer["certificate_id"], newStatus="INACTIVE")
-    assert not connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
+    assert not connects(maestro_wire, iot_data, new_mount, logs / "new-inactive")
     plan = ws.plan()
     assert "maestro_consumer.wire_a" in plan.actions(), plan.describe()
     ws.apply()
-    assert connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client"), "apply did not repair the drift"
+    assert connects(maestro_wire, iot_data, new_mount, logs / "new-repaired"), "apply did not repair the drift"
 
     # After destroy nothing of this configuration connects, the server included.
     b_mount = mount_b(world, management, leak_guard, "final")
     server_id = wire_flow.server_command(ws.state_resource(SERVER)["server_flags"]).client_id
     ws.destroy()
-    assert not connects(maestro_wire, iot_data, new_mount, "wire-a-work-agent-client")
-    assert not connects(maestro_wire, iot_data, b_mount, "wire-b-work-agent-client")
-    assert not connects(maestro_wire, iot_data, world["mounts"] / "server-rotated", server_id)
+    assert not connects(maestro_wire, iot_data, new_mount, logs / "a-destroyed")
+    assert not connects(maestro_wire, iot_data, b_mount, logs / "b-destroyed", consumer_name="wire-b")
+    assert not connects(maestro_wire, iot_data, world["mounts"] / "server-rotated", logs / "server-destroyed",
+                        server_client_id=server_id)
 
 
 def test_helm_values_are_in_the_layouts_the_charts_read(wire_world):
