@@ -174,11 +174,12 @@ def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
         assert [e["topics"] for e in subscribed] == \
             [["$share/statussubscribers/sources/maestro/consumers/+/agentevents"]], subscribed
         assert server_id == f"maestro-{wire_flow.SERVER_POD_NAME}"
-        # sdk-go connects each agent as "<--cloudevents-client-id>-client": the one client ID
-        # each consumer's IoT policy lets its certificate connect as.
-        assert agent_a.wait_for("connected")["agentId"] == "wire-a-work-agent"
-        assert world["ws"].state_resource("maestro_consumer.wire_a")["client_id"] == "wire-a-work-agent-client"
-        assert agent_b.wait_for("connected")["agentId"] == "wire-b-work-agent"
+        # sdk-go connects each agent as "<--cloudevents-client-id>-client" (the client ID read
+        # from sdk-go's transport): the one client ID each consumer's IoT policy allows.
+        connected_a = agent_a.wait_for("connected")
+        assert (connected_a["agentId"], connected_a["clientId"]) == ("wire-a-work-agent", "wire-a-work-agent-client")
+        assert world["ws"].state_resource("maestro_consumer.wire_a")["client_id"] == connected_a["clientId"]
+        assert agent_b.wait_for("connected")["clientId"] == "wire-b-work-agent-client"
         for agent, consumer in ((agent_a, "wire-a"), (agent_b, "wire-b")):
             assert agent.wait_for("mqtt-connected")["brokerHost"] == f"{world['endpoint']}:8883"
             assert agent.wait_for("subscribed")["topics"] == [f"sources/maestro/consumers/{consumer}/sourceevents"]

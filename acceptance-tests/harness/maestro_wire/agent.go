@@ -18,6 +18,7 @@ import (
 	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/store"
 	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work"
 	agentcodec "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/agent/codec"
+	workpayload "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/payload"
 	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/options/builder"
 )
 
@@ -57,7 +58,8 @@ func runAgent(ctx context.Context, args []string, em *emitter, stdin io.Reader, 
 		em.emit("connect-error", "error", err)
 		return exitRefused
 	}
-	em.emit("connected", "agentId", *clientID, "clusterName", *consumer)
+	em.emit("connected", "clientId", agentClientID(config, *consumer, *clientID), "agentId", *clientID,
+		"clusterName", *consumer)
 
 	works := holder.ManifestWorks(*consumer)
 	watcher, err := works.Watch(ctx, metav1.ListOptions{})
@@ -127,4 +129,14 @@ func reportApplied(ctx context.Context, works patcher, mw *workv1.ManifestWork) 
 	}
 	_, err = works.Patch(ctx, mw.Name, kubetypes.MergePatchType, patch, metav1.PatchOptions{}, "status")
 	return err
+}
+
+// agentClientID builds the agent options once more, exactly as GenericClientOptions.AgentClient
+// builds them, to read the client ID sdk-go's transport connects with.
+func agentClientID(config any, clusterName, agentID string) string {
+	built, err := builder.BuildCloudEventsAgentOptions(config, clusterName, agentID, workpayload.ManifestBundleEventDataType)
+	if err != nil {
+		return ""
+	}
+	return transportClientID(built.CloudEventsTransport)
 }

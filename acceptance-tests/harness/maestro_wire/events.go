@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -134,4 +135,24 @@ func lookup(kv []any, key string) any {
 		}
 	}
 	return nil
+}
+
+// transportClientID is the MQTT client ID sdk-go's transport will send: read from the transport
+// BuildCloudEvents*Options built (an unexported field: sdk-go has no accessor), so the events
+// report sdk-go's value rather than this program's idea of it.
+func transportClientID(transport any) string {
+	v := reflect.ValueOf(transport)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return ""
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	if field := v.FieldByName("clientID"); field.IsValid() && field.Kind() == reflect.String {
+		return field.String()
+	}
+	return ""
 }

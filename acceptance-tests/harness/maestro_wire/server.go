@@ -75,7 +75,7 @@ func runServer(ctx context.Context, args []string, em *emitter, stdin io.Reader,
 		em.emit("connect-error", "error", err)
 		return exitRefused
 	}
-	em.emit("connected", "clientId", *clientID, "sourceId", *sourceID)
+	em.emit("connected", "clientId", transportClientID(sourceOptions.CloudEventsTransport), "sourceId", *sourceID)
 
 	client.Subscribe(ctx, func(_ context.Context, mw *workv1.ManifestWork) error {
 		em.emit("status", "resourceid", string(mw.UID), "clustername", mw.Namespace,
