@@ -1,4 +1,5 @@
-"""Driving `maestro-wire`, the Maestro-faithful MQTT clients (`harness/maestro_wire`).
+"""Driving `maestro-wire` (`harness/maestro_wire`): Maestro's own MQTT clients, sdk-go's agent and
+source clients, plus a probe, each run in a pod view of its CSI mount (`harness/pod_view.py`).
 
 `maestro-wire agent|server|probe` prints one JSON object per line, each with an `"event"`; this
 module runs it as a subprocess and lets a test wait for those events:
@@ -7,16 +8,18 @@ module runs it as a subprocess and lets a test wait for those events:
             wire.start_agent(binary, agent_mount, broker_address, logs / "agent") as agent:
         server.wait_for("subscribed")
         agent.wait_for("subscribed")
-        server.send({"consumer": "management-01", "id": "evt-1", "resourceid": "r-1"})
-        agent.wait_for(lambda e: e["event"] == "work" and e["id"] == "evt-1")
+        server.send({"consumer": "management-01", "resourceid": "r-1"})
+        agent.wait_for({"event": "work", "resourceid": "r-1"})
 
 `wait_for` hands out each event at most once (the first matching event not returned before), so
 waiting for "published" twice gets the first and then the second publish, in the order they were
 printed, even when other events arrived in between.
 
-The processes' stderr goes to a log file in the given directory; maestro-wire never prints key
-or certificate material on either stream, so those logs may sit anywhere the leak scanner looks.
-Plain standard library, Python 3.11.
+`broker_address` is where the emulator's broker listens; the clients never dial it themselves:
+they dial config.yaml's brokerHost, which the pod view resolves to a forwarder to that address.
+The processes' stderr (sdk-go's log) goes to a log file in the given directory; maestro-wire never
+prints key or certificate material on either stream, so those logs may sit anywhere the leak
+scanner looks. Plain standard library, Python 3.11.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The wire proof: a Maestro-faithful server and agents, configured only from what the provider
-wrote (the files each chart mounts from the secrets, the Helm values), exchange work and status
+"""The wire proof: Maestro's own transport (sdk-go's source client as the server, its agent client
+as the agents; harness/maestro_wire), configured only from what the provider wrote (the files each chart mounts from the secrets, the Helm values), exchange work and status
 over the emulator's IoT Core data plane, which authorises every CONNECT, SUBSCRIBE, PUBLISH and
 delivery by the IoT policies attached to the certificate, as IoT Core does.
 
@@ -14,7 +14,11 @@ both agents' status through the shared subscription its config names
 (`$share/statussubscribers/<prefix>/+/agentevents`). Every consumer takes the server's
 `topic_prefix`. The broker's CA is the emulator's, as `broker_ca_pem` on both sides.
 
-MQTT reason codes: 0x87 (135) Not authorized, below 0x80 success.
+MQTT reason codes: 0x87 (135) Not authorized, below 0x80 success. A one-character change to
+wire-a's IoT policy fails test_server_and_two_agents_exchange_work_only_with_their_own_consumer:
+client ID `wire-a-work-agent-clienT` (sdk-go's agent gets CONNACK 135), topic
+`.../wire-a/sourceeventz` (sdk-go's subscribe fails, no `subscribed` event), topic
+`.../wire-a/agenteventz` (its resync request never reaches the server).
 """
 
 from __future__ import annotations
