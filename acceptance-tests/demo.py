@@ -3,10 +3,12 @@ installs the freshly built provider into a filesystem mirror, applies examples/c
 real OpenTofu CLI (the Maestro server's identity in the regional account and two agents — key,
 consumer and identity each — across both accounts, in one apply), prints its outputs, checks
 through the AWS APIs that the server's and the agents' credentials are coherent and that no
-private key reached the state, the outputs or the logs — and ends on the wire: ONE
-Maestro-faithful server and both agents, each started only from the files the CSI driver would
-mount from the secrets the provider wrote, exchange work and status through the broker that
-authorises as IoT Core does; each agent receives only its own work, and both statuses reach the
+private key reached the state, the outputs or the logs — and ends on the wire: Maestro's own
+transport (open-cluster-management.io/sdk-go's CloudEvents source client for ONE server, its
+agent client for both agents, at the versions Maestro pins), each started only from the files the
+CSI driver would mount from the secrets the provider wrote, config.yaml read as written in a pod
+view (harness/pod_view.py), exchange work and status through the broker that authorises as IoT
+Core does; each agent receives only its own work, and both statuses reach the
 server through its shared subscription.
 
 Usage: python demo.py [EXAMPLE_DIR]   (default and scripts/demo: examples/complete)
@@ -68,7 +70,8 @@ def main(example: Path) -> int:
         scanner = LeakScanner()
         for line in complete_example.verify(management, regional, outputs, scanner, broker_ca_pem=data.ca_pem):
             print(f"  {line}")
-        print("\non the wire (MQTT 5 over TLS to the emulated IoT Core, CloudEvents in binary mode):")
+        print("\non the wire: Maestro's transport, open-cluster-management.io/sdk-go's source and agent clients, "
+              "MQTT 5 over TLS 1.3 to the emulated IoT Core, each in a pod view of its CSI mount:")
         # The mounts hold the keys by design, so they stay out of the scanned trees.
         report, _ = complete_example.exchange_over_mqtt(go_tools.maestro_wire(), data, management, regional, outputs,
                                                         work / "mounts", work / "wire", scanner)

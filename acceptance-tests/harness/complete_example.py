@@ -141,7 +141,7 @@ def verify_agent(management: AwsAccount, regional: AwsAccount, cluster_id: str, 
 
 def exchange_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAccount, regional: AwsAccount,
                        outputs: dict[str, Any], mounts: Path, workdir: Path, scanner: Any) -> tuple[list[str], dict[str, Any]]:
-    """ONE Maestro-faithful server, from the deployed server chart's mount of the server's
+    """ONE Maestro server transport (sdk-go's source client), from the deployed server chart's mount of the server's
     secrets, and every agent, from its CSI mount: each agent receives one work meant for it
     and no other, and answers with a status that reaches the server through its shared
     subscription. `mounts` (the keys, by design) must lie outside every leak-scanned tree;
@@ -164,10 +164,10 @@ def exchange_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAcc
         expected = outputs["agents"][cluster_id]["mqtt"]["client_id"]
         assert side["connected"]["clientId"] == expected, (side["connected"], expected)
         report += [
-            f"agent {cluster_id} connected as {side['connected']['clientId']} with the certificate from its credential secret",
-            f"  server published work {side['work']['id']} ({side['work']['type']}) to {side['published']['topic']};",
-            "  only this agent received it",
-            f"  agent published status {side['status']['id']} ({side['status']['type']}) to {side['status']['topic']};",
-            "  the server received it through the shared subscription",
+            f"agent {cluster_id} (sdk-go's agent client) connected as {side['connected']['clientId']} with the "
+            "certificate from its credential secret",
+            f"  server published ManifestWork {side['work']['resourceid']} to {cluster_id}; only this agent received it",
+            f"  agent reported it {' and '.join(side['status']['conditions'])}; the server received the status "
+            "through the shared subscription",
         ]
     return report, seen

@@ -1,5 +1,6 @@
 """Builds the Go programs the acceptance tests run beside the provider: the emulator's IoT Core
-data plane (an MQTT broker) and the Maestro-faithful MQTT clients.
+data plane (an MQTT broker) and `maestro-wire`, which runs Maestro's own MQTT clients
+(open-cluster-management.io/sdk-go, from the Go module proxy).
 
 Each is its own Go module in this repository with a committed go.sum, so the versions are pinned.
 `go build` runs every time: Go's build cache (GOCACHE, outside the clone) makes an unchanged
@@ -51,5 +52,5 @@ def iot_data_broker() -> Path:
 
 
 def maestro_wire() -> Path:
-    """The Maestro-faithful server and agent clients (`harness/maestro_wire`)."""
-    return build_go_binary(MAESTRO_WIRE_DIR, "maestro-wire")
+    """sdk-go's agent and source clients and the probe (`harness/maestro_wire`)."""
+    return build_go_binary(MAESTRO_WIRE_DIR, "maestro-wire-sdk-go")

@@ -1,5 +1,5 @@
-"""Putting what the provider wrote in front of Maestro-faithful processes, the way each chart
-does, and driving exchanges of work and status between one server and its agents.
+"""Putting what the provider wrote in front of Maestro's own MQTT clients (sdk-go, run by
+`harness/maestro_wire`), the way each chart does, and driving exchanges of work and status between one server and its agents.
 
 - `mount_deployed_chart_agent`: the deployed agent chart's SecretProviderClass (fixed secret
   names, `caCert` → `ca.crt`, `config` → `config.yaml`), via `csi_mount`.
@@ -78,20 +78,22 @@ def mount_upstream_chart_agent(management: AwsAccount, cert_secret: str, values:
 
 
 def exchange(server: wire.WireClient, agent: wire.WireClient, consumer: str, timeout: float = 30) -> dict[str, Any]:
-    """The server sends one work event to `consumer`; the agent must receive it and answer with
-    a status event that reaches the server. Returns what each side saw."""
-    event_id = f"work-{uuid.uuid4()}"
+    """The server publishes one ManifestWork to `consumer` through sdk-go's source client; sdk-go's
+    agent client must deliver it to the agent, whose status patch must come back to the server.
+    Returns what each side saw."""
     resource_id = str(uuid.uuid4())
-    server.send({"consumer": consumer, "id": event_id, "resourceid": resource_id})
-    published = server.wait_for(lambda e: e["event"] == "published" and e.get("id") == event_id, timeout)
-    code = published.get("reasonCode")
-    assert code is not None and code < 0x80, f"the server's publish was refused: {published}"
-    work = agent.wait_for(lambda e: e["event"] == "work" and e.get("id") == event_id, timeout)
-    assert work["resourceid"] == resource_id and work["clustername"] == consumer, work
-    assert work["accepted"], work
+    server.send({"consumer": consumer, "resourceid": resource_id})
+    published = server.wait_for(
+        lambda e: e["event"] in ("published", "publish-error") and e.get("resourceid") == resource_id, timeout)
+    assert published["event"] == "published", f"the server's publish was refused: {published}"
+    work = agent.wait_for(lambda e: e["event"] == "work" and e.get("resourceid") == resource_id, timeout)
+    assert work["clustername"] == consumer and work["manifests"] == 1, work
+    sent = agent.wait_for(lambda e: e["event"] in ("status-sent", "status-error") and e.get("resourceid") == resource_id,
+                          timeout)
+    assert sent["event"] == "status-sent", f"the agent could not publish the status: {sent}"
     status = server.wait_for(lambda e: e["event"] == "status" and e.get("resourceid") == resource_id, timeout)
     assert status.get("clustername") == consumer, status
-    assert status["accepted"], status
+    assert {"Applied", "Available"} <= set(status["conditions"]), status
     return {"published": published, "work": work, "status": status}
 
 
@@ -161,7 +163,7 @@ def start_deployed_chart_server(binary: Path, data: IotData, regional: AwsAccoun
         f"--subscription-type={command.subscription_type} but agentEvents is {agent_events!r}"
     files = mount_deployed_chart_server(regional, mount_dir, guard=guard)
     client = wire.start_server(binary, files, data.address, log_dir, client_id=command.client_id,
-                               source_id=command.source_id)
+                               source_id=command.source_id, config_file=command.config_file)
     try:
         connected = client.wait_for("connected")
         assert connected["clientId"] == command.client_id, connected
@@ -195,13 +197,17 @@ def wait_for_resync_requests(server: wire.WireClient, consumers: Sequence[str], 
         server.wait_for(lambda e, c=consumer: e["event"] == "resync-request" and e.get("clustername") == c, timeout)
 
 
-def assert_only_own_traffic(agent: wire.WireClient, consumer: str, work_ids: Sequence[str]) -> None:
-    """The agent received exactly the works in `work_ids`, and every topic it used or was
-    delivered a message on is its own consumer's."""
-    received = [e["id"] for e in agent.events() if e["event"] == "work"]
-    assert received == list(work_ids), f"agent of {consumer} received works {received}, expected {list(work_ids)}"
-    foreign = [e for e in agent.events() if "topic" in e and e["topic"].split("/")[-2:-1] != [consumer]]
-    assert not foreign, f"agent of {consumer} saw another consumer's topics: {foreign}"
+def assert_only_own_traffic(agent: wire.WireClient, consumer: str, resource_ids: Sequence[str]) -> None:
+    """The agent received exactly the works in `resource_ids`, sdk-go never had to drop a spec
+    event of another cluster (it logs each one it ignores: the `ignored` event), and every topic
+    it subscribed to is its own consumer's."""
+    received = [e["resourceid"] for e in agent.events() if e["event"] == "work"]
+    assert received == list(resource_ids), f"agent of {consumer} received works {received}, expected {list(resource_ids)}"
+    ignored = [e for e in agent.events() if e["event"] == "ignored"]
+    assert not ignored, f"the broker delivered another consumer's work to the agent of {consumer}: {ignored}"
+    topics = [t for e in agent.events() if e["event"] == "subscribed" for t in e["topics"]]
+    assert topics and all(t.split("/")[-2] == consumer for t in topics), \
+        f"agent of {consumer} subscribed to {topics}"
 
 
 def exchange_with_server(binary: Path, data: IotData, regional: AwsAccount, server: Mapping[str, Any],
@@ -224,12 +230,11 @@ def exchange_with_server(binary: Path, data: IotData, regional: AwsAccount, serv
         connected = {}
         for consumer, agent in running.items():
             connected[consumer] = agent.wait_for("connected")
-            subscribed = agent.wait_for("subscribed")
-            assert subscribed["granted"], f"the broker refused the subscription of {consumer}'s agent: {subscribed}"
+            agent.wait_for("subscribed")
         wait_for_resync_requests(srv, list(running))
         seen = {consumer: exchange(srv, agent, consumer) for consumer, agent in running.items()}
         for consumer, agent in running.items():
-            assert_only_own_traffic(agent, consumer, [seen[consumer]["work"]["id"]])
+            assert_only_own_traffic(agent, consumer, [seen[consumer]["work"]["resourceid"]])
         server_events = srv.events()
     statuses = {e["clustername"] for e in server_events if e["event"] == "status"}
     assert statuses == set(running), f"the server received status from {sorted(statuses)}, expected {sorted(running)}"
