@@ -19,7 +19,7 @@
 use crate::framework::{AttributePath, Diagnostic, Value};
 use crate::policy::agent_binding;
 use serde_json::{json, Value as Json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 pub const DEPLOYED: &str = "rosa-regional-platform";
@@ -285,17 +285,17 @@ fn scalar(v: &Json, indent: usize) -> String {
 }
 
 /// The deployed agent chart mounts fixed names, so one management account and region holds
-/// one such agent. Plans of one provider configuration run in one process: each cluster that
-/// claims the names is remembered here, and a second cluster is refused.
+/// one such agent. Plans of one provider configuration run in one process: the first cluster
+/// that claims the names is remembered here, and any other is refused.
 #[derive(Default)]
-pub struct DeployedAgentClaims(Mutex<HashMap<String, String>>);
+pub struct DeployedAgentClaims(Mutex<Option<String>>);
 
 impl DeployedAgentClaims {
-    /// Records `cluster_id` as the agent using the deployed chart's names; the cluster that
-    /// claimed them first when it is another.
+    /// Records `cluster_id` as the agent using the deployed chart's names; returns the cluster
+    /// that claimed them first when it is another.
     pub fn claim(&self, cluster_id: &str) -> Option<String> {
-        let mut claims = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let owner = claims.entry(DEPLOYED_AGENT_CERT_SECRET.to_string()).or_insert_with(|| cluster_id.to_string());
+        let mut owner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let owner = owner.get_or_insert_with(|| cluster_id.to_string());
         (owner != cluster_id).then(|| owner.clone())
     }
 }
@@ -381,7 +381,8 @@ mod tests {
         );
         assert_eq!(spc["spec"]["parameters"]["usePodIdentity"], "true");
         let objects = spc["spec"]["parameters"]["objects"].as_str().unwrap();
-        assert!(objects.contains("- objectName: \"maestro/agent-cert\"\n  objectType: \"secretsmanager\"\n  jmesPath:\n    - path: \"caCert\"\n      objectAlias: \"ca.crt\"\n") || objects.contains("objectAlias: \"ca.crt\""));
+        assert!(objects.starts_with("- objectName: \"maestro/agent-cert\"\n  objectType: \"secretsmanager\"\n  jmesPath:\n"), "{objects}");
+        assert!(objects.ends_with("    - path: \"caCert\"\n      objectAlias: \"ca.crt\"\n"), "{objects}");
         assert_eq!(spc["spec"]["secretObjects"][0]["data"][0]["key"], "CONSUMER_NAME");
     }
 
