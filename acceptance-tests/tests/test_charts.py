@@ -166,7 +166,7 @@ def test_a_second_deployed_chart_agent_in_the_account_is_refused_at_plan(
             "server_name": "charts-second-server", "broker_ca_pem": iot_data.ca_pem}), encoding="utf-8")
         second.init()
         result = second.run("plan", "-no-color", expect_exit=None)
-        text = result.stdout + result.stderr
+        text = " ".join((result.stdout + result.stderr).replace("│", " ").split())  # unwrapped diagnostics
         assert result.exit_code != 0, text
         assert "One deployed-chart agent per management account and region" in text, text
         assert "cluster charts-first already holds them" in text and 'agent_chart = "maestro"' in text, text
@@ -241,5 +241,54 @@ def test_custom_charts_example_mounts_the_provider_secret_provider_classes_and_s
         # One fact changed: a SecretProviderClass for another region finds nothing to mount.
         with pytest.raises(AssertionError, match="region"):
             csi_mount.mount_secret_provider_class(management, spc, tmp_path / "mounts" / "other", region="eu-west-1")
+    finally:
+        _cleanup(ws, management, regional, out)
+
+
+def test_two_deployed_chart_agents_in_one_configuration_are_refused_at_plan(make_workspace, emulator_url, iot_data):
+    """The provider plans every resource of one provider block in one process: a second cluster
+    claiming the deployed chart's names there is refused before anything is written."""
+    ws = make_workspace("charts-two-in-one")
+    shutil.copy2(CHARTS_DIR / "rosa-regional-platform" / "main.tf", ws.root / "main.tf")
+    (ws.root / "other.tf").write_text(
+        'resource "maestro_agent_key" "other" {\n  provider   = maestro.management\n  cluster_id = "charts-other"\n}\n',
+        encoding="utf-8")
+    (ws.root / "emulator.auto.tfvars.json").write_text(json.dumps({
+        "aws_endpoint": emulator_url, "cluster_id": "charts-one", "broker_ca_pem": iot_data.ca_pem}), encoding="utf-8")
+    ws.init()
+    result = ws.run("plan", "-no-color", expect_exit=None)
+    text = " ".join((result.stdout + result.stderr).replace("│", " ").split())  # unwrapped diagnostics
+    assert result.exit_code == 1, text
+    assert "One deployed-chart agent per management account and region" in text, text
+    assert "is planned with them in this configuration" in text, text
+
+
+def test_changing_the_chart_of_a_live_agent_is_a_plan_that_says_what_moves(
+        make_workspace, emulator_url, management, regional, make_eks_cluster, iot_data):
+    """From `custom` to the deployed chart: the key moves to maestro/agent-cert (replaced, so the
+    consumer certifies a new CSR) and the identity's association moves to maestro-agent
+    (replaced); the plan shows it before anything happens."""
+    ws, out, _ = _apply_example("custom", make_workspace, emulator_url, make_eks_cluster, regional, iot_data,
+                                "charts-switch")
+    try:
+        main = ws.root / "main.tf"
+        main.write_text(main.read_text(encoding="utf-8").replace('agent_chart         = "custom"',
+                                                                 'agent_chart         = "rosa-regional-platform"'),
+                        encoding="utf-8")
+        plan = ws.plan()
+        actions = plan.actions()
+        assert actions.get("maestro_agent_key.agent") == ["delete", "create"], actions
+        assert actions.get("maestro_agent_identity.agent") == ["delete", "create"], actions
+        # Each replacement names the attribute that forces it, with the value the chart mounts.
+        key_change = plan.resource_change("maestro_agent_key.agent")
+        assert key_change["change"]["after"]["secret_name"] == charts.DEPLOYED_AGENT_OBJECTS[0].object_name
+        assert ["secret_name"] in key_change["change"].get("replace_paths", key_change.get("replace_paths", [])), key_change
+        identity = plan.resource_change("maestro_agent_identity.agent")
+        assert identity["change"]["after"]["namespace"] == charts.DEPLOYED_AGENT_NAMESPACE
+        assert ["namespace"] in identity["change"].get("replace_paths", identity.get("replace_paths", [])), identity
+        # Changing the choice back is no change at all.
+        main.write_text(main.read_text(encoding="utf-8").replace('agent_chart         = "rosa-regional-platform"',
+                                                                 'agent_chart         = "custom"'), encoding="utf-8")
+        ws.assert_plan_empty()
     finally:
         _cleanup(ws, management, regional, out)
