@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import credentials as creds
-from . import csi_mount, settings, wire_flow
+from . import charts, csi_mount, settings, wire_flow
 from .aws_accounts import AwsAccount
 
 EXAMPLE_DIR = settings.REPO_ROOT / "examples" / "complete"
@@ -139,19 +139,34 @@ def verify_agent(management: AwsAccount, regional: AwsAccount, cluster_id: str, 
     ]
 
 
+def mount_agent(management: AwsAccount, outputs: dict[str, Any], cluster_id: str, target: Path,
+                scanner: Any) -> wire_flow.AgentMount:
+    """What the agent chart the example names (`agent_chart = "maestro"`: upstream's) gives the
+    agent's pod: the Kubernetes Secret maestro-agent-certs as the example's ExternalSecret output
+    keeps it, and the config.yaml the chart renders from `upstream_helm_values`. Without those
+    outputs (an older example), the agent's two secrets mounted as the deployed chart maps them."""
+    manifests = (outputs.get("agent_manifests") or {}).get(cluster_id) or {}
+    values = (outputs.get("upstream_helm_values") or {}).get(cluster_id)
+    external = manifests.get(f"ExternalSecret/{charts.UPSTREAM_CERTS_SECRET}")
+    if external is None or values is None:
+        secrets = outputs["agents"][cluster_id]["secrets"]
+        return wire_flow.AgentMount(cluster_id, csi_mount.mount_agent_secrets(
+            management, secrets["credentials"], secrets["config"], target, guard=scanner))
+    files = csi_mount.sync_external_secret(management, json.loads(external), target, guard=scanner, who="agent")
+    (files / "config.yaml").write_text(charts.render_upstream_agent_config(values), encoding="utf-8")
+    return wire_flow.AgentMount(cluster_id, files, cloudevents_client_id=values["cloudeventsClientId"],
+                                consumer_name=values["consumerName"])
+
+
 def exchange_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAccount, regional: AwsAccount,
                        outputs: dict[str, Any], mounts: Path, workdir: Path, scanner: Any) -> tuple[list[str], dict[str, Any]]:
     """ONE Maestro server transport (sdk-go's source client), from the deployed server chart's mount of the server's
-    secrets, and every agent, from its CSI mount: each agent receives one work meant for it
+    secrets, and every agent, from what its chart mounts (`mount_agent`): each agent receives one work meant for it
     and no other, and answers with a status that reaches the server through its shared
     subscription. `mounts` (the keys, by design) must lie outside every leak-scanned tree;
     `workdir` (the clients' logs) should be scanned. Returns a report and what each side saw."""
-    agents = []
-    for cluster_id in sorted(outputs["agents"]):
-        secrets = outputs["agents"][cluster_id]["secrets"]
-        files = csi_mount.mount_agent_secrets(management, secrets["credentials"], secrets["config"],
-                                              mounts / cluster_id, guard=scanner)
-        agents.append(wire_flow.AgentMount(cluster_id, files))
+    agents = [mount_agent(management, outputs, cluster_id, mounts / cluster_id, scanner)
+              for cluster_id in sorted(outputs["agents"])]
     seen = wire_flow.exchange_with_server(binary, data, regional, server_facts(outputs), agents, mounts / "server",
                                           workdir, guard=scanner)
     server = seen["server"]

@@ -145,6 +145,10 @@ def test_complete_example_applies_and_the_server_and_agents_work(
     ws.assert_plan_empty()
     first = _outputs(ws)
     assert set(first["agents"]) == set(clusters)
+    # The example names upstream's agent chart: each agent starts from the Secret its
+    # ExternalSecret output keeps (complete_example.mount_agent), not from a hand-made mount.
+    for cluster_id in clusters:
+        assert "ExternalSecret/maestro-agent-certs" in first["agent_manifests"][cluster_id], first["agent_manifests"]
     assert first["server_helm_values"]["maestroServer"]["externalSecrets"]["mqttCertSecretName"] == \
         first["server"]["certificate_secret"]
     complete_example.verify(management, regional, first, leak_guard, broker_ca_pem=iot_data.ca_pem)

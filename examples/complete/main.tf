@@ -98,6 +98,9 @@ provider "maestro" {
   alias               = "regional"
   region              = var.region
   allowed_account_ids = [var.regional_account_id]
+  # The chart that runs the server: the deployed one mounts maestro/server-cert,
+  # maestro/server-config and maestro/db-credentials (which the server's role may then read).
+  server_chart = "rosa-regional-platform"
 
   assume_role {
     role_arn     = var.regional_role_arn
@@ -120,6 +123,9 @@ provider "maestro" {
   alias               = "management"
   region              = var.region
   allowed_account_ids = [var.management_account_id]
+  # The chart that runs the agents: upstream's, since the deployed one mounts fixed secret names
+  # and so allows one agent per management account and region; this account has two.
+  agent_chart = "maestro"
 
   assume_role {
     role_arn     = var.management_role_arn
@@ -252,7 +258,9 @@ output "server_flags" {
 }
 
 # Feed straight into a Helm release of the deployed server chart (rosa-regional-platform
-# regional-cluster/maestro-server), which mounts maestro/server-cert and maestro/server-config:
+# regional-cluster/maestro-server), which mounts maestro/server-cert, maestro/server-config and
+# maestro/db-credentials (create that one with the database's credentials). It runs 2 replicas
+# with one MQTT client ID: set maestroServer.deployment.replicas = 1 (see the plan warning).
 #   values = [yamlencode(maestro_server_identity.server.helm_values)]
 output "server_helm_values" {
   value = maestro_server_identity.server.helm_values
@@ -276,16 +284,26 @@ output "agents" {
   }
 }
 
-# Per agent, for a Helm release of the deployed agent chart:
-#   values = [yamlencode(maestro_agent_identity.agent["management-01"].helm_values)]
-# That chart mounts the secrets maestro/agent-cert and maestro/agent-config by fixed names; with
-# it, set secret_name and config_secret_name to those, and global.region to the management
-# region (see docs/guides/secret-provider-classes.md).
-output "helm_values" {
-  value = { for id, identity in maestro_agent_identity.agent : id => identity.helm_values }
-}
-
-# The same for upstream's chart (openshift-online/maestro charts/maestro-agent).
+# Per agent, for a Helm release of upstream's agent chart (openshift-online/maestro
+# charts/maestro-agent), after applying agent_manifests (below):
+#   values = [yamlencode(maestro_agent_identity.agent["management-01"].upstream_helm_values)]
 output "upstream_helm_values" {
   value = { for id, identity in maestro_agent_identity.agent : id => identity.upstream_helm_values }
+}
+
+# Per agent, what upstream's chart needs but does not render: the External Secrets Operator
+# objects that keep the Kubernetes Secret maestro-agent-certs in step with the credential secret,
+# and the SecretProviderClass of its secrets. `kubectl apply -f` the YAML, or
+#   resource "kubernetes_manifest" "agent" { for_each = ...; manifest = jsondecode(each.value) }
+output "agent_manifests_yaml" {
+  value = { for id, identity in maestro_agent_identity.agent : id => identity.kubernetes_manifests_yaml }
+}
+
+output "agent_manifests" {
+  value = { for id, identity in maestro_agent_identity.agent : id => identity.kubernetes_manifests }
+}
+
+# The SecretProviderClass the deployed server chart renders, for comparison.
+output "server_manifests" {
+  value = maestro_server_identity.server.kubernetes_manifests
 }

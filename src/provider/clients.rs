@@ -30,6 +30,12 @@ pub struct AwsClients {
     /// changes, and every plan of a consumer or server shows it. Concurrent plans share the
     /// one call.
     pub iot_data_endpoint: tokio::sync::OnceCell<String>,
+    /// The charts chosen in the provider block (`None`: unset).
+    pub agent_chart: Option<crate::resources::charts::AgentChart>,
+    pub server_chart: Option<crate::resources::charts::ServerChart>,
+    /// The agents of this provider configuration that use the deployed agent chart's fixed
+    /// names: one per management account and region.
+    pub deployed_agent_claims: crate::resources::charts::DeployedAgentClaims,
 }
 
 async fn base_config(cfg: &ProviderConfig) -> SdkConfig {
@@ -194,6 +200,9 @@ pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
         secretsmanager: client!(aws_sdk_secretsmanager, "secretsmanager"),
         sts,
         iot_data_endpoint: tokio::sync::OnceCell::new(),
+        agent_chart: cfg.agent_chart,
+        server_chart: cfg.server_chart,
+        deployed_agent_claims: Default::default(),
     })
 }
 

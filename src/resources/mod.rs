@@ -8,6 +8,7 @@ mod agent_credentials;
 mod agent_identity;
 mod agent_key;
 pub(crate) mod aws;
+pub(crate) mod charts;
 pub(crate) mod common;
 mod consumer;
 mod listing;

@@ -12,6 +12,8 @@
 
 mod key;
 mod model;
+/// The cluster a credential secret was written for (the deployed chart's one-agent check).
+pub(crate) use model::cluster_id_of as credential_secret_owner;
 mod rotate_action;
 mod schema;
 mod secret;
@@ -26,6 +28,7 @@ use crate::policy::agent_binding;
 use crate::provider::AwsClients;
 use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
+use crate::resources::charts::{self, AgentChart};
 use crate::resources::common::{configured_tags, merge_tags, opt_text, tags_value, text};
 use async_trait::async_trait;
 use key::{new_key, now_rfc3339};
@@ -48,13 +51,17 @@ impl Resource<AwsClients> for AgentKey {
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         let p = &mut plan.planned;
         if plan.config.get("secret_name").is_null() {
-            let name =
-                p.get("cluster_id").as_str().map(|id| Value::string(agent_binding::default_cert_secret_name(id))).unwrap_or(Value::Unknown);
+            // The name the provider's agent_chart mounts (seed 001's when unset or custom).
+            let chart = AgentChart::or_custom(client.and_then(|c| c.agent_chart));
+            let name = p.get("cluster_id").as_str().map(|id| Value::string(chart.cert_secret_name(id))).unwrap_or(Value::Unknown);
             p.set("secret_name", name);
         }
         if let Some(c) = client {
             if p.get("tags").is_wholly_known() {
                 p.set("tags_all", Value::string_map(&merge_tags(&c.default_tags, &p.get("tags").string_map_entries())));
+            }
+            if charts::refuse_second_deployed_agent(c, p, "secret_name", diags).await {
+                return;
             }
         }
         if plan.prior.is_null() {

@@ -685,6 +685,9 @@ mod tests {
                 secretsmanager: aws_sdk_secretsmanager::Client::new(&sdk),
                 sts: aws_sdk_sts::Client::new(&sdk),
                 iot_data_endpoint: Default::default(),
+                agent_chart: None,
+                server_chart: None,
+                deployed_agent_claims: Default::default(),
             };
             (clients, log)
         }
