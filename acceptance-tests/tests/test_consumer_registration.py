@@ -286,3 +286,23 @@ def test_the_platform_api_refuses_a_non_privileged_account_and_a_wrong_signature
     failed = wrong.expect_error(["apply", "-auto-approve", "-no-color"], r"The request signature we calculated does not match")
     assert "Canonical String" not in failed.output, "only the first line of API Gateway's message"
     assert registered(maestro, name) is None
+
+
+def test_only_a_new_name_replaces_the_registration(maestro: str, config_workspace) -> None:  # type: ignore[no-untyped-def]
+    """What docs/resources/consumer_registration.md marks `Forces replacement.` (only `name`) is
+    what the plan replaces: every other argument changed at once updates in place."""
+    from harness import registry_docs as rd
+
+    page = rd.read_page(rd.page_path("resource_schemas", RESOURCE_TYPE))
+    marked = {path for path, line in page.entries.items() if "." not in path and rd.states_replacement(line.description)}
+    assert marked == {"name"}, marked
+    name = unique("repl")
+    ws = config_workspace(maestro_registration(maestro, name, {"a": "1"}))
+    ws.apply()
+    preamble = ws.root.joinpath("main.tf").read_text().split('resource "maestro_consumer_registration"')[0]
+    ws.set_config(preamble + maestro_registration(f"{maestro}/", name, {"a": "2"}, ca_pem=None, bearer_token=None))
+    plan = ws.assert_plan_changes({ADDRESS: "update"}, {ADDRESS: {"labels", "maestro_api"}})
+    assert not plan.resource_change(ADDRESS)["change"].get("replace_paths")
+    ws.set_config(preamble + maestro_registration(maestro, unique("repl"), {"a": "1"}))
+    plan = ws.assert_plan_changes({ADDRESS: "replace"})
+    assert plan.resource_change(ADDRESS)["change"]["replace_paths"] == [["name"]]

@@ -116,6 +116,9 @@ def _labels(value: Any) -> dict[str, str]:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise error(400, "maestro-17", "Invalid request format: json: cannot unmarshal labels into Go struct field Consumer.labels of type map[string]string")
+    if any("\x00" in k or "\x00" in v for k, v in value.items()):
+        # Labels are a PostgreSQL jsonb column (source: pkg/db StringMap), which refuses \u0000.
+        raise error(500, "maestro-9", "Unable to create Consumer: ERROR: unsupported Unicode escape sequence (SQLSTATE 22P05)")
     return dict(value)
 
 

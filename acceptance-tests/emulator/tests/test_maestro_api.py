@@ -83,6 +83,7 @@ def test_consumers_are_created_read_patched_and_deleted_with_maestros_codes(maes
     ({"name": "a" * 64}, 500, "maestro-9"),
     ({"name": "x", "id": "given"}, 400, "maestro-8"),
     ({"name": "x", "labels": {"n": 1}}, 400, "maestro-17"),
+    ({"name": "nul-label", "labels": {"k": "a\u0000b"}}, 500, "maestro-9"),
 ])
 def test_bad_consumers_are_refused_as_maestro_refuses_them(maestro: str, body: dict[str, Any], status: int, code: str) -> None:
     got, error, _ = call(maestro, "POST", CONSUMERS, body)
