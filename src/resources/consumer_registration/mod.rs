@@ -52,9 +52,8 @@ impl Resource<AwsClients> for ConsumerRegistration {
         schema::schema()
     }
 
-    fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {
-        Some((attr::NAME, "Maestro consumer name."))
-    }
+    // No resource identity: the name alone does not say which Maestro (or platform API) holds
+    // the consumer, so import takes `<name>,<url>[,<region>]` (see `plan::parse_import_id`).
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         schema::validate(config, diags);

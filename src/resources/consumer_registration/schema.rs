@@ -78,6 +78,18 @@ pub(super) fn labels_validator() -> Validator {
     })
 }
 
+/// A token that fits in an HTTP header: no white space or control characters. A token read
+/// with `file()` keeps its final newline, which no server would accept in the header.
+fn bearer_token_validator() -> Validator {
+    validators::opaque(|token| {
+        if token.satisfies(|t| t.chars().any(|c| c.is_whitespace() || c.is_control())) {
+            Err("must not contain white space or control characters (a token read with file() keeps its final newline: wrap it in trimspace())".into())
+        } else {
+            Ok(())
+        }
+    })
+}
+
 fn ca_pem_attribute() -> Attribute {
     Attribute::string(attr::CA_PEM).optional().validate(validators::rule(check_ca_pem)).description(
         "PEM of the CA that signed the server's TLS certificate, when it is not one the system trusts. Only certificates this CA signed are then accepted; TLS is always verified.",
@@ -89,7 +101,7 @@ pub fn schema() -> Schema {
         .attribute(Attribute::string(attr::URL).required().validate(validators::rule(check_api_url)).description(
             "Base URL of the Maestro server's REST API, e.g. `https://maestro.example.com` (`http://` only for a loopback address, such as a port-forward).",
         ))
-        .attribute(Attribute::string(attr::BEARER_TOKEN).optional().sensitive().validate(validators::length(1, 16384)).description(
+        .attribute(Attribute::string(attr::BEARER_TOKEN).optional().sensitive().validate(validators::length(1, 16384)).validate(bearer_token_validator()).description(
             "Bearer token for a Maestro behind authentication. Kept in state (as a sensitive value) because refresh and destroy need it; leave it unset to have the provider read `MAESTRO_API_BEARER_TOKEN` from its environment instead, so no token is stored.",
         ))
         .attribute(ca_pem_attribute());
