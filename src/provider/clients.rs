@@ -26,6 +26,9 @@ pub struct AwsClients {
     pub eks: aws_sdk_eks::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The credentials every client signs with (`assume_role` included), for the requests the
+    /// SDK does not make: SigV4 to the platform API's API Gateway (`execute-api`).
+    pub credentials: Option<SharedCredentialsProvider>,
     /// The account's `iot:Data-ATS` host, asked for once per provider process: it never
     /// changes, and every plan of a consumer or server shows it. Concurrent plans share the
     /// one call.
@@ -199,6 +202,7 @@ pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
         eks: client!(aws_sdk_eks, "eks"),
         secretsmanager: client!(aws_sdk_secretsmanager, "secretsmanager"),
         sts,
+        credentials: sdk.credentials_provider(),
         iot_data_endpoint: tokio::sync::OnceCell::new(),
         agent_chart: cfg.agent_chart,
         server_chart: cfg.server_chart,

@@ -684,6 +684,7 @@ mod tests {
                 eks: aws_sdk_eks::Client::new(&sdk),
                 secretsmanager: aws_sdk_secretsmanager::Client::new(&sdk),
                 sts: aws_sdk_sts::Client::new(&sdk),
+                credentials: None,
                 iot_data_endpoint: Default::default(),
                 agent_chart: None,
                 server_chart: None,
