@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness import settings
+from harness.tofu_workspace import check_diagnostics_readable
 
 pytestmark = pytest.mark.acceptance
 
@@ -71,6 +72,7 @@ class UserShell:
         done = subprocess.run([str(settings.cli_binary()), *args], cwd=self.root, env=self.env, capture_output=True,
                               text=True, timeout=600, check=False)
         self.outputs.append(done.stdout + done.stderr)
+        check_diagnostics_readable(f"{settings.cli().command} {' '.join(args)}", done.returncode, done.stdout + done.stderr)
         assert done.returncode == expect, \
             f"`{settings.cli().command} {' '.join(args)}` in {self.root} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
         return done
