@@ -102,3 +102,75 @@ def test_throttling_beyond_the_retries_says_to_run_again(config_workspace, emula
     finally:
         faults.clear()
     _assert_aws_error_in_words(result.output, "iam:CreateRole", "Throttling", 400, "run again later")
+
+
+# ---------------------------------------------------------------- errors at the user's value
+
+MODULE = '''
+terraform {
+  required_providers {
+    maestro = {
+      source                = "registry.terraform.io/maestro-iac/maestro"
+      configuration_aliases = [maestro.management]
+    }
+  }
+}
+
+variable "regional_account_id" {
+  type = string
+}
+
+variable "kms_key_id" {
+  type    = string
+  default = null
+}
+
+resource "maestro_agent_key" "agent" {
+  provider   = maestro.management
+  cluster_id = "diag-module"
+  kms_key_id = var.kms_key_id
+}
+
+resource "maestro_agent_identity" "agent" {
+  provider              = maestro.management
+  cluster_id            = "diag-module"
+  regional_account_id   = var.regional_account_id
+  eks_cluster_name      = "diag-module-eks"
+  mqtt_cert_secret_name = maestro_agent_key.agent.secret_name
+}
+'''
+
+
+def _module_workspace(make_workspace, provider_preamble, **arguments: str):
+    ws = make_workspace("module-value")
+    (ws.root / "modules" / "agent").mkdir(parents=True)
+    ws.write_file("modules/agent/main.tf", MODULE)
+    body = hcl.attributes({"source": "./modules/agent", "providers": hcl.Raw("{ maestro.management = maestro.management }"),
+                           **arguments})
+    ws.set_config(provider_preamble + f'\nmodule "agent" {{\n{body}\n}}\n')
+    ws.init()
+    return ws
+
+
+def test_a_bad_account_id_through_a_module_variable_is_quoted_with_its_attribute(make_workspace, provider_preamble):
+    ws = _module_workspace(make_workspace, provider_preamble, regional_account_id="12345678901")
+    result = ws.expect_error(["plan", "-input=false", "-no-color"],
+                             r'regional_account_id must be exactly 12 digits, got "12345678901" \(11 digits\)')
+    flat = flatten_whitespace(result.output)
+    # The CLI shows the module's line, which holds only the variable; the value is in the text.
+    assert "with module.agent.maestro_agent_identity.agent" in flat, flat
+    assert "regional_account_id = var.regional_account_id" in flat, flat
+
+
+def test_a_kms_key_of_another_region_is_refused_and_of_another_account_named_at_plan(make_workspace,
+                                                                                     provider_preamble):
+    key = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    ws = _module_workspace(make_workspace, provider_preamble, regional_account_id=REGIONAL_ACCOUNT_ID,
+                           kms_key_id=f"arn:aws:kms:eu-west-1:987654321098:key/{key}")
+    ws.expect_error(["plan", "-input=false", "-no-color"],
+                    r"KMS key in another region.*a key of region eu-west-1, but the secret it encrypts is written in region us-east-1")
+    ws.write_file("main.tf", (ws.root / "main.tf").read_text().replace("eu-west-1:987654321098", "us-east-1:111122223333"))
+    plan = ws.plan()
+    flat = flatten_whitespace(plan.result.output)
+    assert "KMS key of another account" in flat, flat
+    assert "a key of account 111122223333, but the secret it encrypts is written in account 987654321098" in flat, flat
