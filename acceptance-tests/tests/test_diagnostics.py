@@ -9,14 +9,19 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 
-from harness import hcl
+from harness import hcl, settings
 from harness.aws_accounts import REGIONAL_ACCOUNT_ID
 from harness.faults import Faults
 from harness.tofu_workspace import RustDebugInDiagnostic, flatten_whitespace, rust_debug_in
 
 pytestmark = pytest.mark.acceptance
+
+FLEET = settings.REPO_ROOT / "examples" / "fleet"
 
 # What the issue saw after a failed CreatePodIdentityAssociation, shortened.
 SDK_DEBUG_DUMP = ('ServiceError(ServiceError { source: ResourceNotFoundException(ResourceNotFoundException '
@@ -174,3 +179,16 @@ def test_a_kms_key_of_another_region_is_refused_and_of_another_account_named_at_
     flat = flatten_whitespace(plan.result.output)
     assert "KMS key of another account" in flat, flat
     assert "a key of account 111122223333, but the secret it encrypts is written in account 987654321098" in flat, flat
+
+
+def test_examples_fleet_reports_a_bad_account_id_at_the_module_block_that_passes_it(make_workspace, emulator_url):
+    ws = make_workspace("fleet-typo")
+    shutil.copytree(FLEET, ws.root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    ws.write_file("typo.auto.tfvars.json", json.dumps({"aws_endpoint": emulator_url, "management_b": {
+        "account_id": "34567890123", "role_arn": "arn:aws:iam::345678901234:role/maestro-management",
+        "clusters": {"management-03": "management-03"}}}))
+    ws.init()
+    result = ws.expect_error(["plan", "-input=false", "-no-color"],
+                             r'management_account_id must be an AWS account ID of 12 digits, got "34567890123"')
+    flat = flatten_whitespace(result.output)
+    assert 'in module "agents_b"' in flat and "management_account_id = var.management_b.account_id" in flat, flat

@@ -68,7 +68,7 @@ fn hint<E, R>(action: &str, object: &str, code: Option<&str>, message: Option<&s
             "The role the provider uses may not call {action} on {object}: allow `{action}` on that resource in its IAM policy (and check permission boundaries, service control policies and resource policies that may deny it)."
         ),
         Some("NoSuchEntity" | "NoSuchEntityException" | "ResourceNotFoundException" | "NotFoundException") => format!(
-            "AWS has no {object} in the account and region the provider acts in: check the name, and that the provider block (region, assume_role, allowed_account_ids) reaches the account that holds it."
+            "AWS did not find what the call names ({object}) in the account and region the provider acts in: check the names, and that the provider block (region, assume_role, allowed_account_ids) reaches the account that holds it."
         ),
         Some(c) if is_throttling_code(c) => {
             "AWS kept throttling the request after the provider's retries: run again later, or with a lower -parallelism.".to_string()
@@ -208,7 +208,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("AWS has no EKS cluster mc01 in the account and region"), "{text}");
+        assert!(text.contains("AWS did not find what the call names (EKS cluster mc01) in the account and region"), "{text}");
         assert_readable(&text);
         // What the SDK itself would have printed: the reason for this module.
         let sdk = aws_smithy_types::error::display::DisplayErrorContext(&missing_cluster()).to_string();

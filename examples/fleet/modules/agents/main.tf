@@ -18,11 +18,21 @@ terraform {
 variable "regional_account_id" {
   description = "The regional account (IoT Core)."
   type        = string
+  # Checked here so that a typo is reported at the module block that passes it, not inside.
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.regional_account_id))
+    error_message = "regional_account_id must be an AWS account ID of 12 digits, got \"${var.regional_account_id}\"."
+  }
 }
 
 variable "management_account_id" {
   description = "This module's management account: the account of the `maestro.management` provider."
   type        = string
+  # Checked here so that a typo is reported at the module block that passes it, not inside.
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.management_account_id))
+    error_message = "management_account_id must be an AWS account ID of 12 digits, got \"${var.management_account_id}\"."
+  }
 }
 
 variable "clusters" {
