@@ -192,3 +192,11 @@ def test_examples_fleet_reports_a_bad_account_id_at_the_module_block_that_passes
                              r'management_account_id must be an AWS account ID of 12 digits, got "34567890123"')
     flat = flatten_whitespace(result.output)
     assert 'in module "agents_b"' in flat and "management_account_id = var.management_b.account_id" in flat, flat
+
+
+def test_a_kms_key_that_does_not_exist_fails_in_words(config_workspace):
+    ws = config_workspace(hcl.resource("maestro_agent_key", "x", {
+        "cluster_id": "diag-no-key", "kms_key_id": "alias/diag-no-such-key"}, provider="maestro.management"))
+    result = ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"EncryptionFailure")
+    _assert_aws_error_in_words(result.output, "secretsmanager:CreateSecret", "EncryptionFailure", 400,
+                               "check that it exists in the provider's region")

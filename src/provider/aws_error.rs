@@ -83,6 +83,9 @@ fn hint<E, R>(action: &str, object: &str, code: Option<&str>, message: Option<&s
         Some("EntityAlreadyExists" | "ResourceAlreadyExistsException" | "ResourceExistsException" | "ResourceInUseException") => format!(
             "{object} already exists, made outside this configuration or by another state: import it (see the resource's Import section) or choose another name."
         ),
+        Some("EncryptionFailure" | "KMSInvalidStateException" | "KMSDisabledException" | "KMSNotFoundException") => format!(
+            "The KMS key {object} is written under cannot be used: check that it exists in the provider's region (in another account, name it by key or alias ARN), that it is enabled, and that its key policy lets the provider's role use it."
+        ),
         Some("DeleteConflict") => format!("Something this resource did not create still uses {object}: detach it and run again."),
         Some("InternalFailure" | "InternalFailureException" | "InternalServerException" | "ServiceUnavailable" | "ServiceUnavailableException") => {
             "AWS reported a failure on its side after the provider's retries: run again.".to_string()
@@ -245,6 +248,16 @@ mod tests {
         let text = explain("secretsmanager:GetSecretValue", "secret s", &err);
         assert!(text.contains("in the key policy"), "{text}");
         assert_readable(&text);
+    }
+
+    #[test]
+    fn a_key_secrets_manager_cannot_encrypt_with_names_what_to_check() {
+        let err = SdkError::service_error(
+            GetSecretValueError::generic(meta("EncryptionFailure", "Secrets Manager can't encrypt the secret value", "r")),
+            response(400, "r", "{}"),
+        );
+        let text = explain("secretsmanager:CreateSecret", "secret s", &err);
+        assert!(text.contains("EncryptionFailure (HTTP 400)") && text.contains("that it is enabled"), "{text}");
     }
 
     #[test]
