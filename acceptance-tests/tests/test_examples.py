@@ -49,7 +49,7 @@ def test_examples_exist():
     found = {_id(d) for d in example_dirs()}
     assert "provider" in found, f"examples/provider/ is missing; found {sorted(found)}"
     assert any(name.startswith("resources/") for name in found), f"no examples/resources/<type>/; found {sorted(found)}"
-    for required in ("complete", "two-teams/management", "two-teams/regional"):
+    for required in ("complete", "fleet", "two-teams/management", "two-teams/regional"):
         assert required in found, f"examples/{required}/ is missing; found {sorted(found)}"
 
 
@@ -62,6 +62,9 @@ def test_example_validates(directory: Path, make_workspace):
     for source in sorted(directory.iterdir()):
         if source.is_file() and source.suffix in (".tf", ".tfvars", ".json", ".tpl", ".yaml", ".yml"):
             shutil.copy2(source, workspace.root / source.name)
+        elif source.is_dir() and not source.name.startswith("."):
+            # Local modules (examples/fleet/modules/agents), which the folder calls by relative path.
+            shutil.copytree(source, workspace.root / source.name, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
     if is_fragment(directory):
         assert not (workspace.root / "provider.tf").exists(), f"{_id(directory)} must not ship its own provider.tf"
         shutil.copy2(PROVIDER_EXAMPLE, workspace.root / "provider.tf")

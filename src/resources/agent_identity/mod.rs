@@ -66,6 +66,7 @@ impl Resource<AwsClients> for AgentIdentity {
             if account_guard::refuse(&PLACEMENT, &plan.planned, c, diags) {
                 return;
             }
+            account_guard::check_kms_key(&plan.planned, "kms_key_arn", c, diags);
         }
         plan::plan(client.map(Into::into), plan.config, plan.prior, &mut plan.planned, diags);
         if let Some(c) = client {

@@ -57,6 +57,7 @@ impl Resource<AwsClients> for AgentKey {
             p.set("secret_name", name);
         }
         if let Some(c) = client {
+            crate::resources::account_guard::check_kms_key(p, "kms_key_id", c, diags);
             if p.get("tags").is_wholly_known() {
                 p.set("tags_all", Value::string_map(&merge_tags(&c.default_tags, &p.get("tags").string_map_entries())));
             }

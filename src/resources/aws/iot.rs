@@ -537,10 +537,13 @@ pub async fn data_ats_endpoint(c: &AwsClients) -> Result<String, Diagnostics> {
 }
 
 /// An answer in which "not found" means there is nothing: `Ok(None)`.
-fn found<T, E, R>(answer: Result<T, SdkError<E, R>>, action: &str, object: &str) -> Result<Option<T>, Diagnostics>
+fn found<T, E>(
+    answer: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    action: &str,
+    object: &str,
+) -> Result<Option<T>, Diagnostics>
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     match answer {
         Ok(v) => Ok(Some(v)),
@@ -550,10 +553,9 @@ where
 }
 
 /// A delete's or a detach's answer: "not found" means already done.
-fn done<T, E, R>(answer: Result<T, SdkError<E, R>>, action: &str, object: &str) -> Result<(), Diagnostics>
+fn done<T, E>(answer: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>, action: &str, object: &str) -> Result<(), Diagnostics>
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     found(answer, action, object).map(|_| ())
 }
