@@ -1,7 +1,7 @@
 //! Reading what crosses accounts: CSRs (their self-signature checked) and certificates, down
 //! to the SubjectPublicKeyInfo that ties them to a key; just enough DER for that.
 
-use super::{public_key_fingerprint, GeneratedKey, KeyAlgorithm};
+use super::pair::{public_key_fingerprint, GeneratedKey, KeyAlgorithm};
 use crate::crypto::CryptoError;
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 
@@ -81,13 +81,13 @@ pub fn cert_public_key_spki(cert_pem: &str) -> Result<Vec<u8>, CryptoError> {
 /// True when the certificate certifies exactly this key. DER is canonical, so equal keys have
 /// byte-equal SPKIs; an unparsable certificate matches nothing.
 pub fn cert_matches_key(cert_pem: &str, key: &GeneratedKey) -> bool {
-    cert_public_key_spki(cert_pem).map(|spki| spki == key.spki_der).unwrap_or(false)
+    cert_public_key_spki(cert_pem).map(|spki| spki == key.spki_der()).unwrap_or(false)
 }
 
 /// True when the CSR was made from this key (e.g. the CSR in state still belongs to the key
 /// in the secret).
 pub fn csr_matches_key(csr_pem: &str, key: &GeneratedKey) -> bool {
-    csr_public_key_spki(csr_pem).map(|spki| spki == key.spki_der).unwrap_or(false)
+    csr_public_key_spki(csr_pem).map(|spki| spki == key.spki_der()).unwrap_or(false)
 }
 
 /// Which of our algorithms an SPKI holds, or `None` for any other key type or size.

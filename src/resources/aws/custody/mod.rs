@@ -28,7 +28,7 @@
 //!   for: keyed with the key state records, which only a reader of the secret holds. A
 //!   description is text anyone can write; it proves nothing.
 
-use super::secretsmanager::{self as secrets, SecretInfo};
+use super::secretsmanager::calls::{self as secrets, SecretInfo};
 use crate::crypto::{CredentialBundle, SecretString};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::provider::{aws_error, AwsClients};

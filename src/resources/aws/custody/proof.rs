@@ -2,7 +2,7 @@
 //! known to be the workload's: HMACs in the version IDs of what the provider writes (see the
 //! module above).
 
-use super::super::secretsmanager::{self as secrets, SecretInfo};
+use super::super::secretsmanager::calls::{self as secrets, SecretInfo};
 use crate::crypto::{CredentialBundle, SecretString};
 use crate::framework::Diagnostics;
 use crate::provider::AwsClients;

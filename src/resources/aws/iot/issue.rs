@@ -2,7 +2,7 @@
 //! after an ambiguous failure the certificate it may have issued is looked for (by its key) and
 //! adopted before anything is sent again.
 
-use super::{attached_policies, find_certificate, principal_things, PAGE_SIZE};
+use super::objects::{attached_policies, find_certificate, principal_things, PAGE_SIZE};
 use crate::crypto::keys;
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::provider::aws_error::{describe, is_throttling};
@@ -199,19 +199,6 @@ fn in_window(created: Option<i64>, since: i64) -> bool {
 fn past_window(dates: &[Option<i64>], since: i64) -> bool {
     let Some(dates) = dates.iter().copied().collect::<Option<Vec<i64>>>() else { return false };
     dates.last().is_some_and(|&last| last < since) && dates.windows(2).all(|w| w[0] >= w[1])
-}
-
-/// Whether every principal (a certificate ARN) certifies the key `spki`: attachments that an
-/// unfinished create of ours made, since only our CSR carries that key.
-pub async fn all_certify_key(c: &AwsClients, principals: &[String], spki: &[u8]) -> Result<bool, Diagnostics> {
-    for principal in principals {
-        let Some(id) = principal.rsplit_once(":cert/").map(|(_, id)| id) else { return Ok(false) };
-        let Some(cert) = find_certificate(c, id).await? else { return Ok(false) };
-        if keys::cert_public_key_spki(&cert.pem).ok().as_deref() != Some(spki) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 #[cfg(test)]

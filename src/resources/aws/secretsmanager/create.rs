@@ -1,7 +1,7 @@
 //! CreateSecret, or taking back a secret of ours whose create answer was lost: a key-bearing
 //! secret only on proof and after the custody check, any other only on its exact description.
 
-use super::{delete, describe, put, restore, tags, update_kms_key, update_tags, Deletion, SecretInfo, DEFAULT_RECOVERY_WINDOW_DAYS};
+use super::calls::{delete, describe, put, restore, tags, update_kms_key, update_tags, Deletion, SecretInfo, DEFAULT_RECOVERY_WINDOW_DAYS};
 use crate::crypto::{CredentialBundle, SecretString};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics};
 use crate::provider::{aws_error, AwsClients};
