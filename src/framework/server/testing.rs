@@ -5,7 +5,9 @@
 use super::{decode, encode, DynamicValue, Server};
 use crate::framework::diagnostics::Diagnostics;
 use crate::framework::provider::Provider;
-use crate::framework::resource::{Applied, IdentityAttribute, IdentitySchema, Resource};
+use crate::framework::resource::{
+    Applied, Function, FunctionError, FunctionSignature, IdentityAttribute, IdentitySchema, Parameter, Resource,
+};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::validators;
 use crate::framework::value::{Type, Value};
@@ -79,6 +81,30 @@ impl Resource<()> for Widget {
     }
 }
 
+/// `shout(text)`: the text in capitals; an empty text is the argument's error.
+pub struct Shout;
+
+impl Function for Shout {
+    fn name(&self) -> &'static str {
+        "shout"
+    }
+    fn signature(&self) -> FunctionSignature {
+        FunctionSignature {
+            parameters: vec![Parameter { name: "text".into(), ty: Type::String, description: String::new(), allow_null: false }],
+            variadic: None,
+            return_type: Type::String,
+            summary: String::new(),
+            description: String::new(),
+        }
+    }
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
+        match args[0].as_str() {
+            Some(text) if !text.is_empty() => Ok(Value::string(text.to_uppercase())),
+            _ => Err(FunctionError { text: "text must not be empty".into(), argument: Some(0) }),
+        }
+    }
+}
+
 pub struct TestProvider;
 
 #[async_trait]
@@ -95,6 +121,9 @@ impl Provider for TestProvider {
     }
     fn resources(&self) -> Vec<Arc<dyn Resource<()>>> {
         vec![Arc::new(Widget)]
+    }
+    fn functions(&self) -> Vec<Arc<dyn Function>> {
+        vec![Arc::new(Shout)]
     }
 }
 
