@@ -1,25 +1,23 @@
 //! Fuzz targets: one function per target, each taking the fuzzer's bytes and asserting what the
 //! code under test promises, so that a broken promise is a crash the fuzzer reports.
 //!
-//! The libFuzzer binaries in `fuzz/fuzz_targets/` only call these (`scripts/fuzz` runs them);
-//! the tests below run every target over its seed corpus in `fuzz/corpus/<target>/` plus
-//! deterministic mutations of it, a slice small enough for every `cargo test`.
-//!
-//! This module is always compiled rather than put behind a feature: `cargo test`, clippy and the
-//! fuzz crate then see the same code in every configuration, and nothing in the provider
-//! binary calls it, so it adds nothing there. It uses only the layers that build without the
-//! AWS SDK (framework, policy, crypto).
+//! This is the fuzz crate's library, outside the provider's: the libFuzzer binaries in
+//! `fuzz/fuzz_targets/` only call these (`scripts/fuzz` runs them), and the provider crate's
+//! `tests/fuzz_corpora.rs` includes this file as a module, so every `cargo test` runs the tests
+//! below: every target over its seed corpus in `fuzz/corpus/<target>/` plus deterministic
+//! mutations of it. It reaches the provider only through its public API, and only the layers
+//! that build without the AWS SDK (framework, policy, crypto); the tests may use more.
 //!
 //! Typed inputs start with a *type prefix* ([`read_type`]) that picks the Terraform type the
 //! rest of the input is read as, so the fuzzer explores types and values together.
 
-use crate::crypto::keys;
-use crate::framework::msgpack;
-use crate::framework::state::rename_state_attributes;
-use crate::framework::value::{Type, Value};
-use crate::policy::document;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
+use terraform_provider_maestro::crypto::keys;
+use terraform_provider_maestro::framework::msgpack;
+use terraform_provider_maestro::framework::state::rename_state_attributes;
+use terraform_provider_maestro::framework::value::{Type, Value};
+use terraform_provider_maestro::policy::document;
 
 /// The renames the resources' `upgrade_state` applies to version-0 state (the consumer's and
 /// the agent identity's); a test under `aws` holds the two lists together.
@@ -612,7 +610,7 @@ mod tests {
     #[test]
     fn the_invariants_catch_what_they_are_for() {
         // A rewrite of our own trust policy keeps its meaning; adding an action does not.
-        let trust = crate::policy::iam::pod_identity_trust_policy();
+        let trust = terraform_provider_maestro::policy::iam::pod_identity_trust_policy();
         let changed = add_action(&trust).unwrap();
         assert!(!document::equivalent(&trust, &changed));
         assert!(changed.to_string().contains("fuzz:Added0"));
@@ -627,7 +625,7 @@ mod tests {
     #[cfg(feature = "aws")]
     #[test]
     fn state_renames_are_the_resources_own() {
-        let resources = crate::resources::all();
+        let resources = terraform_provider_maestro::resources::all();
         for (type_name, renames) in STATE_RENAMES {
             let resource = resources.iter().find(|r| r.type_name() == type_name).unwrap_or_else(|| panic!("{type_name}"));
             let stored: Json =
@@ -639,14 +637,14 @@ mod tests {
     }
 
     /// Writes the generated seeds from the real schemas, policies and keys:
-    /// `cargo test --lib fuzzing::tests::write_seed_corpora -- --ignored`. The `openssl-*` CSRs
+    /// `cargo test --test fuzz_corpora write_seed_corpora -- --ignored`. The `openssl-*` CSRs
     /// were made once with `openssl req` (each key type with each digest) and are kept as they are.
     #[cfg(feature = "aws")]
     #[test]
     #[ignore = "writes fuzz/corpus; run by hand when a schema or an input format changes"]
     fn write_seed_corpora() {
-        use crate::policy::{agent_binding::AgentBinding, consumer_iot, iam, server_binding};
         use serde_json::json;
+        use terraform_provider_maestro::policy::{agent_binding::AgentBinding, consumer_iot, iam, server_binding};
 
         let write = |target: &str, name: &str, bytes: &[u8]| {
             let dir = corpus_dir(target);
@@ -689,7 +687,7 @@ mod tests {
             }
         }
 
-        for resource in crate::resources::all() {
+        for resource in terraform_provider_maestro::resources::all() {
             let type_name = resource.type_name().trim_start_matches("maestro_");
             let schema = resource.schema();
             let ty = schema.value_type();
