@@ -54,7 +54,7 @@ association of the chart's namespace binds a role whose inline policies may read
 secrets, and the agent connects to the broker with that pair as `<id>-work-agent-client` and
 subscribes to its sourceevents. A ledger of the certificates mounted at each checkpoint checks,
 from the emulator, that no certificate ever mounted stops being ACTIVE unless its successor was
-already mounted at an earlier checkpoint. ONE Maestro-faithful server (maestro_server_identity,
+already mounted at an earlier checkpoint. ONE server on sdk-go's source client (maestro_server_identity,
 in a workspace of its own) exchanges work and status with all three agents before the migration
 (old credentials) and after it (rotated credentials); after the retiring apply every old key is
 refused at CONNECT. Every old key (CreateKeysAndCertificate) is registered with the leak guard

@@ -6,7 +6,7 @@
 # no private key enters the state.
 #
 # `scripts/demo` and the acceptance tests apply this against the local AWS emulator and then run
-# a Maestro-faithful server and both agents from the secrets it wrote; against real AWS, leave
+# a server and both agents on Maestro's own transport (sdk-go) from the secrets it wrote; against real AWS, leave
 # `aws_endpoint` unset and point the role ARNs at your accounts.
 
 terraform {

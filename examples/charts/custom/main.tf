@@ -5,8 +5,8 @@
 # under /mnt/secrets-store, are the agent_manifests and server_manifests outputs: apply them
 # (kubectl apply -f, or kubernetes_manifest) and mount them in your charts' pods.
 #
-# The acceptance tests apply this against the local AWS emulator and start a Maestro-faithful
-# server and agent from exactly what these outputs say the charts mount.
+# The acceptance tests apply this against the local AWS emulator and start a server and agent on
+# Maestro's own transport (sdk-go) from exactly what these outputs say the charts mount.
 
 terraform {
   required_version = ">= 1.6"

@@ -10,8 +10,8 @@
 # helm install upstream's chart with values = yamlencode(<agent_helm_values>). The server's chart
 # mounts the SecretProviderClass in server_manifests_yaml.
 #
-# The acceptance tests apply this against the local AWS emulator and start a Maestro-faithful
-# server and agent from exactly what these outputs say the charts mount.
+# The acceptance tests apply this against the local AWS emulator and start a server and agent on
+# Maestro's own transport (sdk-go) from exactly what these outputs say the charts mount.
 
 terraform {
   required_version = ">= 1.6"

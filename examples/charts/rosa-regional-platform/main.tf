@@ -12,8 +12,8 @@
 # yours to create. The server chart runs 2 replicas with one client ID: set
 # maestroServer.deployment.replicas = 1 (see the plan warning).
 #
-# The acceptance tests apply this against the local AWS emulator and start a Maestro-faithful
-# server and agent from exactly what these outputs say the charts mount.
+# The acceptance tests apply this against the local AWS emulator and start a server and agent on
+# Maestro's own transport (sdk-go) from exactly what these outputs say the charts mount.
 
 terraform {
   required_version = ">= 1.6"
