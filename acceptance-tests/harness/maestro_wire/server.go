@@ -161,8 +161,8 @@ func createWork(ctx context.Context, client workPublisher, api *maestroAPI, sent
 	}
 	if !registered {
 		em.emit("refused", "resourceid", resourceID, "clustername", consumer,
-			"reason", fmt.Sprintf("consumer %q is not registered with Maestro (GET %s lists no consumer of that name): "+
-				"register it first (maestro_consumer_registration)", consumer, searchPath(consumer)))
+			"reason", fmt.Sprintf("consumer %q is not registered with Maestro (GET %s?search=name = '%s' lists no "+
+				"consumer): register it first (maestro_consumer_registration)", consumer, consumersPath, consumer))
 		return
 	}
 	bundle, err := api.storeBundle(ctx, consumer)
