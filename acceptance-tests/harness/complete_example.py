@@ -26,14 +26,17 @@ EXAMPLE_DIR = settings.REPO_ROOT / "examples" / "complete"
 
 def write_variables(workspace_root: Path, endpoint_url: str, management_clusters: Mapping[str, str],
                     regional_eks_cluster_name: str, server_name: str = "regional-01", key_generation: str = "1",
-                    broker_ca_pem: str | None = None) -> Path:
+                    broker_ca_pem: str | None = None, maestro_api_url: str | None = None) -> Path:
     """An auto-loaded tfvars file, so apply, plan and the teardown destroy all see the same values.
     `management_clusters` maps each agent's cluster ID to its EKS cluster (management account);
-    `broker_ca_pem` is the emulator broker's CA, so the server's and agents' `ca.crt` verify it."""
+    `broker_ca_pem` is the emulator broker's CA, so the server's and agents' `ca.crt` verify it;
+    `maestro_api_url` is where the emulator plays Maestro's REST API (None: the example registers
+    no consumer)."""
     path = workspace_root / "emulator.auto.tfvars.json"
     path.write_text(json.dumps({"aws_endpoint": endpoint_url, "management_clusters": dict(management_clusters),
                                 "regional_eks_cluster_name": regional_eks_cluster_name, "server_name": server_name,
-                                "key_generation": key_generation, "broker_ca_pem": broker_ca_pem}, indent=2),
+                                "key_generation": key_generation, "broker_ca_pem": broker_ca_pem,
+                                "maestro_api_url": maestro_api_url}, indent=2),
                     encoding="utf-8")
     return path
 
@@ -158,6 +161,25 @@ def mount_agent(management: AwsAccount, outputs: dict[str, Any], cluster_id: str
                                 consumer_name=values["consumerName"])
 
 
+def refused_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAccount, regional: AwsAccount,
+                      outputs: dict[str, Any], mounts: Path, workdir: Path, scanner: Any) -> tuple[list[str], dict[str, Any]]:
+    """As `exchange_over_mqtt`, before the example registered its consumers: the server and both
+    agents connect and subscribe, but the server, asked for one work per agent, refuses each
+    (Maestro's REST API lists no such consumer) and no agent receives any. Returns a report and
+    what each side saw."""
+    agents = [mount_agent(management, outputs, cluster_id, mounts / cluster_id, scanner)
+              for cluster_id in sorted(outputs["agents"])]
+    seen = wire_flow.exchange_with_server(binary, data, regional, server_facts(outputs), agents, mounts / "server",
+                                          workdir, guard=scanner, registered=False)
+    report = []
+    for cluster_id in sorted(seen["agents"]):
+        side = seen["agents"][cluster_id]
+        assert "not registered" in side["refused"]["reason"], side["refused"]
+        report += [f"agent {cluster_id} connected as {side['connected']['clientId']} and subscribed; the server "
+                   f"sent it nothing: {side['refused']['reason']}"]
+    return report, seen
+
+
 def exchange_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAccount, regional: AwsAccount,
                        outputs: dict[str, Any], mounts: Path, workdir: Path, scanner: Any) -> tuple[list[str], dict[str, Any]]:
     """ONE Maestro server transport (sdk-go's source client), from the deployed server chart's mount of the server's
@@ -184,5 +206,7 @@ def exchange_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAcc
             f"  server published ManifestWork {side['work']['resourceid']} to {cluster_id}; only this agent received it",
             f"  agent reported it {' and '.join(side['status']['conditions'])}; the server received the status "
             "through the shared subscription",
+            f"  server deleted the work; the agent confirmed and Maestro dropped its resource bundle "
+            f"{side['deleted']['bundle'][:8]}…",
         ]
     return report, seen

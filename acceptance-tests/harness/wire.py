@@ -8,7 +8,7 @@ module runs it as a subprocess and lets a test wait for those events:
             wire.start_agent(binary, agent_mount, broker_address, logs / "agent") as agent:
         server.wait_for("subscribed")
         agent.wait_for("subscribed")
-        server.send({"consumer": "management-01", "resourceid": "r-1"})
+        server.send({"consumer": "management-01", "resourceid": "r-1"})   # registered with Maestro
         agent.wait_for({"event": "work", "resourceid": "r-1"})
 
 `wait_for` hands out each event at most once (the first matching event not returned before), so
@@ -233,14 +233,19 @@ def start_agent(binary: Path, secrets_dir: Path, broker_address: str, log_dir: P
 
 
 def start_server(binary: Path, secrets_dir: Path, broker_address: str, log_dir: Path,
-                 client_id: str = "maestro-0", source_id: str = "maestro", *,
+                 client_id: str = "maestro-0", source_id: str = "maestro", *, maestro_api_url: str,
                  resync_consumers: Iterable[str] = (), timeout: float = 300,
                  config_file: str = DEPLOYED_CONFIG, extra_args: Iterable[str] = ()) -> WireClient:
     """sdk-go's source client, built as Maestro's server builds it, in a pod view of
     `secrets_dir`; connects with `client_id` as is and subscribes to the config's agentEvents.
-    `send({"consumer", "resourceid"})` publishes a ManifestWork with that UID to the consumer."""
+    `send({"consumer", "resourceid"})` creates a ManifestWork with that UID for the consumer as
+    Maestro does: only for a consumer registered with the Maestro REST API at `maestro_api_url`
+    (the emulator's; else a "refused" event with the reason), stored as a resource bundle there,
+    then published; `send({"action": "delete", ...})` deletes it (event "deleted" once the agent
+    confirmed and the bundle is gone)."""
     flags = ["--message-broker-type=mqtt", f"--message-broker-config-file={config_file}",
-             f"--source-id={source_id}", f"--client-id={client_id}", f"--timeout={timeout:g}s"]
+             f"--source-id={source_id}", f"--client-id={client_id}", f"--maestro-api-url={maestro_api_url}",
+             f"--timeout={timeout:g}s"]
     flags += [f"--resync-consumer={consumer}" for consumer in resync_consumers]
     flags += list(extra_args)
     return WireClient(_in_pod(binary, "server", flags, secrets_dir, broker_address),

@@ -66,8 +66,12 @@ def _start_and_exchange(binary: Path, iot_data, server_files: Path, outputs: dic
                         consumer_name: str | None = None) -> dict[str, Any]:
     command = wire_flow.server_command(outputs["server_flags"])
     assert command.config_file == f"{charts.DEPLOYED_MOUNT_PATH}/config.yaml", command
+    # The chart examples leave registration out (examples/complete has it): registered here
+    # directly with the emulator's Maestro API, as the server sends work only to registered consumers.
+    wire_flow.register_consumers(iot_data, [consumer])
     with wire.start_server(binary, server_files, iot_data.address, workdir / "server",
-                           client_id=command.client_id, source_id=command.source_id) as server:
+                           client_id=command.client_id, source_id=command.source_id,
+                           maestro_api_url=iot_data.maestro_api_url) as server:
         server.wait_for("connected")
         subscribed = server.wait_for("subscribed")
         assert subscribed["granted"] and subscribed["topics"] == [outputs["server"]["agent_events_topic"]], subscribed

@@ -502,6 +502,8 @@ def test_the_guides_fleet_migration_keeps_every_agent_working_and_retires_every_
     server_ws.init()
     server_ws.apply()
     server = server_ws.state_resource(SERVER)
+    # The fleet's consumers were registered with Maestro before the migration, and stay so.
+    wire_flow.register_consumers(iot_data, [cluster.cluster_id for cluster in CLUSTERS])
     exchange = lambda mounts, tag: wire_flow.exchange_with_server(  # noqa: E731
         maestro_wire, iot_data, regional, server,
         [wire_flow.AgentMount(cid, files) for cid, files in mounts.items()],

@@ -7,8 +7,11 @@ Agent `wire-a` is deployed the way the rosa-regional-platform chart mounts it (s
 `maestro/agent-cert` and `maestro/agent-config`, client ID `$(CONSUMER_NAME)-work-agent` + the
 transport's `-client`); agent `wire-b` the way upstream's chart does (config.yaml rendered from
 `upstream_helm_values`, certificates from the Kubernetes secret, the provider's default secret
-names). ONE server, `maestro_server_identity` in the regional account, runs from the files the
-deployed server chart mounts from that resource's secrets (`maestro/server-cert`,
+names). Each consumer is registered with Maestro (`maestro_consumer_registration` against the
+emulator's Maestro REST API): the server, like Maestro's, sends work only to registered consumers
+and keeps each work's resource bundle until the agent confirms its deletion, so the registration
+cannot be destroyed while work exists. ONE server, `maestro_server_identity` in the regional
+account, runs from the files the deployed server chart mounts from that resource's secrets (`maestro/server-cert`,
 `maestro/server-config`) with the client ID and source ID of its `server_flags`, and receives
 both agents' status through the shared subscription its config names
 (`$share/statussubscribers/<prefix>/+/agentevents`). Every consumer takes the server's
@@ -74,10 +77,19 @@ def agent_blocks(name: str, eks: str, *, deployed_chart_names: bool, generation:
             "topic_prefix": hcl.Raw("maestro_server_identity.server.topic_prefix")},
             provider="maestro.regional"),
         hcl.resource("maestro_agent_identity", label, identity_args, provider="maestro.management"),
+        registration_block(name),
     ])
 
 
-VARIABLES = 'variable "broker_ca_pem" {\n  type = string\n}\n'
+def registration_block(name: str) -> str:
+    """The consumer registered with Maestro (the emulator's REST API): the server sends work
+    only to registered consumers."""
+    return (f'resource "maestro_consumer_registration" "{name.replace("-", "_")}" {{\n'
+            f'  provider = maestro.regional\n  name     = "{name}"\n'
+            '  maestro_api {\n    url = var.maestro_api_url\n  }\n}\n')
+
+
+VARIABLES = 'variable "broker_ca_pem" {\n  type = string\n}\nvariable "maestro_api_url" {\n  type = string\n}\n'
 
 
 @pytest.fixture
@@ -90,7 +102,8 @@ def wire_world(config_workspace, provider_preamble, make_eks_cluster, regional, 
         agent_blocks("wire-a", eks_a, deployed_chart_names=True, **a) + "\n" + \
         agent_blocks("wire-b", eks_b, deployed_chart_names=False)
     ws = config_workspace(config())
-    ws.write_file("broker.auto.tfvars.json", json.dumps({"broker_ca_pem": iot_data.ca_pem}))
+    ws.write_file("broker.auto.tfvars.json", json.dumps({"broker_ca_pem": iot_data.ca_pem,
+                                                         "maestro_api_url": iot_data.maestro_api_url}))
     ws.apply()
     ws.assert_plan_empty()
     endpoint = ws.state_resource("maestro_consumer.wire_a")["endpoint"]
@@ -150,7 +163,8 @@ def connects(maestro_wire, iot_data, mount: Path, log_dir: Path, *, server_clien
     if server_client_id is None:
         client = wire.start_agent(maestro_wire, mount, iot_data.address, log_dir, consumer_name=consumer_name)
     else:
-        client = wire.start_server(maestro_wire, mount, iot_data.address, log_dir, client_id=server_client_id)
+        client = wire.start_server(maestro_wire, mount, iot_data.address, log_dir, client_id=server_client_id,
+                                   maestro_api_url=iot_data.maestro_api_url)
     with client:
         outcome = client.wait_for(lambda e: e["event"] in ("connect-error", "connected"))
     if outcome["event"] == "connected":
@@ -199,13 +213,25 @@ def test_server_and_two_agents_exchange_work_only_with_their_own_consumer(
         # Both statuses reached the one server.
         assert {e["clustername"] for e in server.events() if e["event"] == "status"} == {"wire-a", "wire-b"}
 
+        # While a work the server sent still targets wire-a, Maestro keeps its resource bundle and
+        # refuses to delete the registration; once the agent confirmed the work's deletion, it goes.
+        kept = wire_flow.exchange(server, agent_a, "wire-a", keep=True)
+        registration_a = ["-target=maestro_consumer_registration.wire_a"]
+        world["ws"].expect_error(["destroy", "-auto-approve", "-no-color", *registration_a], r"Consumer still has work")
+        assert "maestro_consumer_registration.wire_a" in world["ws"].state_resources()
+        wire_flow.delete_work(server, agent_a, "wire-a", kept["work"]["resourceid"])
+        world["ws"].run("destroy", "-auto-approve", "-no-color", *registration_a)
+        assert "maestro_consumer_registration.wire_a" not in world["ws"].state_resources()
+        # Unregistered, wire-a gets no more work: the server refuses it and says why.
+        assert "is not registered with Maestro" in wire_flow.refused(server, "wire-a")["reason"]
+
     # sdk-go's own clients, on agent A's mount, under a client ID its policy does not pin: the
     # agent as consumer B's agent, and a source client as "wire-a-work-agent" (without "-client").
     as_b = wire.start_agent(maestro_wire, a_mount, iot_data.address, world["logs"] / "agent-a-as-b",
                             cloudevents_client_id="wire-b-work-agent")
     assert_refused_by_broker(as_b)
     bare = wire.start_server(maestro_wire, a_mount, iot_data.address, world["logs"] / "server-on-a",
-                             client_id="wire-a-work-agent")
+                             client_id="wire-a-work-agent", maestro_api_url=iot_data.maestro_api_url)
     assert_refused_by_broker(bare)
 
     # What an agent's certificate cannot do (the agents are stopped, so no session is taken over).

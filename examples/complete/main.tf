@@ -1,13 +1,15 @@
 # The whole system in one configuration: the Maestro server's identity in the regional account
 # and two agents, each on its own management cluster. For every agent, its key in the
 # management account, its consumer (IoT thing, policy, certificate) in the regional account, and
-# its identity completing the credential secret. One apply does everything; only public values
+# its identity completing the credential secret; and its consumer registered with Maestro, so
+# the server sends it work. One apply does everything; only public values
 # (CSRs, certificates, the endpoint, the topic prefix) flow between the two provider blocks, and
 # no private key enters the state.
 #
 # `scripts/demo` and the acceptance tests apply this against the local AWS emulator and then run
-# a server and both agents on Maestro's own transport (sdk-go) from the secrets it wrote; against real AWS, leave
-# `aws_endpoint` unset and point the role ARNs at your accounts.
+# a server and both agents on Maestro's own transport (sdk-go) from the secrets it wrote; against
+# real AWS, leave `aws_endpoint` unset, point the role ARNs at your accounts and `maestro_api_url`
+# at Maestro.
 
 terraform {
   required_version = ">= 1.6"
@@ -80,6 +82,12 @@ variable "key_generation" {
 
 variable "broker_ca_pem" {
   description = "CA the server and the agents trust for the broker; null for IoT Core's ATS endpoint (Amazon Root CA 1). Set it for an IoT Core custom domain, or for the local emulator's broker."
+  type        = string
+  default     = null
+}
+
+variable "maestro_api_url" {
+  description = "Maestro's REST API (the server's https:// URL; the local emulator's for the demo), where each agent's consumer is registered; null registers none, and the server then sends the agents no work."
   type        = string
   default     = null
 }
@@ -215,6 +223,25 @@ resource "maestro_agent_identity" "agent" {
   topic_prefix          = maestro_consumer.agent[each.key].topic_prefix
 }
 
+# 5. Maestro itself, per agent: the consumer registered by name, the runbook's last hand step.
+#    Until then Maestro's server sends the agent nothing, however well it is wired to IoT Core.
+#    Through the regional platform API instead: a `platform_api { url = ... }` block, signed with
+#    this provider's credentials.
+resource "maestro_consumer_registration" "agent" {
+  for_each = var.maestro_api_url == null ? {} : var.management_clusters
+  provider = maestro.regional
+
+  name = maestro_consumer.agent[each.key].consumer_id
+  labels = {
+    cluster_type = "management"
+    cluster_id   = each.key
+  }
+
+  maestro_api {
+    url = var.maestro_api_url
+  }
+}
+
 locals {
   # Per agent. Equal fingerprints mean the certificate in the current bundle certifies the key
   # staged by maestro_agent_key: the agent's credentials are coherent.
@@ -306,4 +333,9 @@ output "agent_manifests" {
 # The SecretProviderClass the deployed server chart renders, for comparison.
 output "server_manifests" {
   value = maestro_server_identity.server.kubernetes_manifests
+}
+
+# The consumers registered with Maestro: name => Maestro's consumer ID.
+output "registrations" {
+  value = { for id, registration in maestro_consumer_registration.agent : id => registration.id }
 }

@@ -32,7 +32,7 @@ Control (not Maestro's API; never counted as a call):
     POST   /maestro-emulator/maestro-api/tls              starts (once) an HTTPS listener serving both
                                                           APIs with a private CA: {"url", "caPem"}
     POST   /maestro-emulator/maestro-api/resource-bundles {"consumer_name": "mc-1"} -> the bundle
-    DELETE /maestro-emulator/maestro-api/resource-bundles?consumer_name=mc-1   the agent confirmed
+    DELETE /maestro-emulator/maestro-api/resource-bundles?consumer_name=mc-1[&id=ID]   the agent confirmed
     POST   /maestro-emulator/maestro-api/faults           {"status": 503, "count": 2, "method": "POST",
                                                            "path": "regex", "effect": "status"|"close"}
     DELETE /maestro-emulator/maestro-api                  forget consumers, bundles, faults, requests
@@ -224,9 +224,11 @@ def add_bundle(consumer_name: str) -> dict[str, Any]:
         return dict(bundle)
 
 
-def remove_bundles(consumer_name: str) -> int:
+def remove_bundles(consumer_name: str, bundle_id: str | None = None) -> int:
+    """Forgets the consumer's bundles (only `bundle_id` when given): the agent confirmed."""
     with _lock:
-        gone = [bid for bid, b in _bundles.items() if b["consumer_name"] == consumer_name]
+        gone = [bid for bid, b in _bundles.items()
+                if b["consumer_name"] == consumer_name and bundle_id in (None, bid)]
         for bid in gone:
             del _bundles[bid]
         return len(gone)
@@ -377,7 +379,7 @@ def _control(environ: dict[str, Any], method: str, path: str, query: dict[str, s
     if sub == "/resource-bundles" and method == "POST":
         return Answer(201, add_bundle(json.loads(body or b"{}").get("consumer_name", "")))
     if sub == "/resource-bundles" and method == "DELETE":
-        return Answer(200, {"removed": remove_bundles(query.get("consumer_name", ""))})
+        return Answer(200, {"removed": remove_bundles(query.get("consumer_name", ""), query.get("id") or None)})
     if sub == "/faults" and method == "POST":
         spec = json.loads(body or b"{}")
         fault = {"status": int(spec.get("status", 503)), "count": int(spec.get("count", 1)), "fired": 0,

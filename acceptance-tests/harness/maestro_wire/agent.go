@@ -28,7 +28,9 @@ import (
 // the cluster name from --consumer-name, and the agent client holder, which connects (as
 // "<client id>-client"), subscribes, and sends a spec resync once subscribed. Every ManifestWork
 // it delivers is reported as a "work" event and answered with a status patch, which the agent
-// client publishes as the status update the real agent sends after applying.
+// client publishes as the status update the real agent sends after applying. A work the server
+// deletes is "work-deleting" (its finalizer is then removed, as the work agent does once the
+// manifests are gone) and, when sdk-go has reported it "Deleted" to the server, "work-deleted".
 func runAgent(ctx context.Context, args []string, em *emitter, stdin io.Reader, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,11 +79,26 @@ func runAgent(ctx context.Context, args []string, em *emitter, stdin io.Reader, 
 			if !ok {
 				return exitOK
 			}
-			if event.Type != watch.Added {
-				continue
-			}
 			mw, isWork := event.Object.(*workv1.ManifestWork)
 			if !isWork {
+				continue
+			}
+			switch {
+			case event.Type == watch.Deleted:
+				em.emit("work-deleted", "resourceid", string(mw.UID), "clustername", mw.Namespace)
+				continue
+			case event.Type == watch.Modified && !mw.DeletionTimestamp.IsZero() && len(mw.Finalizers) > 0:
+				// The server deleted the work: remove what it applied (nothing here) and the
+				// finalizer, as the work agent does; sdk-go's agent client then reports the work
+				// "Deleted" to the server and drops it.
+				em.emit("work-deleting", "resourceid", string(mw.UID), "clustername", mw.Namespace)
+				go func(mw *workv1.ManifestWork) {
+					if err := releaseFinalizers(ctx, works, mw); err != nil {
+						em.emit("status-error", "resourceid", string(mw.UID), "error", err)
+					}
+				}(mw)
+				continue
+			case event.Type != watch.Added:
 				continue
 			}
 			em.emit("work", "resourceid", string(mw.UID), "name", mw.Name, "clustername", mw.Namespace,
@@ -128,6 +145,18 @@ func reportApplied(ctx context.Context, works patcher, mw *workv1.ManifestWork) 
 		return fmt.Errorf("encoding the status patch: %w", err)
 	}
 	_, err = works.Patch(ctx, mw.Name, kubetypes.MergePatchType, patch, metav1.PatchOptions{}, "status")
+	return err
+}
+
+// releaseFinalizers drops the work's finalizers (a metadata patch: sdk-go keeps it local).
+func releaseFinalizers(ctx context.Context, works patcher, mw *workv1.ManifestWork) error {
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": "0", "finalizers": nil},
+	})
+	if err != nil {
+		return fmt.Errorf("encoding the finalizer patch: %w", err)
+	}
+	_, err = works.Patch(ctx, mw.Name, kubetypes.MergePatchType, patch, metav1.PatchOptions{})
 	return err
 }
 

@@ -8,11 +8,14 @@
 //	                    --cloudevents-client-id=NAME-work-agent
 //	maestro-wire server --message-broker-type=mqtt \
 //	                    --message-broker-config-file=/mnt/secrets-store/config.yaml \
-//	                    --source-id=maestro --client-id=maestro-POD [--resync-consumer=NAME]...
+//	                    --source-id=maestro --client-id=maestro-POD --maestro-api-url=URL \
+//	                    [--resync-consumer=NAME]...
 //	maestro-wire probe  --config=/mnt/secrets-store/config.yaml --client-id=ID \
 //	                    [--subscribe=FILTER]... [--publish=TOPIC]... [--listen-seconds=2]
 //
-// The agent and server flags are Maestro's (the agent chart's and the resource's server_flags),
+// The agent and server flags are Maestro's (the agent chart's and the resource's server_flags;
+// --maestro-api-url is where the server's database answers: Maestro's REST API, here the
+// emulator's, which says which consumers are registered, registry.go),
 // and each role is built the way its real program builds it: the agent as ocm's work agent does
 // (sdk-go's ConfigLoader, GenericClientOptions with the ManifestBundle codec, the agent client
 // holder), the server as Maestro's framework.go does (ConfigLoader, BuildCloudEventsSourceOptions,

@@ -10,10 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubetypes "k8s.io/apimachinery/pkg/types"
 	workv1 "open-cluster-management.io/api/work/v1"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/common"
 	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/statushash"
 	workpayload "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/payload"
 	sourcecodec "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/source/codec"
@@ -29,10 +31,14 @@ import (
 // subscribed, it resyncs the status of each --resync-consumer, as Maestro's dispatcher does for
 // the consumers in its database.
 //
-// Each stdin line {"consumer", "resourceid"} publishes a create_request for a ManifestWork with
-// that UID (a one-ConfigMap bundle); each status sdk-go delivers is a "status" event, and each
-// spec resync request sdk-go answers (it lists this server's works for the cluster) a
-// "resync-request" event.
+// Each stdin line {"consumer", "resourceid"} creates a ManifestWork with that UID (a one-ConfigMap
+// bundle) as Maestro does: only for a consumer registered with Maestro's REST API at
+// --maestro-api-url (else a "refused" event says why and nothing is sent), stored as a resource
+// bundle, then published as a create_request. {"action": "delete", "consumer", "resourceid"}
+// publishes the work's delete_request; the bundle is removed once the agent's status says
+// "Deleted" (event "deleted"), as Maestro removes the resource only then. Each status sdk-go
+// delivers is a "status" event, and each spec resync request sdk-go answers (it lists this
+// server's works for the cluster) a "resync-request" event.
 func runServer(ctx context.Context, args []string, em *emitter, stdin io.Reader, stderr io.Writer) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,11 +52,17 @@ func runServer(ctx context.Context, args []string, em *emitter, stdin io.Reader,
 		resync = append(resync, v)
 		return nil
 	})
+	apiURL := fs.String("maestro-api-url", "", "where Maestro's REST API (consumer registrations) answers")
 	timeout := fs.Duration("timeout", 5*time.Minute, "stop after this long")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	_ = subscriptionType
+	api, err := newMaestroAPI(*apiURL)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
 
 	_, config, err := builder.NewConfigLoader(*brokerType, *configFile).LoadConfig()
 	if err != nil {
@@ -77,9 +89,12 @@ func runServer(ctx context.Context, args []string, em *emitter, stdin io.Reader,
 	}
 	em.emit("connected", "clientId", transportClientID(sourceOptions.CloudEventsTransport), "sourceId", *sourceID)
 
-	client.Subscribe(ctx, func(_ context.Context, mw *workv1.ManifestWork) error {
-		em.emit("status", "resourceid", string(mw.UID), "clustername", mw.Namespace,
-			"conditions", conditionTypes(mw.Status.Conditions))
+	client.Subscribe(ctx, func(ctx context.Context, mw *workv1.ManifestWork) error {
+		conditions := conditionTypes(mw.Status.Conditions)
+		em.emit("status", "resourceid", string(mw.UID), "clustername", mw.Namespace, "conditions", conditions)
+		if meta.IsStatusConditionTrue(mw.Status.Conditions, common.ResourceDeleted) {
+			sent.confirmDeleted(ctx, api, string(mw.UID))
+		}
 		return nil
 	})
 	go func() {
@@ -104,6 +119,7 @@ func runServer(ctx context.Context, args []string, em *emitter, stdin io.Reader,
 			return exitOK
 		case line := <-requests:
 			var request struct {
+				Action     string `json:"action"`
 				Consumer   string `json:"consumer"`
 				ResourceID string `json:"resourceid"`
 			}
@@ -111,17 +127,72 @@ func runServer(ctx context.Context, args []string, em *emitter, stdin io.Reader,
 				em.emit("request-error", "line", line)
 				continue
 			}
-			mw := newWork(request.Consumer, request.ResourceID)
-			sent.add(mw)
-			eventType := types.CloudEventsType{CloudEventsDataType: workpayload.ManifestBundleEventDataType,
-				SubResource: types.SubResourceSpec, Action: types.CreateRequestAction}
-			if err := client.Publish(ctx, eventType, mw); err != nil {
-				em.emit("publish-error", "resourceid", request.ResourceID, "error", err)
-				continue
+			switch request.Action {
+			case "", "create":
+				createWork(ctx, client, api, sent, em, request.Consumer, request.ResourceID)
+			case "delete":
+				deleteWork(ctx, client, sent, em, request.Consumer, request.ResourceID)
+			default:
+				em.emit("request-error", "line", line)
 			}
-			em.emit("published", "resourceid", request.ResourceID, "clustername", request.Consumer)
 		}
 	}
+}
+
+// workPublisher is the one method of sdk-go's source client that sends spec events.
+type workPublisher interface {
+	Publish(ctx context.Context, eventType types.CloudEventsType, mw *workv1.ManifestWork) error
+}
+
+func specEvent(action types.EventAction) types.CloudEventsType {
+	return types.CloudEventsType{CloudEventsDataType: workpayload.ManifestBundleEventDataType,
+		SubResource: types.SubResourceSpec, Action: action}
+}
+
+// createWork is Maestro's create: refused for a consumer its REST API does not list, and for one
+// whose resource bundle Maestro's database refuses; otherwise stored, then published.
+func createWork(ctx context.Context, client workPublisher, api *maestroAPI, sent *sentWorks, em *emitter,
+	consumer, resourceID string) {
+	registered, err := api.registered(ctx, consumer)
+	if err != nil {
+		em.emit("refused", "resourceid", resourceID, "clustername", consumer,
+			"reason", fmt.Sprintf("cannot ask Maestro's REST API whether consumer %q is registered: %v", consumer, err))
+		return
+	}
+	if !registered {
+		em.emit("refused", "resourceid", resourceID, "clustername", consumer,
+			"reason", fmt.Sprintf("consumer %q is not registered with Maestro (GET %s?search=name = '%s' lists no "+
+				"consumer): register it first (maestro_consumer_registration)", consumer, consumersPath, consumer))
+		return
+	}
+	bundle, err := api.storeBundle(ctx, consumer)
+	if err != nil {
+		em.emit("refused", "resourceid", resourceID, "clustername", consumer,
+			"reason", fmt.Sprintf("Maestro could not store the work: %v", err))
+		return
+	}
+	mw := newWork(consumer, resourceID)
+	sent.add(mw, bundle)
+	if err := client.Publish(ctx, specEvent(types.CreateRequestAction), mw); err != nil {
+		em.emit("publish-error", "resourceid", resourceID, "error", err)
+		return
+	}
+	em.emit("published", "resourceid", resourceID, "clustername", consumer, "bundle", bundle)
+}
+
+// deleteWork publishes the work's delete_request (the spec event carrying its deletion
+// timestamp); the bundle stays until the agent confirms.
+func deleteWork(ctx context.Context, client workPublisher, sent *sentWorks, em *emitter, consumer, resourceID string) {
+	mw := sent.markDeleting(resourceID)
+	if mw == nil || mw.Namespace != consumer {
+		em.emit("request-error", "line", fmt.Sprintf("no work %s for %s to delete", resourceID, consumer))
+		return
+	}
+	if err := client.Publish(ctx, specEvent(types.DeleteRequestAction), mw); err != nil {
+		em.emit("publish-error", "resourceid", resourceID, "error", err)
+		return
+	}
+	em.emit("delete-published", "resourceid", resourceID, "clustername", consumer)
 }
 
 // newWork is a one-ConfigMap ManifestWork for consumer, named by its resource ID as Maestro names
@@ -137,18 +208,64 @@ func newWork(consumer, resourceID string) *workv1.ManifestWork {
 	}
 }
 
-// sentWorks is the server's record of what it published: sdk-go lists it to answer an agent's
-// spec resync request (Maestro lists its database), which is how that request becomes visible.
+// sentWorks is the server's record of what it published (and each work's resource bundle): sdk-go
+// lists it to answer an agent's spec resync request (Maestro lists its database), which is how
+// that request becomes visible.
 type sentWorks struct {
-	em    *emitter
-	mu    sync.Mutex
-	works []*workv1.ManifestWork
+	em      *emitter
+	mu      sync.Mutex
+	works   []*workv1.ManifestWork
+	bundles map[string]string // resource ID -> bundle ID
 }
 
-func (s *sentWorks) add(mw *workv1.ManifestWork) {
+func (s *sentWorks) add(mw *workv1.ManifestWork, bundle string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.works = append(s.works, mw)
+	if s.bundles == nil {
+		s.bundles = map[string]string{}
+	}
+	s.bundles[string(mw.UID)] = bundle
+}
+
+// markDeleting sets the work's deletion timestamp and returns a copy to publish (nil: unknown).
+func (s *sentWorks) markDeleting(resourceID string) *workv1.ManifestWork {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, mw := range s.works {
+		if string(mw.UID) == resourceID {
+			now := metav1.Now()
+			mw.DeletionTimestamp = &now
+			return mw.DeepCopy()
+		}
+	}
+	return nil
+}
+
+// confirmDeleted forgets a work the agent reported deleted and removes its resource bundle.
+func (s *sentWorks) confirmDeleted(ctx context.Context, api *maestroAPI, resourceID string) {
+	s.mu.Lock()
+	var gone *workv1.ManifestWork
+	kept := s.works[:0]
+	for _, mw := range s.works {
+		if string(mw.UID) == resourceID && !mw.DeletionTimestamp.IsZero() {
+			gone = mw
+			continue
+		}
+		kept = append(kept, mw)
+	}
+	s.works = kept
+	bundle := s.bundles[resourceID]
+	delete(s.bundles, resourceID)
+	s.mu.Unlock()
+	if gone == nil {
+		return
+	}
+	if err := api.removeBundle(ctx, gone.Namespace, bundle); err != nil {
+		s.em.emit("error", "message", "removing the resource bundle", "error", err)
+		return
+	}
+	s.em.emit("deleted", "resourceid", resourceID, "clustername", gone.Namespace, "bundle", bundle)
 }
 
 func (s *sentWorks) List(_ context.Context, opts types.ListOptions) ([]*workv1.ManifestWork, error) {
