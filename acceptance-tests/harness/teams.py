@@ -28,13 +28,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import aws_accounts, aws_inspect, hcl
+from harness import aws_accounts, aws_inspect, hcl, settings
 from harness.aws_accounts import REGION, REGIONAL_ACCOUNT_ID, REGIONAL_ROLE_ARN, AwsAccount
 from harness.tofu_workspace import TofuResult, TofuWorkspace
 
 EXAMPLE_MANAGEMENT = Path(__file__).resolve().parents[2] / "examples" / "two-teams" / "management"
 LOCK_ERROR = "Error acquiring the state lock"
 LOCK_TIMEOUT = "-lock-timeout=120s"
+
+
+def under_terraform() -> bool:
+    """Whether the CLI under test is HashiCorp Terraform, whose test builds have no s3 backend."""
+    try:
+        return settings.cli().is_terraform
+    except ValueError:
+        return False  # the `cli` fixture reports the bad MAESTRO_TEST_CLI
 
 
 def team_account_id(index: int) -> str:
