@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -197,6 +199,22 @@ class CrowdedAccount:
         calls = self._run(jobs)
         return Timing(calls, time.monotonic() - started, {"certificates": certificates, "policies": policies})
 
+    def bury_role(self, account: AwsAccount, role_name: str, batch: int = 500, limit: int = 10_000) -> Timing:
+        """Unrelated IAM roles in `account` until `role_name` is past the first page of ListRoles
+        at its largest (1,000). IAM orders roles by RoleId, which it picks at random, so where a
+        role lands cannot be arranged: roles are added a batch at a time until it is so."""
+        started, made = time.monotonic(), 0
+        iam = account.client("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        while role_page(account, role_name) == 1:
+            if made >= limit:
+                raise AssertionError(f"{role_name} is still on the first page of ListRoles after {made} roles")
+            names = [f"unrelated-role-{account.account_id}-{made + i:05d}" for i in range(batch)]
+            self._run([lambda n=n: _create_role(iam, n, trust) for n in names])
+            made += batch
+        return Timing(made, time.monotonic() - started, {"roles": made})
+
     # ------------------------------------------------------------ where things are listed
 
     def certificate_page(self, certificate_id: str) -> int:
@@ -228,3 +246,35 @@ class CrowdedAccount:
         return {"certificates": len(certificates),
                 "certificates_inactive": sum(1 for c in certificates if c["status"] == "INACTIVE"),
                 "policies": len(policies), "things": len(things), "secrets": len(secrets)}
+
+
+IAM_MAX_PAGE = 1000
+# moto's backends are not thread-safe: a create racing another may fail its request with a 500
+# (a dict changed size while iterated), before it changed anything. IAM's answer then is an HTML
+# page that botocore's query protocol cannot parse, and does not retry.
+ATTEMPTS = 5
+
+
+def _create_role(iam: Any, name: str, trust: str) -> int:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+            return 1
+        except ResponseParserError:
+            if attempt == ATTEMPTS:
+                raise
+        except ClientError as error:
+            # A retried request whose first try was served after all.
+            if attempt > 1 and error.response["Error"]["Code"] == "EntityAlreadyExists":
+                return 1
+            raise
+    return 1
+
+
+def role_page(account: AwsAccount, role_name: str) -> int:
+    """The page (from 1) of ListRoles at its largest page size that holds the role; 0 if none."""
+    pages = account.client("iam").get_paginator("list_roles").paginate(PaginationConfig={"PageSize": IAM_MAX_PAGE})
+    for number, page in enumerate(pages, start=1):
+        if any(r["RoleName"] == role_name for r in page["Roles"]):
+            return number
+    return 0

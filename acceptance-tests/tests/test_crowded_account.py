@@ -16,7 +16,8 @@ proves it with boto3 before it counts the provider's answer:
 - import of the oldest crowd consumer (its policy and certificate on the last pages), adoption
   with a new certificate, and its destroy;
 - scripts/crowded-account runs the rest (MAESTRO_CROWD_FULL=1): resume after SIGKILL, rotation
-  with grace, `terraform query` of each list resource (Terraform only).
+  with grace, `terraform query` of each list resource (Terraform only; the identities' roles
+  past the first page of ListRoles).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from harness import aws_accounts, hcl, settings
 from harness import fault_matrix as fm
 from harness import query_actions as qa
 from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, AwsAccount
-from harness.crowded_account import IOT_MAX_PAGE, CrowdedAccount
+from harness.crowded_account import IOT_MAX_PAGE, CrowdedAccount, role_page
 from harness.emulator import Emulator
 
 pytestmark = pytest.mark.acceptance
@@ -325,16 +326,38 @@ def test_the_oldest_crowd_consumer_is_imported_adopted_and_destroyed(crowd, regi
 
 @full_run_only
 @terraform_only
-def test_query_finds_every_crowd_consumer_exactly_once(crowd, make_workspace, provider_preamble):
-    """`terraform query` of maestro_consumer over 1,300+ policies (six pages of ListPolicies):
-    every crowd consumer found, none twice, the unrelated policies not at all."""
-    ws = make_workspace("query")
-    ws.set_config(provider_preamble)
-    qa.write_query(ws, qa.list_block("maestro_consumer", "crowd", REGIONAL, {"name_prefix": "crowd-"},
-                                     include_resource=False, limit=CONSUMERS * 2))
-    ws.init()
-    found = qa.query(ws)
+def test_query_finds_every_object_exactly_once_past_the_first_page(crowd, emulator_url, management, regional,
+                                                                    make_workspace, provider_preamble, leak_guard):
+    """`terraform query` of each list resource: maestro_consumer over 1,300+ policies (six pages
+    of ListPolicies): every crowd consumer found, none twice, the unrelated policies not at all;
+    maestro_server_identity and maestro_agent_identity by their roles, each put past the first
+    page of ListRoles (1,000 a page) in its account by unrelated roles."""
+    env = environment(emulator_url, management, regional, make_workspace, leak_guard)
+    deployment, ws, _ = fm._prepared(env, "delete")
+    server_role = ws.state_resource("maestro_server_identity.s")["role_name"]
+    agent_role = ws.state_resource("maestro_agent_identity.x")["role_name"]
+    for account, role in ((regional, server_role), (management, agent_role)):
+        print(f"roles before {role}: {crowd.bury_role(account, role).line()}")
+        assert role_page(account, role) > 1
+
+    finder = make_workspace("query")
+    finder.set_config(provider_preamble)
+    qa.write_query(finder,
+                   qa.list_block("maestro_consumer", "crowd", REGIONAL, {"name_prefix": "crowd-"},
+                                 include_resource=False, limit=CONSUMERS * 2),
+                   qa.list_block("maestro_server_identity", "servers", REGIONAL, {"name_prefix": deployment.prefix},
+                                 include_resource=False),
+                   qa.list_block("maestro_agent_identity", "agents", "maestro.management",
+                                 {"name_prefix": deployment.prefix}, include_resource=False))
+    finder.init()
+    found = qa.query(finder)
+    assert not found.diagnostics(), found.diagnostics()
     ids = [f.identity["consumer_id"] for f in found.found_by("list.maestro_consumer.crowd")]
     expected = {c.consumer_id for c in crowd.consumers}
     assert len(ids) == len(set(ids)), f"found twice: {sorted({i for i in ids if ids.count(i) > 1})[:10]}"
     assert set(ids) == expected, f"missing {sorted(expected - set(ids))[:10]}, extra {sorted(set(ids) - expected)[:10]}"
+    assert [f.identity for f in found.found_by("list.maestro_server_identity.servers")] == [
+        {"name": deployment.server_name}], found.result.stdout[-2000:]
+    assert [f.identity for f in found.found_by("list.maestro_agent_identity.agents")] == [
+        {"cluster_id": deployment.cluster_id}], found.result.stdout[-2000:]
+    ws.destroy()
