@@ -11,8 +11,8 @@ proves it with boto3 before it counts the provider's answer:
 - create whose CreateCertificateFromCsr answer is lost: 300 certificates are issued while the
   answer is held, so the provider's certificate is on page 2 of its lookup; it must be adopted,
   not issued again;
-- the consumer's server-policy check: the server's policy is older than 1,300+ others; a
-  consumer with another prefix is warned with that policy's name, one with the server's is not;
+- the consumer's server-policy check: the server's policy comes after 300 newer ones (page 2
+  of six), before the 1,300 crowd policies; a consumer with another prefix is warned with that policy's name, one with the server's is not;
 - import of the oldest crowd consumer (its policy and certificate on the last pages), adoption
   with a new certificate, and its destroy;
 - scripts/crowded-account runs the rest (MAESTRO_CROWD_FULL=1): resume after SIGKILL, rotation
@@ -253,8 +253,8 @@ def test_rotation_with_grace_behind_the_crowd(crowd, emulator_url, management, r
 def test_the_server_policy_check_finds_the_server_behind_the_crowd(crowd, emulator_url, management, regional,
                                                                    make_workspace, provider_preamble, leak_guard):
     """The consumer warns when no server of the account serves its topic prefix; the servers are
-    found by listing every IoT policy. Here the server's policy is older than 1,300 crowd
-    policies and 300 newer ones: a consumer with another prefix is warned with that policy's
+    found by listing every IoT policy. Here 300 policies newer than the server's put it on page
+    2 of ListPolicies, with the 1,300 crowd policies on the pages after it: a consumer with another prefix is warned with that policy's
     name (it was found), one with the server's prefix is not warned."""
     env = environment(emulator_url, management, regional, make_workspace, leak_guard)
     deployment, ws, _ = fm._prepared(env, "delete")   # applied: the server identity exists
