@@ -82,7 +82,8 @@ def main() -> int:
                 measured, _ = plan_scale.measure(fleet, url, pid, work / f"rusage-{n}-{label.replace(' ', '-')}",
                                                  [*command, f"-parallelism={args.parallelism}"], expect)
                 results.append(row(label, old_step, measured))
-                print(f"{n} agents: {label}: {measured.wall:.1f}s, {measured.aws_calls} AWS calls", flush=True)
+                # The row at once: a size cut short (1,000 agents take long) keeps the ones before.
+                print(f"{n} agents: {label}: {results[-1]}", flush=True)
         finally:
             emulator.stop()
 
