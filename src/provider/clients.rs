@@ -34,11 +34,11 @@ pub struct AwsClients {
     /// one call.
     pub iot_data_endpoint: tokio::sync::OnceCell<String>,
     /// The charts chosen in the provider block (`None`: unset).
-    pub agent_chart: Option<crate::resources::charts::AgentChart>,
-    pub server_chart: Option<crate::resources::charts::ServerChart>,
+    pub agent_chart: Option<crate::provider::charts::AgentChart>,
+    pub server_chart: Option<crate::provider::charts::ServerChart>,
     /// The agents of this provider configuration that use the deployed agent chart's fixed
     /// names: one per management account and region.
-    pub deployed_agent_claims: crate::resources::charts::DeployedAgentClaims,
+    pub deployed_agent_claims: crate::provider::charts::DeployedAgentClaims,
 }
 
 async fn base_config(cfg: &ProviderConfig) -> SdkConfig {

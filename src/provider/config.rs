@@ -6,7 +6,7 @@ use crate::framework::validators;
 use crate::framework::value::Value;
 use crate::policy::agent_binding::DEFAULT_TOPIC_PREFIX;
 use crate::policy::naming;
-use crate::resources::charts::{self, AgentChart, ServerChart};
+use crate::provider::charts::{self, AgentChart, ServerChart};
 use std::collections::BTreeMap;
 
 /// Services whose endpoint can be overridden (emulators, VPC endpoints, FIPS endpoints).

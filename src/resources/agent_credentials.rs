@@ -8,9 +8,9 @@ use crate::framework::resource::Opened;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, AttributePath, Diagnostic, Diagnostics, EphemeralResource, Value};
 use crate::policy::naming;
+use crate::provider::charts::AgentChart;
 use crate::provider::AwsClients;
 use crate::resources::aws::secretsmanager::{self as secrets, AWSCURRENT};
-use crate::resources::charts::AgentChart;
 use crate::resources::common::{certificate_fingerprint, opt_text, secret_name_validator, text};
 use async_trait::async_trait;
 

@@ -2,7 +2,7 @@
 //! to the SubjectPublicKeyInfo that ties them to a key; just enough DER for that.
 
 use super::pair::{public_key_fingerprint, GeneratedKey, KeyAlgorithm};
-use crate::crypto::CryptoError;
+use crate::crypto::secret::CryptoError;
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 
 /// What a CSR says, after its self-signature has been checked.

@@ -1,7 +1,7 @@
 //! Key pairs: generated or loaded, each with its SPKI and fingerprint, and the CSRs made
 //! from them.
 
-use crate::crypto::{CryptoError, SecretString};
+use crate::crypto::secret::{CryptoError, SecretString};
 use aws_lc_rs::signature;
 use rcgen::{CertificateParams, DistinguishedName, DnType, PublicKeyData, SignatureAlgorithm};
 use std::fmt;

@@ -70,7 +70,7 @@ impl Resource<AwsClients> for AgentIdentity {
         }
         plan::plan(client.map(Into::into), plan.config, plan.prior, &mut plan.planned, diags);
         if let Some(c) = client {
-            crate::resources::charts::refuse_second_deployed_agent(c, &plan.planned, "mqtt_cert_secret_name", diags).await;
+            crate::resources::deployed_agent::refuse_second_deployed_agent(c, &plan.planned, "mqtt_cert_secret_name", diags).await;
         }
     }
 

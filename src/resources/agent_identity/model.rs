@@ -7,8 +7,8 @@ use crate::crypto::{AgentConfigSecret, AMAZON_ROOT_CA_1};
 use crate::framework::Value;
 use crate::policy::agent_binding::{self, AgentBinding};
 use crate::policy::iam;
+use crate::provider::charts::{self, AgentChart, MountedSecret, UPSTREAM_CERTS_DIR};
 use crate::provider::AwsClients;
-use crate::resources::charts::{self, AgentChart, MountedSecret, UPSTREAM_CERTS_DIR};
 use crate::resources::common::{json_text, merge_tags, opt_text, text};
 use std::collections::BTreeMap;
 

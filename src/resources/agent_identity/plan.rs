@@ -6,7 +6,7 @@
 use super::model::{Account, Association, Secrets, Spec, AGENT_CONFIG, ARGUMENTS, BROKER_REGION};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding;
-use crate::resources::charts::AgentChart;
+use crate::provider::charts::AgentChart;
 use crate::resources::common::{certificate_fingerprint, set_all};
 
 /// The whole plan. Without an account (an unconfigured provider) only the warning is given.

@@ -11,9 +11,8 @@
 //! certificate.
 
 mod key;
-mod model;
+pub(crate) mod model;
 /// The cluster a credential secret was written for (the deployed chart's one-agent check).
-pub(crate) use model::cluster_id_of as credential_secret_owner;
 mod rotate_action;
 mod schema;
 mod secret;
@@ -25,10 +24,10 @@ use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
 use crate::framework::schema::Schema;
 use crate::framework::{Applied, Diagnostic, Diagnostics, Plan, Resource, Value};
 use crate::policy::agent_binding;
+use crate::provider::charts::AgentChart;
 use crate::provider::AwsClients;
 use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
-use crate::resources::charts::{self, AgentChart};
 use crate::resources::common::{configured_tags, merge_tags, opt_text, tags_value, text};
 use async_trait::async_trait;
 use key::{new_key, now_rfc3339};
@@ -61,7 +60,7 @@ impl Resource<AwsClients> for AgentKey {
             if p.get("tags").is_wholly_known() {
                 p.set("tags_all", Value::string_map(&merge_tags(&c.default_tags, &p.get("tags").string_map_entries())));
             }
-            if charts::refuse_second_deployed_agent(c, p, "secret_name", diags).await {
+            if crate::resources::deployed_agent::refuse_second_deployed_agent(c, p, "secret_name", diags).await {
                 return;
             }
         }

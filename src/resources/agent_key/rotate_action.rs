@@ -39,7 +39,7 @@ impl Action<AwsClients> for RotateAgentKey {
 
     async fn invoke(&self, c: &AwsClients, config: &Value, progress: &(dyn Fn(String) + Send + Sync)) -> Diagnostics {
         let cluster_id = text(config, "cluster_id");
-        let chart = crate::resources::charts::AgentChart::or_custom(c.agent_chart);
+        let chart = crate::provider::charts::AgentChart::or_custom(c.agent_chart);
         let secret = opt_text(config, "secret_name").unwrap_or_else(|| chart.cert_secret_name(&cluster_id));
         let staged = async {
             let info = secrets::describe(c, &secret).await?.filter(|i| !i.scheduled_for_deletion).ok_or_else(|| {

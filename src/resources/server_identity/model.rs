@@ -6,9 +6,9 @@ use crate::framework::Value;
 use crate::policy::agent_config::mqtt_config_yaml;
 use crate::policy::iam;
 use crate::policy::server_binding::{ServerBinding, Subscription, CONFIG_FILE};
+use crate::provider::charts::{self, MountedSecret, ServerChart, DEPLOYED_DB_SECRET};
 use crate::provider::AwsClients;
 use crate::resources::aws::custody::SecretPolicy;
-use crate::resources::charts::{self, MountedSecret, ServerChart, DEPLOYED_DB_SECRET};
 use crate::resources::common::{json_text, merge_tags, opt_text, text};
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
 use super::model::{attr, Account, Spec, ARGUMENTS, KEY_ATTRIBUTES, STATUS_ACTIVE};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::server_binding::{DEFAULT_CERT_SECRET_NAME, DEFAULT_CLIENT_ID_PREFIX, DEFAULT_CONFIG_SECRET_NAME};
-use crate::resources::charts::{ServerChart, DEPLOYED_DB_SECRET};
+use crate::provider::charts::{ServerChart, DEPLOYED_DB_SECRET};
 use crate::resources::common::{opt_text, set_all};
 use crate::resources::rotation::{self, grace_secs, Previous};
 use std::time::SystemTime;

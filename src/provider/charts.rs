@@ -309,46 +309,6 @@ pub fn one_deployed_agent_per_account(cluster_id: &str, owner: &str, how: &str, 
     .at(AttributePath::root(at))
 }
 
-/// Refuses, at plan, an agent `cluster_id` that would use the deployed agent chart's fixed
-/// credential secret (`secret_name`) when another cluster already does: planned by this
-/// provider configuration (the claims), or owning the secret in AWS (the description
-/// `maestro_agent_key` writes; read-only DescribeSecret). Returns whether it refused.
-pub async fn refuse_second_deployed_agent(
-    c: &crate::provider::AwsClients,
-    planned: &Value,
-    secret_attr: &str,
-    diags: &mut crate::framework::Diagnostics,
-) -> bool {
-    let (Some(cluster_id), Some(DEPLOYED_AGENT_CERT_SECRET)) = (planned.get("cluster_id").as_str(), planned.get(secret_attr).as_str())
-    else {
-        return false;
-    };
-    if let Some(owner) = c.deployed_agent_claims.claim(cluster_id) {
-        diags.push(one_deployed_agent_per_account(
-            cluster_id,
-            &format!("cluster {owner}"),
-            "is planned with them in this configuration",
-            secret_attr,
-        ));
-        return true;
-    }
-    match crate::resources::aws::secretsmanager::describe(c, DEPLOYED_AGENT_CERT_SECRET).await {
-        Ok(Some(info)) => match super::agent_key::credential_secret_owner(&info) {
-            Some(owner) if owner != cluster_id => {
-                let how = format!("already holds them in account {} ({})", c.account_id, c.region);
-                diags.push(one_deployed_agent_per_account(cluster_id, &format!("cluster {owner}"), &how, secret_attr));
-                true
-            }
-            _ => false,
-        },
-        Ok(None) => false,
-        Err(d) => {
-            diags.extend(d);
-            true
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
