@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubetypes "k8s.io/apimachinery/pkg/types"
@@ -93,7 +94,7 @@ func runAgent(ctx context.Context, args []string, em *emitter, stdin io.Reader, 
 				// "Deleted" to the server and drops it.
 				em.emit("work-deleting", "resourceid", string(mw.UID), "clustername", mw.Namespace)
 				go func(mw *workv1.ManifestWork) {
-					if err := releaseFinalizers(ctx, works, mw); err != nil {
+					if err := untilStored(ctx, func() error { return releaseFinalizers(ctx, works, mw) }); err != nil {
 						em.emit("status-error", "resourceid", string(mw.UID), "error", err)
 					}
 				}(mw)
@@ -107,7 +108,7 @@ func runAgent(ctx context.Context, args []string, em *emitter, stdin io.Reader, 
 			// Off this loop: the agent client's Patch hands the patched work back to the store,
 			// whose watcher delivers it to this loop.
 			go func(mw *workv1.ManifestWork) {
-				if err := reportApplied(ctx, works, mw); err != nil {
+				if err := untilStored(ctx, func() error { return reportApplied(ctx, works, mw) }); err != nil {
 					em.emit("status-error", "resourceid", string(mw.UID), "error", err)
 					return
 				}
@@ -146,6 +147,26 @@ func reportApplied(ctx context.Context, works patcher, mw *workv1.ManifestWork) 
 	}
 	_, err = works.Patch(ctx, mw.Name, kubetypes.MergePatchType, patch, metav1.PatchOptions{}, "status")
 	return err
+}
+
+// untilStored retries `patch` while the work is not found, for at most ten seconds. sdk-go's
+// AgentInformerWatcherStore hands a delivered work to its watchers before it stores it (Add calls
+// Watcher.Receive, then Store.Add), so a patch sent the moment the "Added" event arrives can find
+// no work yet. The work agent never sees this race fail: its controller requeues a reconcile whose
+// patch failed. This is that requeue, bounded.
+func untilStored(ctx context.Context, patch func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for delay := 20 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		err := patch()
+		if err == nil || !apierrors.IsNotFound(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
 }
 
 // releaseFinalizers drops the work's finalizers (a metadata patch: sdk-go keeps it local).
