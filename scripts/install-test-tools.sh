@@ -4,13 +4,15 @@
 #   $TPM_CACHE/bin/terraform-1.16.4   HashiCorp Terraform built from its Go module source (the
 #   $TPM_CACHE/bin/terraform-1.14.3   newest the module proxy serves, and the seeds' floor)
 #   $TPM_CACHE/venv-moto-5.2.5        python venv from acceptance-tests/requirements.txt
+#   $TPM_CACHE/bin/tfplugindocs-0.25.0  hashicorp/terraform-plugin-docs, which writes and checks docs/
 # CI clones the repo fresh every run, so everything expensive lives in $TPM_CACHE and every
 # step is skipped when its result is already there. Needs only go, python3 and a registry.
 #
-# Usage: install-test-tools.sh [TOOL...]   TOOL: tofu, terraform, terraform-1.14, venv
+# Usage: install-test-tools.sh [TOOL...]   TOOL: tofu, terraform, terraform-1.14, venv, tfplugindocs
 #   (default: tofu venv, what scripts/demo and scripts/bench-aws-calls need; scripts/test and
 #   scripts/test-all-clis name all four).
-# Prints shell assignments for `eval`: TPM_CACHE, TOFU, TERRAFORM, TERRAFORM_1_14, VENV, PYTHON
+# Prints shell assignments for `eval`: TPM_CACHE, TOFU, TERRAFORM, TERRAFORM_1_14, VENV, PYTHON,
+# TFPLUGINDOCS
 # (the CLIs exported, so pytest sees them; only for the tools asked for).
 set -euo pipefail
 
@@ -23,6 +25,9 @@ TERRAFORM_VERSION=1.16.4
 TERRAFORM_1_14_VERSION=1.14.3
 TERRAFORM_MODULE=github.com/hashicorp/terraform
 MOTO_VERSION=5.2.5
+# The registry's own generator of docs/ (`go list -m -versions github.com/hashicorp/terraform-plugin-docs`).
+TFPLUGINDOCS_VERSION=0.25.0
+TFPLUGINDOCS_MODULE=github.com/hashicorp/terraform-plugin-docs
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TPM_CACHE="${TPM_CACHE:-$HOME/.cache/terraform-provider-maestro}"
@@ -237,6 +242,34 @@ install_venv() {
     emit "PYTHON=$venv/bin/python"
 }
 
+# ---------------------------------------------------------------- tfplugindocs
+
+# Its go.mod has no replace directives, so `go install module@version` builds it straight from
+# the module proxy; GOMODCACHE and GOCACHE keep their defaults, outside the clone. The version
+# ldflag makes `--version` name the release (a plain build says "dev"), which is what marks the
+# cached binary as current (it prints that on stderr).
+install_tfplugindocs() {
+    local bin="$TPM_CACHE/bin/tfplugindocs-$TFPLUGINDOCS_VERSION" staging
+    if [ -x "$bin" ] && [ "$("$bin" --version 2>&1)" = "tfplugindocs Version $TFPLUGINDOCS_VERSION" ]; then
+        log "tfplugindocs $TFPLUGINDOCS_VERSION already at $bin"
+    else
+        command -v go >/dev/null 2>&1 || die "go is required to build tfplugindocs"
+        staging="$(mktemp -d)"
+        log "building $TFPLUGINDOCS_MODULE@v$TFPLUGINDOCS_VERSION"
+        (cd "$staging" && GO111MODULE=on GOBIN="$staging" go install -trimpath \
+            -ldflags "-X $TFPLUGINDOCS_MODULE/cmd/tfplugindocs/build.version=$TFPLUGINDOCS_VERSION" \
+            "$TFPLUGINDOCS_MODULE/cmd/tfplugindocs@v$TFPLUGINDOCS_VERSION") >&2 \
+            || die "go install of tfplugindocs v$TFPLUGINDOCS_VERSION failed"
+        mkdir -p "$TPM_CACHE/bin"
+        mv -f "$staging/tfplugindocs" "$bin"
+        rm -rf "$staging"
+        [ "$("$bin" --version 2>&1)" = "tfplugindocs Version $TFPLUGINDOCS_VERSION" ] \
+            || die "$bin does not report tfplugindocs $TFPLUGINDOCS_VERSION"
+        log "installed tfplugindocs $TFPLUGINDOCS_VERSION at $bin"
+    fi
+    emit "export TFPLUGINDOCS=$bin"
+}
+
 # ---------------------------------------------------------------- main
 
 [ "$#" -gt 0 ] || set -- tofu venv
@@ -247,7 +280,8 @@ for tool in "$@"; do
         terraform) with_lock "terraform-$TERRAFORM_VERSION" install_terraform "$TERRAFORM_VERSION" TERRAFORM ;;
         terraform-1.14) with_lock "terraform-$TERRAFORM_1_14_VERSION" install_terraform "$TERRAFORM_1_14_VERSION" TERRAFORM_1_14 ;;
         venv) with_lock venv install_venv ;;
-        *) die "unknown tool $tool (usage: $0 [tofu] [terraform] [terraform-1.14] [venv])" ;;
+        tfplugindocs) with_lock "tfplugindocs-$TFPLUGINDOCS_VERSION" install_tfplugindocs ;;
+        *) die "unknown tool $tool (usage: $0 [tofu] [terraform] [terraform-1.14] [venv] [tfplugindocs])" ;;
     esac
 done
 printf '%s\n' "${assignments[@]}"

@@ -289,12 +289,11 @@ def test_the_platform_api_refuses_a_non_privileged_account_and_a_wrong_signature
 
 
 def test_only_a_new_name_replaces_the_registration(maestro: str, config_workspace) -> None:  # type: ignore[no-untyped-def]
-    """What docs/resources/consumer_registration.md marks `Forces replacement.` (only `name`) is
+    """What docs/resources/consumer_registration.md says replaces the registration (only `name`) is
     what the plan replaces: every other argument changed at once updates in place."""
-    from harness import registry_docs as rd
+    from harness import doc_pages
 
-    page = rd.read_page(rd.page_path("resource_schemas", RESOURCE_TYPE))
-    marked = {path for path, line in page.entries.items() if "." not in path and rd.states_replacement(line.description)}
+    marked = doc_pages.read_page(doc_pages.page_path("resource_schemas", RESOURCE_TYPE)).documented_replacements()
     assert marked == {"name"}, marked
     name = unique("repl")
     ws = config_workspace(maestro_registration(maestro, name, {"a": "1"}))

@@ -1,21 +1,17 @@
 """The registry documentation in docs/ against the schema and the behaviour of the built provider.
 
-The schema (`tofu providers schema -json`, or Terraform's, after `init` through the session's
-mirror) is the source of truth for what a page's generated sections hold: every resource, data
-source, ephemeral resource, list resource, action and function in it has a page in the layout
-tfplugindocs generates (harness/registry_docs.py), and that page's `## Schema` lists every
-attribute and block in the group the schema puts it in (Required, Optional, Read-Only), with
-the schema's type, flags and description, and a nested schema section for every object,
-collection of objects and block; a resource's `### Identity Schema` is its
-`resource_identity_schemas` entry; a function's signature and arguments are the schema's. A new
-attribute without documentation, a renamed one, or a reworded description on one side only
-fails here. `python -m harness.docs_sync <schema.json>` brings the generated sections back in
-line.
+docs/ is written by tfplugindocs (hashicorp/terraform-plugin-docs, the registry's own generator,
+pinned in scripts/install-test-tools.sh) from templates/, examples/ and the schema JSON the CLI
+under test prints (`providers schema -json` after `init` through the session's mirror): docs/
+must be exactly what a fresh `tfplugindocs generate` writes, and `tfplugindocs validate` must
+accept it. A renamed attribute, a reworded description or an edited page fails here;
+`scripts/docs` regenerates docs/ (with Terraform, which reports every kind of object).
 
 What the schema JSON does not say — an argument's default, and whether changing it replaces
-the resource — is checked against the provider itself: a plan of a configuration that sets
-only the required arguments shows what every optional argument defaults to, and a plan that
-changes every argument of applied resources shows which changes replace them.
+the resource — is written by hand in each resource template's "Defaults and replacement" section
+(or in the schema's description) and checked against the provider itself: a plan of a
+configuration that sets only the required arguments shows what every optional argument defaults
+to, and a plan that changes every argument of applied resources shows which changes replace them.
 
 Example usage and import syntax on each page must be the files under examples/ verbatim, so the
 examples the test suite validates are the ones users read. Version claims in the docs, the
@@ -25,8 +21,10 @@ that introduced each feature (taken from the CLIs' changelogs).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,13 +35,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import aws_accounts, aws_inspect, hcl, settings
-from harness import registry_docs as rd
+from harness import aws_accounts, aws_inspect, hcl, provider_docs, settings
+from harness import doc_pages as pages
 from harness.tofu_workspace import TofuWorkspace
 
 pytestmark = pytest.mark.acceptance
 
-SCHEMA_KINDS = tuple(rd.KIND_DIRECTORIES)
+SCHEMA_KINDS = tuple(pages.KIND_DIRECTORIES)
 # OpenTofu 1.12.6 has no list resources or actions: its `providers schema -json` leaves out
 # list_resource_schemas and action_schemas (Terraform 1.16.4 reports both), so under OpenTofu
 # the pages of those kinds cannot be matched to a schema object and are checked only under
@@ -73,111 +71,14 @@ def schema_objects(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any
     return [(kind, name, body) for kind in SCHEMA_KINDS for name, body in sorted((schema.get(kind) or {}).items())]
 
 
-# ---------------------------------------------------------------- comparing a page with the schema
+
+# ---------------------------------------------------------------- docs/ is what tfplugindocs writes
 
 
-def compare_entries(page: rd.DocPage, documented: dict[str, rd.DocEntry], expected: dict[str, rd.SchemaEntry],
-                    kind: str, where: str) -> list[str]:
-    """Every difference between documented lines and the lines the schema renders to."""
-    name = page.path.name
-    problems = []
-    for path, entry in sorted(expected.items()):
-        line = documented.get(path)
-        if line is None:
-            problems.append(f"{name}: `{path}` is in the schema but not documented in {where}")
-            continue
-        at = f"{name}:{line.line}: `{path}`"
-        if line.group != entry.group:
-            problems.append(f"{at} is listed under '{line.group}', the schema puts it under '{entry.group}'")
-        if line.flags != entry.flags:
-            problems.append(f"{at} is documented as ({line.flags}), the schema says ({entry.flags})")
-        if entry.sensitive and "Sensitive" not in line.flags.split(", "):
-            problems.append(f"{at} is sensitive in the schema but not flagged `Sensitive`")
-        if not entry.sensitive and "Sensitive" in line.flags.split(", "):
-            problems.append(f"{at} is flagged `Sensitive` but the schema does not mark it sensitive")
-        if line.anchor != entry.anchor:
-            problems.append(f"{at} links to {line.anchor and '#' + line.anchor}, expected "
-                            f"{entry.anchor and '#' + entry.anchor}")
-        if entry.kind == "member":
-            continue  # object members have no schema description; a hand-written one is welcome
-        leftover, markers = rd.split_markers(line.description, entry.description)
-        if leftover is None:
-            problems.append(f"{at} description differs from the schema\n"
-                            f"      page:   {rd.normalize(line.description)}\n"
-                            f"      schema: {rd.normalize(entry.description)}")
-            continue
-        if leftover:
-            problems.append(f"{at} has text after the schema's description that is not a marker: {leftover!r}")
-        problems += marker_problems(at, entry, markers, kind)
-    for path in sorted(set(documented) - set(expected)):
-        problems.append(f"{name}:{documented[path].line}: `{path}` is documented but not in the schema")
-    return problems
-
-
-def marker_problems(at: str, entry: rd.SchemaEntry, markers: list[str], kind: str) -> list[str]:
-    problems = []
-    defaults = [m for m in markers if m.startswith("Defaults to")]
-    if defaults and not (entry.optional and entry.kind in ("attribute", "block")):
-        problems.append(f"{at} states a default, but only an optional argument has one")
-    if len(defaults) > 1 or (defaults and rd.states_default(entry.description)):
-        problems.append(f"{at} states its default twice")
-    if rd.REPLACEMENT_MARKER in markers and not (kind == "resource_schemas" and entry.is_argument):
-        problems.append(f"{at} is marked `Forces replacement.`, which only a resource's argument can be")
-    return problems
-
-
-def compare_schema_section(page: rd.DocPage, block: dict[str, Any], kind: str) -> list[str]:
-    """The page's `## Schema` against the block's tfplugindocs rendering: lines, groups, anchors
-    and the nested schema sections."""
-    rendered = rd.render_schema(block)
-    problems = [f"{page.path.name}: unparseable line: {line}" for line in page.bad_lines]
-    problems += [f"{page.path.name}: `{path}` documented twice" for path in page.duplicates]
-    if "Schema" not in page.headings():
-        return problems + [f"{page.path.name}: no '## Schema' section"]
-    problems += compare_entries(page, page.entries, rendered.entries, kind, "'## Schema'")
-    for anchor, section in sorted(rendered.sections.items()):
-        found = page.sections.get(anchor)
-        if found is None:
-            problems.append(f"{page.path.name}: no nested schema section <a id=\"{anchor}\"> for `{section.path}`")
-            continue
-        if found.path != section.path:
-            problems.append(f"{page.path.name}: section #{anchor} is headed `{found.path}`, expected `{section.path}`")
-        if found.groups != section.groups:
-            problems.append(f"{page.path.name}: section `{section.path}` has groups {found.groups}, expected {section.groups}")
-    for anchor in sorted(set(page.sections) - set(rendered.sections)):
-        problems.append(f"{page.path.name}: nested schema section #{anchor} is not in the schema")
-    return problems
-
-
-def compare_identity(page: rd.DocPage, identity: dict[str, Any] | None) -> list[str]:
-    if identity is None:
-        return [f"{page.path.name}: documents an identity schema the resource does not have"] if page.identity else []
-    expected = rd.identity_entries(identity)
-    problems = compare_entries(page, page.identity, expected, "identity", "'### Identity Schema'")
-    return [p.replace("listed under", "listed under '#### '").replace("puts it under", "puts it under '#### '")
-            if "listed under" in p else p for p in problems]
-
-
-def compare_function(page: rd.DocPage, name: str, function: dict[str, Any]) -> list[str]:
-    problems = [f"{page.path.name}: unparseable line: {line}" for line in page.bad_lines]
-    problems += [f"{page.path.name}: `{path}` documented twice" for path in page.duplicates]
-    expected = rd.function_signature(name, function)
-    blocks = page.fenced_blocks("Signature")
-    if not blocks:
-        problems.append(f"{page.path.name}: no code block under '## Signature'")
-    elif blocks[0][1].strip() != expected:
-        problems.append(f"{page.path.name}: signature differs from the schema\n      page:   {blocks[0][1].strip()}\n"
-                        f"      schema: {expected}")
-    problems += compare_entries(page, page.arguments, rd.function_argument_entries(function), "functions", "'## Arguments'")
-    order = [p["name"] for p in rd.function_parameters(function)]
-    if [n for n in page.arguments if n in order] != [n for n in order if n in page.arguments]:
-        problems.append(f"{page.path.name}: arguments are not in the order of the signature {order}")
-    if function.get("summary") and rd.normalize(page.frontmatter.get("description", "")) != rd.normalize(function["summary"]):
-        problems.append(f"{page.path.name}: frontmatter description is not the function's summary ({function['summary']!r})")
-    return problems
-
-
-# ---------------------------------------------------------------- the schema-derived sections
+def left_out_directories() -> tuple[str, ...]:
+    """docs/ subdirectories of the kinds this CLI's schema JSON does not report: their templates
+    cannot be rendered from it, so they are generated and compared only under Terraform."""
+    return tuple(pages.KIND_DIRECTORIES[kind] for kind in SCHEMA_KINDS if kind not in kinds_this_cli_reports())
 
 
 def test_schema_has_the_provider_and_at_least_one_resource(provider_schema):
@@ -185,99 +86,90 @@ def test_schema_has_the_provider_and_at_least_one_resource(provider_schema):
     assert provider_schema.get("resource_schemas"), "schema lists no resources"
 
 
-def test_every_schema_object_has_a_page(provider_schema):
-    missing = [f"{kind} {name}: expected {rd.page_path(kind, name).relative_to(settings.REPO_ROOT)}"
-               for kind, name, _ in schema_objects(provider_schema) if not rd.page_path(kind, name).is_file()]
-    assert not missing, "objects without a documentation page:\n  " + "\n  ".join(missing)
+def test_docs_are_what_tfplugindocs_generates(provider_schema, tmp_path):
+    left_out = left_out_directories()
+    generated = provider_docs.generate(provider_schema, tmp_path, left_out)
+    problems = provider_docs.differences(generated, pages.DOCS_DIR, left_out)
+    assert not problems, ("docs/ is not what tfplugindocs generates from templates/, examples/ and the schema "
+                          "(edit templates/ or examples/, then run scripts/docs):\n  " + "\n  ".join(problems))
 
 
-def test_no_page_without_a_schema_object(provider_schema):
-    known = {rd.page_path(kind, name) for kind, name, _ in schema_objects(provider_schema)}
-    directories = [rd.KIND_DIRECTORIES[kind] for kind in kinds_this_cli_reports()]
-    stray = [str(path.relative_to(settings.REPO_ROOT))
-             for directory in directories if (rd.DOCS_DIR / directory).is_dir()
-             for path in sorted((rd.DOCS_DIR / directory).glob("*.md")) if path not in known]
-    assert not stray, "pages for objects the provider does not have:\n  " + "\n  ".join(stray)
+def test_tfplugindocs_validate_accepts_docs(provider_schema, tmp_path):
+    """Layout, frontmatter, and one page per schema object with none left over (list resources and
+    actions only when the CLI reports them: tfplugindocs skips a kind the schema JSON lacks)."""
+    provider_docs.validate(provider_schema, pages.DOCS_DIR, tmp_path)
 
 
-def test_provider_schema_section_matches_docs_index(provider_schema):
-    page = rd.read_page(rd.DOCS_DIR / "index.md")
-    problems = compare_schema_section(page, provider_schema["provider"]["block"], "provider")
-    assert not problems, "docs/index.md disagrees with the provider schema:\n  " + "\n  ".join(problems)
+def test_a_renamed_attribute_or_argument_or_a_new_object_fails_the_docs_check(provider_schema, tmp_path):
+    """The check above against schemas changed on purpose, so it cannot pass by comparing nothing."""
+    changed = copy.deepcopy(provider_schema)
+    attributes = changed["resource_schemas"]["maestro_agent_key"]["block"]["attributes"]
+    attributes["cluster_name"] = attributes.pop("cluster_id")
+    changed["functions"]["mqtt_client_id"]["parameters"][0]["name"] = "client_id"
+    changed["resource_schemas"]["maestro_extra"] = copy.deepcopy(changed["resource_schemas"]["maestro_agent_key"])
+    left_out = left_out_directories()
+    problems = "\n".join(provider_docs.differences(provider_docs.generate(changed, tmp_path, left_out), pages.DOCS_DIR, left_out))
+    for expected in ("docs/resources/agent_key.md", "`cluster_id`", "`cluster_name`", "docs/functions/mqtt_client_id.md",
+                     "mqtt_client_id(client_id string)", "docs/resources/extra.md: missing; tfplugindocs generates it"):
+        assert expected in problems, f"not reported: {expected}\n{problems}"
+    assert "docs/resources/consumer.md" not in problems, problems
 
-
-def test_every_schema_section_matches_the_schema(provider_schema):
-    problems = []
-    for kind, name, body in schema_objects(provider_schema):
-        path = rd.page_path(kind, name)
-        if not path.is_file():  # reported by test_every_schema_object_has_a_page
-            continue
-        page = rd.read_page(path)
-        if kind == "functions":
-            problems += compare_function(page, name, body)
-        else:
-            problems += compare_schema_section(page, body["block"], kind)
-    assert not problems, "documentation disagrees with the schema:\n  " + "\n  ".join(problems)
-
-
-def test_identity_schemas_are_documented(provider_schema):
-    """Every resource's `### Identity Schema` (inside `## Import`) is its entry in
-    `resource_identity_schemas` — the key both CLIs' `providers schema -json` report it under —
-    and a resource without one documents none."""
-    identities = provider_schema.get("resource_identity_schemas") or {}
-    assert identities, "the schema reports no resource_identity_schemas: the provider's GetResourceIdentitySchemas is empty"
-    problems = []
-    for name in sorted(provider_schema.get("resource_schemas") or {}):
-        path = rd.page_path("resource_schemas", name)
-        if path.is_file():
-            problems += compare_identity(rd.read_page(path), identities.get(name))
-    problems += [f"resource_identity_schemas has {name}, which is no resource" for name in sorted(set(identities)
-                 - set(provider_schema.get("resource_schemas") or {}))]
-    assert not problems, "identity schema problems:\n  " + "\n  ".join(problems)
-
-
-def test_docs_sync_leaves_the_pages_as_they_are(provider_schema, tmp_path):
-    """The generated sections are exactly what harness/docs_sync writes from this schema, so a
-    page can always be brought up to date mechanically (and nothing hand-edited there is lost)."""
-    from harness import docs_sync
-    schema_file = tmp_path / "schema.json"
-    schema_file.write_text(json.dumps({"provider_schemas": {settings.PROVIDER_SOURCE: provider_schema}}))
-    pages = [rd.DOCS_DIR / "index.md"] + [rd.page_path(k, n) for k, n, _ in schema_objects(provider_schema)]
-    before = {p: p.read_text(encoding="utf-8") for p in pages if p.is_file()}
-    try:
-        assert docs_sync.main(["--check", str(schema_file)]) == 0, \
-            "docs_sync would rewrite pages (run `python -m harness.docs_sync <schema.json>` and review the diff)"
-    finally:
-        for path, text in before.items():
-            if path.read_text(encoding="utf-8") != text:
-                path.write_text(text, encoding="utf-8")
+    broken = tmp_path / "broken-docs"
+    shutil.copytree(pages.DOCS_DIR, broken)
+    page = broken / "resources" / "agent_key.md"
+    page.write_text(page.read_text(encoding="utf-8").replace("subcategory:", "layout: \"x\"\nsubcategory:", 1), encoding="utf-8")
+    (broken / "functions" / "mqtt_client_id.md").rename(broken / "functions" / "mqtt_client.md")
+    with pytest.raises(provider_docs.DocsToolError) as refused:
+        provider_docs.validate(provider_schema, broken, tmp_path)
+    for expected in ("YAML frontmatter should not contain layout", "missing documentation file for function: mqtt_client_id"):
+        assert expected in str(refused.value), str(refused.value)
 
 
 # ---------------------------------------------------------------- the page around them
 
 
+# The type word tfplugindocs gives each kind (`{{.Type}}` in a template: `# name (Resource)`).
+KIND_TITLES = {
+    "resource_schemas": "Resource",
+    "data_source_schemas": "Data Source",
+    "ephemeral_resource_schemas": "Ephemeral Resource",
+    "functions": "function",
+    "list_resource_schemas": "List Resource",
+    "action_schemas": "Action",
+}
+
+
+def expected_title(kind: str, name: str) -> str:
+    return f"# {KIND_TITLES[kind]}: {name}" if kind == "functions" else f"# {name} ({KIND_TITLES[kind]})"
+
+
+def expected_page_title(kind: str, name: str) -> str:
+    return f"{name} {KIND_TITLES[kind]} - {provider_docs.RENDERED_PROVIDER_NAME}"
+
+
 def test_pages_follow_the_registry_layout(provider_schema):
-    """Frontmatter and title as tfplugindocs writes them, the schema's description under the
-    title, Example Usage as the first section, prose next, and the generated sections last:
+    """What our templates make of tfplugindocs' output: frontmatter and title as its default
+    templates write them, the schema's description under the title, Example Usage as the first
+    section, prose next, and the generated sections last:
     `## Schema` (then `## Import` for a resource), or a function's `## Signature` and `## Arguments`."""
     problems = []
     for kind, name, body in schema_objects(provider_schema):
-        path = rd.page_path(kind, name)
+        path = pages.page_path(kind, name)
         if not path.is_file():
             continue
-        page = rd.read_page(path)
+        page = pages.read_page(path)
         for key in ("page_title", "subcategory", "description"):
             if not page.frontmatter.get(key):
                 problems.append(f"{path.name}: frontmatter lacks `{key}`")
-        if page.frontmatter.get("page_title") != rd.expected_page_title(kind, name):
+        if page.frontmatter.get("page_title") != expected_page_title(kind, name):
             problems.append(f"{path.name}: page_title is {page.frontmatter.get('page_title')!r}, "
-                            f"expected {rd.expected_page_title(kind, name)!r}")
-        title = rd.expected_title(kind, name)
+                            f"expected {expected_page_title(kind, name)!r}")
+        title = expected_title(kind, name)
         if not re.search(rf"^{re.escape(title)}$", page.text, re.MULTILINE):
             problems.append(f"{path.name}: no `{title}` title")
         description = body.get("description") if kind == "functions" else body["block"].get("description")
         intro = page.text.split("\n## ", 1)[0]
-        if description and rd.normalize(description) not in rd.normalize(intro):
+        if description and pages.normalize(description) not in pages.normalize(intro):
             problems.append(f"{path.name}: the schema's description of {name} is not under the title")
         headings = page.headings()
         if not headings or headings[0] != "Example Usage":
@@ -290,7 +182,7 @@ def test_pages_follow_the_registry_layout(provider_schema):
         if headings[-len(generated):] != generated:
             problems.append(f"{path.name}: the last sections are {headings[-len(generated):]}, expected {generated} "
                             "(hand-written prose goes above the generated sections)")
-    index = rd.read_page(rd.DOCS_DIR / "index.md")
+    index = pages.read_page(pages.DOCS_DIR / "index.md")
     if index.headings()[:1] != ["Example Usage"] or index.headings()[-1:] != ["Schema"]:
         problems.append(f"index.md: sections {index.headings()}, expected 'Example Usage' first and 'Schema' last")
     assert not problems, "\n  ".join(["layout problems:", *problems])
@@ -317,38 +209,38 @@ CALLOUT = re.compile(r"^(?P<kind>~> \*\*NOTE:\*\*|!> \*\*WARNING:\*\*|-> \*\*Not
 
 
 def callouts(text: str) -> list[tuple[str, str]]:
-    return [(m.group("kind"), rd.normalize(m.group("text"))) for m in CALLOUT.finditer(text)]
+    return [(m.group("kind"), pages.normalize(m.group("text"))) for m in CALLOUT.finditer(text)]
 
 
 def test_consequences_are_called_out():
     problems = []
     for page, kind, words in REQUIRED_CALLOUTS:
-        path = rd.DOCS_DIR / page
+        path = pages.DOCS_DIR / page
         if not path.is_file():
             problems.append(f"docs/{page} is missing")
             continue
         found = [text for k, text in callouts(path.read_text(encoding="utf-8")) if k == kind]
         if not any(all(w.lower() in text.lower() for w in words) for text in found):
             problems.append(f"docs/{page}: no {kind} callout that mentions {list(words)}")
-    for path in sorted(rd.DOCS_DIR.rglob("*.md")):
+    for path in sorted(pages.DOCS_DIR.rglob("*.md")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if re.match(r"^(~>|!>|->) ", line) and not CALLOUT.match(line):
-                problems.append(f"{path.relative_to(rd.DOCS_DIR)}: callout not in the registry's form: {line[:60]}")
+                problems.append(f"{path.relative_to(pages.DOCS_DIR)}: callout not in the registry's form: {line[:60]}")
     assert not problems, "\n  ".join(["callout problems:", *problems])
 
 
 def test_example_usage_is_the_example_file(provider_schema):
     problems = []
-    pages = [(rd.DOCS_DIR / "index.md", rd.EXAMPLES_DIR / "provider" / "provider.tf")]
-    pages += [(rd.page_path(kind, name), rd.example_dir(kind, name) / rd.KIND_EXAMPLE_FILES[kind])
-              for kind, name, _ in schema_objects(provider_schema)]
-    for page_file, example in pages:
+    documented = [(pages.DOCS_DIR / "index.md", pages.EXAMPLES_DIR / "provider" / "provider.tf")]
+    documented += [(pages.page_path(kind, name), pages.example_dir(kind, name) / pages.KIND_EXAMPLE_FILES[kind])
+                   for kind, name, _ in schema_objects(provider_schema)]
+    for page_file, example in documented:
         if not page_file.is_file():
             continue
         if not example.is_file():
             problems.append(f"{page_file.name}: example file {example.relative_to(settings.REPO_ROOT)} is missing")
             continue
-        blocks = rd.read_page(page_file).fenced_blocks("Example Usage")
+        blocks = pages.read_page(page_file).fenced_blocks("Example Usage")
         if not blocks:
             problems.append(f"{page_file.name}: no code block under '## Example Usage'")
             continue
@@ -371,13 +263,13 @@ def test_import_section_shows_the_example_files(provider_schema):
     identities = provider_schema.get("resource_identity_schemas") or {}
     problems = []
     for name in sorted(provider_schema.get("resource_schemas") or {}):
-        page_file = rd.page_path("resource_schemas", name)
-        folder = rd.example_dir("resource_schemas", name)
+        page_file = pages.page_path("resource_schemas", name)
+        folder = pages.example_dir("resource_schemas", name)
         if not page_file.is_file():
             continue
-        page = rd.read_page(page_file)
+        page = pages.read_page(page_file)
         blocks = page.fenced_blocks("Import")
-        script = folder / rd.IMPORT_SCRIPT
+        script = folder / pages.IMPORT_SCRIPT
         if not script.is_file():
             problems.append(f"{name}: {script.relative_to(settings.REPO_ROOT)} is missing")
             continue
@@ -393,7 +285,7 @@ def test_import_section_shows_the_example_files(provider_schema):
         if not any(language == "terraform" and by_id.search(content) for language, content in blocks):
             problems.append(f"{page_file.name}: no import block with to = {address} and id = \"{import_id}\" "
                             "(the address and ID of import.sh)")
-        identity_file = folder / rd.IMPORT_BY_IDENTITY
+        identity_file = folder / pages.IMPORT_BY_IDENTITY
         if name in identities:
             if not identity_file.is_file():
                 problems.append(f"{name}: {identity_file.relative_to(settings.REPO_ROOT)} is missing")
@@ -401,7 +293,7 @@ def test_import_section_shows_the_example_files(provider_schema):
             text = identity_file.read_text(encoding="utf-8")
             if not any(language == "terraform" and content.rstrip("\n") == text.rstrip("\n") for language, content in blocks):
                 problems.append(f"{page_file.name}: the Import section does not show {identity_file.name} verbatim")
-            required = {n for n, e in rd.identity_entries(identities[name]).items() if e.group == "Required"}
+            required = {n for n, a in identities[name]["attributes"].items() if a.get("required_for_import")}
             named = set(re.findall(r"^\s*([a-z_]+)\s*=", text.split("identity", 1)[-1], re.MULTILINE))
             if not re.search(rf"to\s*=\s*{re.escape(address)}\b", text) or required - named:
                 problems.append(f"{identity_file.relative_to(settings.REPO_ROOT)}: import by identity must target {address} "
@@ -416,10 +308,10 @@ def test_import_section_shows_the_example_files(provider_schema):
 def test_iam_permission_policies_are_valid_json(provider_schema):
     problems = []
     for kind, name, _ in schema_objects(provider_schema):
-        path = rd.page_path(kind, name)
+        path = pages.page_path(kind, name)
         if kind != "resource_schemas" or not path.is_file():
             continue
-        blocks = [content for language, content in rd.read_page(path).fenced_blocks("IAM permissions") if language == "json"]
+        blocks = [content for language, content in pages.read_page(path).fenced_blocks("IAM permissions") if language == "json"]
         if not blocks:
             problems.append(f"{path.name}: no ```json policy under '## IAM permissions'")
             continue
@@ -452,8 +344,8 @@ def heading_anchors(text: str) -> set[str]:
 
 def test_guides_exist_and_links_resolve():
     problems = [f"docs/guides/{guide} is missing" for guide in REQUIRED_GUIDES
-                if not (rd.DOCS_DIR / "guides" / guide).is_file()]
-    for page in sorted(rd.DOCS_DIR.rglob("*.md")):
+                if not (pages.DOCS_DIR / "guides" / guide).is_file()]
+    for page in sorted(pages.DOCS_DIR.rglob("*.md")):
         text = page.read_text(encoding="utf-8")
         if not text.startswith("---\n"):
             problems.append(f"{page.relative_to(settings.REPO_ROOT)}: no frontmatter")
@@ -517,7 +409,7 @@ def prose_sentences(text: str) -> list[tuple[str, list[str]]]:
     claim in it may refer to for its feature: the sentence, its paragraph, the paragraph before
     (a list item's claim is often about what the sentence introducing the list names)."""
     without_code = re.sub(r"^```.*?^```\s*$", "", text, flags=re.MULTILINE | re.DOTALL)
-    paragraphs = [rd.normalize(p) for p in re.split(r"\n\s*\n", without_code) if p.strip() and not p.lstrip().startswith("#")]
+    paragraphs = [pages.normalize(p) for p in re.split(r"\n\s*\n", without_code) if p.strip() and not p.lstrip().startswith("#")]
     found = []
     for index, paragraph in enumerate(paragraphs):
         context = [paragraph] + ([paragraphs[index - 1]] if index else [])
@@ -553,9 +445,9 @@ def claim_problems(label: str, text: str) -> list[str]:
 
 def version_claim_sources() -> list[tuple[str, str]]:
     sources = [("README.md", (settings.REPO_ROOT / "README.md").read_text(encoding="utf-8"))]
-    sources += [(str(p.relative_to(settings.REPO_ROOT)), p.read_text(encoding="utf-8")) for p in sorted(rd.DOCS_DIR.rglob("*.md"))]
+    sources += [(str(p.relative_to(settings.REPO_ROOT)), p.read_text(encoding="utf-8")) for p in sorted(pages.DOCS_DIR.rglob("*.md"))]
     sources += [(str(p.relative_to(settings.REPO_ROOT)), p.read_text(encoding="utf-8"))
-                for p in sorted(rd.EXAMPLES_DIR.rglob("*")) if p.is_file() and p.suffix in (".tf", ".hcl", ".md", ".sh")]
+                for p in sorted(pages.EXAMPLES_DIR.rglob("*")) if p.is_file() and p.suffix in (".tf", ".hcl", ".md", ".sh")]
     return sources
 
 
@@ -588,7 +480,7 @@ def test_required_version_admits_only_clis_that_accept_the_configuration():
     own version: it must exclude every release of either CLI that refuses a feature the
     configuration uses."""
     problems = []
-    for path in sorted(rd.EXAMPLES_DIR.rglob("*.tf")):
+    for path in sorted(pages.EXAMPLES_DIR.rglob("*.tf")):
         text = path.read_text(encoding="utf-8")
         declared = REQUIRED_VERSION.search(text)
         folder_text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(path.parent.glob("*.tf")))
@@ -605,112 +497,13 @@ def test_required_version_admits_only_clis_that_accept_the_configuration():
     assert not problems, "\n  ".join(["required_version problems:", *problems])
 
 
+
 # ---------------------------------------------------------------- the self-test
 
 
-def test_the_comparison_reports_every_kind_of_disagreement(tmp_path):
-    """The comparisons above against pages written wrong on purpose, so the checks cannot pass by
+def test_the_checks_report_every_kind_of_disagreement(tmp_path):
+    """The page checks above against pages written wrong on purpose, so they cannot pass by
     finding nothing to compare."""
-    schema = {"attributes": {
-        "cluster_id": {"type": "string", "required": True, "description": "Management cluster identifier."},
-        "computed_here": {"type": "string", "computed": True, "description": "Listed under the wrong group."},
-        "private_key_pem": {"type": "string", "computed": True, "sensitive": True, "description": "The key."},
-        "ca_pem": {"type": "string", "computed": True, "description": "The CA."},
-        "version_id": {"type": "string", "computed": True, "description": "The secret version read."},
-        "secret_name": {"type": "string", "optional": True, "computed": True, "description": "The secret."},
-        "window": {"type": "number", "optional": True, "computed": True, "description": "Days. Defaults to `7`."},
-        "count": {"type": "number", "optional": True, "description": "How many."},
-        "previous": {"type": ["list", ["object", {"certificate_id": "string", "retire_after": "string"}]],
-                     "computed": True, "description": "Old certificates."},
-        "helm": {"type": ["object", {"global": ["object", {"region": "string"}]}], "computed": True,
-                 "description": "Values."},
-    }, "block_types": {
-        "assume_role": {"nesting_mode": "single", "block": {"description": "Assume a role.", "attributes": {
-            "role_arn": {"type": "string", "required": True, "description": "ARN of the role."}}}},
-    }}
-    rendered = rd.render_schema(schema)
-    assert "### Nested Schema for `helm.global`" in rendered.lines and '<a id="nestedobjatt--helm--global"></a>' in rendered.lines
-    assert "- `assume_role` (Block, Optional) Assume a role. (see [below for nested schema](#nestedblock--assume_role))" \
-        in rendered.lines
-    page_file = tmp_path / "thing.md"
-    page_file.write_text("\n".join([
-        "---", 'page_title: "x"', "---", "# thing (Resource)", "",
-        "## Schema", "",
-        "### Required", "",
-        "- `cluster_id` (String) Management cluster identifier. Forces replacement.",
-        "- `computed_here` (String) Listed under the wrong group.", "",
-        "### Optional", "",
-        "- `secret_name` (String) The secret. Defaults to `x`. Forces replacement. And more.",
-        "- `window` (Number) Days. Defaults to `7`. Defaults to `7`.",
-        "- `count` (String) How many.", "",
-        "### Read-Only", "",
-        "- `private_key_pem` (String) The key.",
-        "- `ca_pem` (String, Sensitive) The CA.",
-        "- `version_id` (String) A reworded description. Defaults to `v`.",
-        "- `previous` (List of Object) Old certificates. (see [below for nested schema](#nestedatt--previous))",
-        "- `helm` (Object) Values.",
-        "- `stray` (String) Not in the schema.",
-        "- `cluster_id` (String) Twice.",
-        "- `broken line without flags", "",
-        '<a id="nestedatt--previous"></a>', "### Nested Schema for `previous`", "",
-        "Optional:", "",
-        "- `certificate_id` (Number) Hand-written notes are fine.", "",
-        '<a id="nestedblock--assume_role"></a>', "### Nested Schema for `assume_role`", "",
-        "Required:", "",
-        "- `role_arn` (String) ARN of the role.", "",
-    ]) + "\n", encoding="utf-8")
-    problems = "\n".join(compare_schema_section(rd.read_page(page_file), schema, "data_source_schemas"))
-    for expected in ("`computed_here` is listed under 'Required', the schema puts it under 'Read-Only'",
-                     "`count` is documented as (String), the schema says (Number)",
-                     "`private_key_pem` is sensitive in the schema but not flagged `Sensitive`",
-                     "`ca_pem` is flagged `Sensitive` but the schema does not mark it sensitive",
-                     "`version_id` description differs from the schema",
-                     "`stray` is documented but not in the schema",
-                     "`cluster_id` documented twice",
-                     "unparseable line",
-                     "`secret_name` is marked `Forces replacement.`, which only a resource's argument can be",
-                     "`secret_name` has text after the schema's description that is not a marker: 'And more.'",
-                     "`window` states its default twice",
-                     "`helm` links to None, expected #nestedatt--helm",
-                     "`assume_role` is in the schema but not documented",
-                     "`previous.retire_after` is in the schema but not documented",
-                     "`previous.certificate_id` is listed under 'Optional', the schema puts it under 'Read-Only'",
-                     "`previous.certificate_id` is documented as (Number), the schema says (String)",
-                     "no nested schema section <a id=\"nestedatt--helm\"> for `helm`",
-                     "section `previous` has groups ['Optional'], expected ['Read-Only']"):
-        assert expected in problems, f"not reported: {expected}\n{problems}"
-    assert "`assume_role.role_arn`" not in problems, problems  # documented right in its section
-    assert "Hand-written notes" not in problems, problems
-
-    page_file.write_text("## Schema\n\n### Required\n\n- `secret_name` (String) The secret. Defaults to `x`.\n", encoding="utf-8")
-    optional_required = {"attributes": {"secret_name": {"type": "string", "required": True, "description": "The secret."}}}
-    problems = "\n".join(compare_schema_section(rd.read_page(page_file), optional_required, "resource_schemas"))
-    assert "`secret_name` states a default, but only an optional argument has one" in problems, problems
-
-    identity = {"attributes": {"name": {"type": "string", "required_for_import": True, "description": "Name."}}}
-    page_file.write_text("## Import\n\n### Identity Schema\n\n#### Optional\n\n- `name` (Number) Other.\n"
-                         "- `extra` (String) Not there.\n", encoding="utf-8")
-    problems = "\n".join(compare_identity(rd.read_page(page_file), identity))
-    for expected in ("`name` is listed under '#### ' 'Optional'", "`name` is documented as (Number), the schema says (String)",
-                     "`name` description differs from the schema", "`extra` is documented but not in the schema"):
-        assert expected in problems, f"not reported: {expected}\n{problems}"
-    assert "documents an identity schema the resource does not have" in "\n".join(compare_identity(rd.read_page(page_file), None))
-
-    function = {"parameters": [{"name": "consumer_id", "type": "string", "description": "The consumer."},
-                               {"name": "region", "type": "string", "description": "The region."}],
-                "variadic_parameter": {"name": "extra", "type": ["list", "string"], "description": "More."},
-                "return_type": ["object", {"a": "string"}], "summary": "s", "description": "d"}
-    assert rd.function_signature("f", function) == "f(consumer_id string, region string, extra list of string...) object"
-    assert rd.render_function_arguments(function)[-1] == "1. `extra` (Variadic, List of String) More."
-    page_file.write_text("---\ndescription: |-\n  other\n---\n## Signature\n\n```text\nf(consumer_id string) object\n```\n\n"
-                         "## Arguments\n\n1. `region` (String) The region.\n1. `consumer_id` (Number) Another text.\n",
-                         encoding="utf-8")
-    problems = "\n".join(compare_function(rd.read_page(page_file), "f", function))
-    for expected in ("signature differs from the schema", "`consumer_id` is documented as (Number), the schema says (String)",
-                     "`consumer_id` description differs from the schema", "`extra` is in the schema but not documented",
-                     "arguments are not in the order of the signature", "frontmatter description is not the function's summary"):
-        assert expected in problems, f"not reported: {expected}\n{problems}"
-
     assert claim_problems("x", "With OpenTofu 1.5 and later, an import block works.") == \
         ["x: 'OpenTofu 1.5 and later' for import block, which OpenTofu has from 1.6"]
     assert claim_problems("x", "Use a `removed` block with `destroy = false` (OpenTofu 1.7 and later).")
@@ -724,36 +517,45 @@ def test_the_comparison_reports_every_kind_of_disagreement(tmp_path):
     # Defaults and replacement against what a plan shows, on a page written wrong on purpose.
     block = {"attributes": {
         "name": {"type": "string", "required": True, "description": "Name."},
-        "secret_name": {"type": "string", "optional": True, "computed": True, "description": "Secret."},
+        "secret_name": {"type": "string", "optional": True, "computed": True, "description": "Secret. Defaults to `<name>/cert`."},
         "window": {"type": "number", "optional": True, "computed": True, "description": "Days."},
         "flag": {"type": "bool", "optional": True, "computed": True, "description": "Flag."},
         "prefix": {"type": "string", "optional": True, "computed": True, "description": "Prefix. Defaults to the provider's."},
         "kms": {"type": "string", "optional": True, "description": "Key."},
         "ghost": {"type": "string", "optional": True, "computed": True, "description": "Ghost."},
+        "twice": {"type": "number", "optional": True, "computed": True, "description": "Twice. Defaults to `1`."},
+        "id": {"type": "string", "computed": True, "description": "ID."},
     }}
+    page_file = tmp_path / "thing.md"
     page_file.write_text("\n".join([
-        "## Schema", "", "### Required", "", "- `name` (String) Name. Forces replacement.", "",
-        "### Optional", "",
-        "- `flag` (Boolean) Flag.",
-        "- `ghost` (String) Ghost. Defaults to `x`.",
-        "- `kms` (String) Key.",
-        "- `prefix` (String) Prefix. Defaults to the provider's.",
-        "- `secret_name` (String) Secret. Defaults to `<name>/cert`. Forces replacement.",
-        "- `window` (Number) Days. Defaults to `8`.",
+        "---", 'page_title: "x"', "---", "# thing (Resource)", "",
+        f"## {pages.DEFAULTS_SECTION}", "",
+        "Changing `name` or `secret_name` replaces the resource.", "",
+        "Left out of the configuration, these optional arguments take the values below:", "",
+        "- `ghost`: `x`",
+        "- `twice`: `1`",
+        "- `window`: `8`",
+        "- `id`: `i`", "",
+        "## Schema", "",
     ]) + "\n", encoding="utf-8")
-    page = rd.read_page(page_file)
-    planned = {"name": "n1", "secret_name": "n1/cert", "window": 7, "flag": False, "prefix": "p/q/r", "kms": None}
+    page = pages.read_page(page_file)
+    assert page.documented_replacements() == {"name", "secret_name"}
+    planned = {"name": "n1", "secret_name": "n1/cert", "window": 7, "flag": False, "prefix": "p/q/r", "kms": None, "twice": 1}
     problems = "\n".join(default_problems(page, {"name": "n1"}, planned, {"ghost": True}, block))
     for expected in ("`window` says it defaults to `8` (here `8`), the plan fills in `7`",
                      "`flag` states no default, but the plan fills in `false`",
-                     "`ghost` says it defaults to `x`, but the plan leaves it unknown"):
+                     "`ghost` says it defaults to `x`, but the plan leaves it unknown",
+                     "`twice` states its default twice",
+                     "`id` is listed with a default but is no optional attribute"):
         assert expected in problems, f"not reported: {expected}\n{problems}"
     for quiet in ("`secret_name`", "`prefix`", "`kms`", "`name`"):
         assert quiet not in problems, problems
-    problems = "\n".join(replacement_problems(page, "thing", [["secret_name"], ["window"]]))
-    assert "changing `window` replaces thing, but its line is not marked" in problems, problems
-    assert "`name` is marked `Forces replacement.`, but changing it does not replace thing" in problems, problems
+    problems = "\n".join(replacement_problems(page, "thing", [["secret_name"], ["window"]], block))
+    assert "changing `window` replaces thing, but the page does not say so" in problems, problems
+    assert "says changing `name` replaces thing, but it does not" in problems, problems
     assert "`secret_name`" not in problems, problems
+    block["attributes"]["window"]["description"] = "Days. Forces replacement."
+    assert "`window`" not in "\n".join(replacement_problems(page, "thing", [["secret_name"], ["window"]], block))
     assert [k for k, _ in callouts("~> **NOTE:** Destroying it\ndisconnects.\n\ntext\n!> **WARNING:** x\n")] == \
         ["~> **NOTE:**", "!> **WARNING:**"]
     assert "disconnects" in callouts("~> **NOTE:** Destroying it\ndisconnects.\n")[0][1]
@@ -867,21 +669,35 @@ def shown(value: Any) -> str:
     return str(value)
 
 
-def default_problems(page: rd.DocPage, arguments: dict[str, Any], planned: dict[str, Any],
+DESCRIBED_DEFAULT = re.compile(r"Defaults to `([^`]*)`")
+
+
+def optional_attributes(block: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: a for name, a in sorted((block.get("attributes") or {}).items()) if a.get("optional")}
+
+
+def arguments_of(block: dict[str, Any]) -> list[str]:
+    """The top-level arguments (attributes and blocks a configuration may set)."""
+    attributes = [n for n, a in (block.get("attributes") or {}).items() if a.get("required") or a.get("optional")]
+    return sorted(attributes + list(block.get("block_types") or {}))
+
+
+def default_problems(page: pages.Page, arguments: dict[str, Any], planned: dict[str, Any],
                      unknown: dict[str, Any], block: dict[str, Any]) -> list[str]:
-    """What a page says each optional argument left out of `arguments` defaults to, against what
-    the plan filled in (`planned`, with `unknown` its after_unknown)."""
+    """What the docs say each optional argument left out of `arguments` defaults to — the page's
+    "Defaults and replacement" list, or a `Defaults to `x`` in the schema's description — against
+    what the plan filled in (`planned`, with `unknown` its after_unknown)."""
     problems = []
-    rendered = rd.render_schema(block)
-    for path, entry in sorted(rendered.entries.items()):
-        if not (entry.is_argument and entry.optional and entry.kind == "attribute") or path in arguments:
+    listed = page.documented_defaults()
+    for path, attribute in optional_attributes(block).items():
+        if path in arguments:
             continue
-        line = page.entries.get(path)
-        if line is None:
-            continue  # reported by test_every_schema_section_matches_the_schema
-        at = f"{page.path.name}:{line.line}: `{path}`"
+        at = f"{page.path.name}: `{path}`"
+        described = DESCRIBED_DEFAULT.findall(attribute.get("description", ""))
+        if path in listed and "Defaults to" in attribute.get("description", ""):
+            problems.append(f"{at} states its default twice (the schema's description already has one)")
         value, is_unknown = planned.get(path), bool(unknown.get(path))
-        literal = rd.documented_default(line.description)
+        literal = listed.get(path, described[-1] if described else None)
         if literal is not None:
             expected = re.sub(r"<([a-z_]+)>", lambda m: shown(planned.get(m.group(1), m.group(0))), literal)
             if is_unknown or value is None:
@@ -889,19 +705,24 @@ def default_problems(page: rd.DocPage, arguments: dict[str, Any], planned: dict[
                                 f"{'unknown' if is_unknown else 'null'}")
             elif shown(value) != expected:
                 problems.append(f"{at} says it defaults to `{literal}` (here `{expected}`), the plan fills in `{shown(value)}`")
-        elif value not in (None, {}, []) and not is_unknown and not rd.states_default(line.description):
-            problems.append(f"{at} states no default, but the plan fills in `{shown(value)}`: add `Defaults to `...`.`")
+        elif value not in (None, {}, []) and not is_unknown and "Defaults to" not in attribute.get("description", ""):
+            problems.append(f"{at} states no default, but the plan fills in `{shown(value)}`: list it under "
+                            f"'## {pages.DEFAULTS_SECTION}' in its template")
+    problems += [f"{page.path.name}: `{path}` is listed with a default but is no optional attribute"
+                 for path in sorted(set(listed) - set(optional_attributes(block)))]
     return problems
 
 
-def replacement_problems(page: rd.DocPage, name: str, replace_paths: list[list[Any]]) -> list[str]:
-    """The arguments a page marks `Forces replacement.` against a plan's `replace_paths`, made by
-    changing every argument at once."""
+def replacement_problems(page: pages.Page, name: str, replace_paths: list[list[Any]], block: dict[str, Any]) -> list[str]:
+    """The arguments the docs say replace the resource — the page's "Changing ... replaces the
+    resource." sentence, or a schema description ending `Forces replacement.` — against a plan's
+    `replace_paths`, made by changing every argument at once."""
     replaced = {path[0] for path in replace_paths if path and isinstance(path[0], str)}
-    marked = {path for path, line in page.entries.items() if "." not in path and rd.states_replacement(line.description)}
-    return ([f"{page.path.name}: changing `{path}` replaces {name}, but its line is not marked `Forces replacement.`"
+    marked = page.documented_replacements() | {n for n, a in (block.get("attributes") or {}).items()
+                                              if a.get("description", "").rstrip().endswith("Forces replacement.")}
+    return ([f"{page.path.name}: changing `{path}` replaces {name}, but the page does not say so"
              for path in sorted(replaced - marked)]
-            + [f"{page.path.name}: `{path}` is marked `Forces replacement.`, but changing it does not replace {name}"
+            + [f"{page.path.name}: says changing `{path}` replaces {name}, but it does not"
                for path in sorted(marked - replaced)])
 
 
@@ -910,8 +731,8 @@ def test_documented_defaults_are_what_the_provider_fills_in(provider_schema, con
     `Defaults to `x`` (with `<name>` standing for that argument's planned value) must be the value
     the plan shows, and an argument the plan fills in must state its default."""
     problems = [f"{name}: required argument `{path}` has no value in MINIMAL" for name, (_, arguments) in MINIMAL.items()
-                for path, e in rd.render_schema(provider_schema["resource_schemas"][name]["block"]).entries.items()
-                if e.is_argument and e.required and path not in arguments]
+                for path, a in (provider_schema["resource_schemas"][name]["block"].get("attributes") or {}).items()
+                if a.get("required") and path not in arguments]
     problems += [f"{name}: a resource this test does not plan" for name in provider_schema["resource_schemas"]
                  if name not in MINIMAL and name not in CHECKED_ELSEWHERE]
     assert not problems, "\n  ".join(problems)
@@ -931,22 +752,22 @@ def test_documented_defaults_are_what_the_provider_fills_in(provider_schema, con
             else:
                 change = plan.resource_change(address)["change"]
                 planned, unknown = change["after"], change.get("after_unknown") or {}
-            problems += default_problems(rd.read_page(rd.page_path(kind, name)), arguments, planned, unknown,
+            problems += default_problems(pages.read_page(pages.page_path(kind, name)), arguments, planned, unknown,
                                          provider_schema[kind][name]["block"])
     assert not problems, "documented defaults disagree with the plan:\n  " + "\n  ".join(problems)
 
 
 def test_documented_replacements_are_what_the_provider_replaces(provider_schema, make_workspace, provider_preamble,
                                                               management, regional):
-    """After apply, one plan changes every argument of every resource: an argument marked
-    `Forces replacement.` must be among the plan's `replace_paths`, and every one there must be
-    marked. Then the resources with an identity are forgotten and planned back in through import
+    """After apply, one plan changes every argument of every resource: an argument the page says
+    replaces the resource must be among the plan's `replace_paths`, and every one there must be
+    named so. Then the resources with an identity are forgotten and planned back in through import
     blocks by identity, the form the Import sections show (OpenTofu 1.12, Terraform 1.12 and later)."""
     changed = alternatives()
     problems = [f"{name}: argument `{path}` has no alternative value" for name in provider_schema["resource_schemas"]
                 if name not in CHECKED_ELSEWHERE
-                for path, e in rd.render_schema(provider_schema["resource_schemas"][name]["block"]).entries.items()
-                if e.is_argument and path not in changed.get(name, {})]
+                for path in arguments_of(provider_schema["resource_schemas"][name]["block"])
+                if path not in changed.get(name, {})]
     assert not problems, "\n  ".join(problems)
     for account, clusters in ((management, (f"{RUN}-mc", f"{RUN}-mc2")), (regional, (f"{RUN}-rc", f"{RUN}-rc2"))):
         for cluster in clusters:
@@ -961,8 +782,8 @@ def test_documented_replacements_are_what_the_provider_replaces(provider_schema,
     plan = ws.plan()
     for name in MINIMAL:
         change = plan.resource_change(f"{name}.this")["change"]
-        problems += replacement_problems(rd.read_page(rd.page_path("resource_schemas", name)), name,
-                                         change.get("replace_paths") or [])
+        problems += replacement_problems(pages.read_page(pages.page_path("resource_schemas", name)), name,
+                                         change.get("replace_paths") or [], provider_schema["resource_schemas"][name]["block"])
     assert not problems, "documented replacements disagree with the plan:\n  " + "\n  ".join(problems) + "\n" + plan.describe()
 
     identities = provider_schema.get("resource_identity_schemas") or {}

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from harness import aws_inspect, complete_example, registry_docs as rd, settings
+from harness import aws_inspect, complete_example, doc_pages, settings
 from harness import credentials as creds
 from harness.emulator import maestro_api
 
 pytestmark = pytest.mark.acceptance
 
-EXAMPLES = rd.EXAMPLES_DIR
+EXAMPLES = doc_pages.EXAMPLES_DIR
 PROVIDER_EXAMPLE = EXAMPLES / "provider" / "provider.tf"
 # Folders whose examples are fragments that rely on the provider blocks of provider/provider.tf.
-FRAGMENT_ROOTS = tuple(EXAMPLES / directory for directory in sorted(set(rd.KIND_EXAMPLE_DIRECTORIES.values())))
+FRAGMENT_ROOTS = tuple(EXAMPLES / directory for directory in sorted(set(doc_pages.KIND_DIRECTORIES.values())))
 
 
 def example_dirs() -> list[Path]:

@@ -36,7 +36,7 @@ from harness import aws_inspect
 from harness import credentials as creds
 from harness import hcl
 from harness import policy_documents as docs
-from harness import registry_docs as rd
+from harness import doc_pages
 from harness.aws_accounts import MANAGEMENT_ACCOUNT_ID, REGION, REGIONAL_ACCOUNT_ID, REGIONAL_ROLE_ARN
 
 pytestmark = pytest.mark.acceptance
@@ -518,7 +518,7 @@ ROTATION_SECTION = "In the configuration that rotates the key"
 def documented_rotation_block(cluster_id: str) -> str:
     """The ephemeral block the docs page recommends next to a rotating key, renamed to this test's
     addresses, so the pattern users read is the one that goes through a rotation here."""
-    page = rd.read_page(rd.page_path("ephemeral_resource_schemas", "maestro_agent_credentials"))
+    page = doc_pages.read_page(doc_pages.page_path("ephemeral_resource_schemas", "maestro_agent_credentials"))
     blocks = [content for language, content in page.fenced_blocks(ROTATION_SECTION) if language == "terraform"]
     assert blocks, f"no terraform block under '## {ROTATION_SECTION}' in {page.path}"
     text = blocks[0]
