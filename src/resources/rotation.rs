@@ -14,14 +14,7 @@ use std::time::SystemTime;
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 
 /// The state attributes of the rotation, the same in every resource that rotates.
-pub mod attr {
-    pub const GRACE_PERIOD_HOURS: &str = "certificate_grace_period_hours";
-    pub const PREVIOUS_CERTIFICATES: &str = "previous_certificates";
-    /// Inside each `previous_certificates` element.
-    pub const CERTIFICATE_ID: &str = "certificate_id";
-    pub const CERTIFICATE_ARN: &str = "certificate_arn";
-    pub const RETIRE_AFTER: &str = "retire_after";
-}
+pub use crate::resources::model::rotation as attr;
 
 fn non_negative_integer() -> Validator {
     std::sync::Arc::new(|v: &Value| match v {

@@ -8,11 +8,27 @@ pub(super) use crate::resources::aws::secretsmanager::DEFAULT_RECOVERY_WINDOW_DA
 use crate::resources::common::{opt_text, text};
 use std::collections::BTreeMap;
 
+/// Attribute names, shared by the schema, the action and every reader and writer of state.
+pub(super) mod attr {
+    pub use crate::resources::model::attr::{CLUSTER_ID, FORCE_DELETE_WITHOUT_RECOVERY, ID, RECOVERY_WINDOW_IN_DAYS, TAGS, TAGS_ALL};
+    pub const SECRET_NAME: &str = "secret_name";
+    pub const SECRET_ARN: &str = "secret_arn";
+    pub const ALGORITHM: &str = "algorithm";
+    pub const KMS_KEY_ID: &str = "kms_key_id";
+    pub const ROTATE_AFTER_DAYS: &str = "rotate_after_days";
+    pub const ROTATION_TRIGGERS: &str = "rotation_triggers";
+    pub const CSR_PEM: &str = "csr_pem";
+    pub const PUBLIC_KEY_FINGERPRINT: &str = "public_key_fingerprint";
+    pub const KEY_VERSION_ID: &str = "key_version_id";
+    pub const KEY_CREATED_AT: &str = "key_created_at";
+    /// The resource policy the configuration declares for the credential secret.
+    pub const SECRET_RESOURCE_POLICY: &str = "secret_resource_policy";
+}
+pub(super) use attr::SECRET_RESOURCE_POLICY;
+
 /// Attributes that describe the key itself; they change only when a new key is generated.
-pub(super) const KEY_ATTRIBUTES: &[&str] = &["csr_pem", "public_key_fingerprint", "key_version_id", "key_created_at"];
+pub(super) const KEY_ATTRIBUTES: &[&str] = &[attr::CSR_PEM, attr::PUBLIC_KEY_FINGERPRINT, attr::KEY_VERSION_ID, attr::KEY_CREATED_AT];
 pub(super) const DESCRIPTION_PREFIX: &str = "Maestro agent MQTT credentials for cluster ";
-/// The resource policy the configuration declares for the credential secret.
-pub(super) const SECRET_RESOURCE_POLICY: &str = "secret_resource_policy";
 
 /// The arguments, once known.
 pub(super) struct Spec {
@@ -27,12 +43,12 @@ pub(super) struct Spec {
 impl Spec {
     pub(super) fn from_value(v: &Value) -> Spec {
         Spec {
-            cluster_id: text(v, "cluster_id"),
-            secret_name: text(v, "secret_name"),
-            algorithm: v.get("algorithm").as_str().and_then(|s| s.parse().ok()).unwrap_or(KeyAlgorithm::EcdsaP256),
-            kms_key_id: opt_text(v, "kms_key_id"),
+            cluster_id: text(v, attr::CLUSTER_ID),
+            secret_name: text(v, attr::SECRET_NAME),
+            algorithm: v.get(attr::ALGORITHM).as_str().and_then(|s| s.parse().ok()).unwrap_or(KeyAlgorithm::EcdsaP256),
+            kms_key_id: opt_text(v, attr::KMS_KEY_ID),
             resource_policy: opt_text(v, SECRET_RESOURCE_POLICY),
-            tags: v.get("tags").string_map_entries(),
+            tags: v.get(attr::TAGS).string_map_entries(),
         }
     }
 
@@ -49,10 +65,10 @@ impl Spec {
 
 /// The key's public facts, as state carries them.
 pub(super) fn set_key_attributes(state: &mut Value, key: &GeneratedKey, csr: String, version_id: String, created_at: String) {
-    state.set("csr_pem", Value::String(csr));
-    state.set("public_key_fingerprint", Value::String(key.fingerprint()));
-    state.set("key_version_id", Value::String(version_id));
-    state.set("key_created_at", Value::String(created_at));
+    state.set(attr::CSR_PEM, Value::String(csr));
+    state.set(attr::PUBLIC_KEY_FINGERPRINT, Value::String(key.fingerprint()));
+    state.set(attr::KEY_VERSION_ID, Value::String(version_id));
+    state.set(attr::KEY_CREATED_AT, Value::String(created_at));
 }
 
 /// The cluster a credential secret belongs to, from its default name or the description this

@@ -2,7 +2,7 @@
 //! the declared resource policy right after), taken back on proof when it already exists, and
 //! read back (in memory only) for import.
 
-use super::model::Spec;
+use super::model::{attr, Spec};
 use super::AgentKey;
 use crate::crypto::keys::{self, GeneratedKey};
 use crate::crypto::CredentialBundle;
@@ -36,7 +36,7 @@ impl AgentKey {
             value: &value,
             kms_key_id: spec.kms_key_id.as_deref(),
             tags: &tags_all,
-            attribute: "secret_name",
+            attribute: attr::SECRET_NAME,
             adopted_stages: &[AWSPENDING],
             key: Some(KeyBearing { bundle, owner: &spec.cluster_id }),
             policy: spec.policy(None),
@@ -71,11 +71,12 @@ impl AgentKey {
         let info = secrets::describe(c, arn).await?.filter(|i| !i.scheduled_for_deletion).ok_or_else(|| {
             Diagnostics::from(
                 Diagnostic::error("Credential secret not found", format!("Secret {arn} no longer exists; refresh to plan its creation."))
-                    .at(AttributePath::root("secret_name")),
+                    .at(AttributePath::root(attr::SECRET_NAME)),
             )
         })?;
         let policy = spec.policy(recorded_policy);
-        custody::write_key(c, &info, bundle, &spec.cluster_id, None, &[AWSPENDING], spec.kms_key_id.as_deref(), policy, "secret_name").await
+        custody::write_key(c, &info, bundle, &spec.cluster_id, None, &[AWSPENDING], spec.kms_key_id.as_deref(), policy, attr::SECRET_NAME)
+            .await
     }
 
     /// Brings the recorded secret's resource policy from what state records to what the
@@ -93,10 +94,10 @@ impl AgentKey {
                 "Credential secret not found",
                 format!("Secret {arn} no longer exists; refresh to plan its creation."),
             )
-            .at(AttributePath::root("secret_name"))
+            .at(AttributePath::root(attr::SECRET_NAME))
             .into());
         };
-        custody::align_policy(c, &info, spec.policy(recorded_policy), "secret_name").await
+        custody::align_policy(c, &info, spec.policy(recorded_policy), attr::SECRET_NAME).await
     }
 
     /// Brings the KMS key and tags of an existing secret to the configuration. A customer key

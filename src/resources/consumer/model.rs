@@ -11,6 +11,10 @@ use crate::resources::common::{certificate_fingerprint, json_text, opt_text, set
 
 pub use crate::resources::rotation::{grace_secs, Previous, DEFAULT_GRACE_HOURS};
 pub const STATUS_ACTIVE: &str = "ACTIVE";
+/// Thing attribute naming the management account (read back on import and refresh). Spelled
+/// like the resource's argument but not derived from it: things made by earlier versions carry
+/// this key, so renaming the argument must not rename it.
+pub const THING_ACCOUNT_ATTRIBUTE: &str = "management_account_id";
 
 /// Attribute names, shared by the schema and every reader and writer of state.
 pub mod attr {

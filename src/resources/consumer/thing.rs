@@ -8,8 +8,7 @@ use crate::resources::aws::iot;
 use crate::resources::common::{aws_failure, text};
 use aws_sdk_iot::types::AttributePayload;
 
-/// Thing attribute naming the management account (read back on import and refresh).
-pub const ACCOUNT_ATTRIBUTE: &str = "management_account_id";
+pub use super::model::THING_ACCOUNT_ATTRIBUTE as ACCOUNT_ATTRIBUTE;
 /// Thing attribute that marks things this provider created, so a leftover thing from an
 /// interrupted create can be told apart from someone else's.
 const MANAGED_BY_ATTRIBUTE: &str = "managed_by";
