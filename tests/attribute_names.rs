@@ -1,7 +1,8 @@
 //! Attributes are read and written through each resource's typed model: an attribute's name is
-//! spelled in its `schema.rs` or `model.rs` and nowhere else in `src/`. This test asks the
-//! provider for every schema it serves (resources, data sources, ephemeral and list resources,
-//! actions, functions' object results), then scans the non-test code of `src/resources` and `src/functions` for a string
+//! spelled in a `schema.rs` or `model.rs` and nowhere else in the layers that hold resources and
+//! functions. This test asks the provider for every schema it serves (resources and their
+//! identities, data sources, ephemeral and list resources, actions, the objects functions
+//! return), then scans the non-test code of `src/resources` and `src/functions` for a string
 //! literal equal to one of those names, so a string-keyed `state.get("…")` cannot creep back.
 
 use maestro_provider_names::*;
@@ -52,8 +53,8 @@ mod maestro_provider_names {
         }
     }
 
-    /// Every attribute name the provider's resources, data sources, ephemeral resources, list
-    /// resources and actions declare, and the attribute names of the objects functions return.
+    /// Every attribute name the provider's resources (and their identities), data sources,
+    /// ephemeral resources, list resources and actions declare, and the attribute names of the objects functions return.
     pub fn declared_attribute_names() -> BTreeSet<String> {
         let provider = terraform_provider_maestro::maestro_provider();
         let mut names = BTreeSet::new();
@@ -68,6 +69,9 @@ mod maestro_provider_names {
             .collect::<Vec<_>>();
         for schema in &schemas {
             block_names(&schema.block, &mut names);
+        }
+        for identity in provider.resources().iter().filter_map(|r| r.identity_schema()) {
+            names.extend(identity.attributes.into_iter().map(|a| a.name));
         }
         for function in provider.functions() {
             type_names(&function.signature().return_type, &mut names);

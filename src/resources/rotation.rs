@@ -5,6 +5,7 @@
 //! Pure functions of the state and the clock, so plan and apply follow the same rules.
 
 use crate::crypto::keys::{self, GeneratedKey, KeyAlgorithm};
+use crate::crypto::Csr;
 use crate::framework::schema::{Attribute, Validator};
 use crate::framework::{Diagnostic, Diagnostics, Type, Value};
 use crate::resources::common::text;
@@ -57,10 +58,10 @@ pub fn rotation_due(created_at: &str, days: i64, now: SystemTime) -> bool {
 
 /// A new key and its CSR with `common_name`, made off the async runtime (RSA 3072 takes a
 /// noticeable moment). The key lives only in the returned value.
-pub async fn new_key(algorithm: KeyAlgorithm, common_name: String) -> Result<(GeneratedKey, String), Diagnostics> {
+pub async fn new_key(algorithm: KeyAlgorithm, common_name: String) -> Result<(GeneratedKey, Csr), Diagnostics> {
     let made = tokio::task::spawn_blocking(move || {
         let key = keys::generate(algorithm)?;
-        let csr = keys::csr_pem(&key, &common_name)?;
+        let csr = Csr::for_key(&key, &common_name)?;
         Ok::<_, crate::crypto::CryptoError>((key, csr))
     })
     .await;

@@ -147,7 +147,7 @@ async fn install_certificate(c: &AwsClients, spec: &Spec, cert_pem: &str) -> Res
         }
         let complete = CredentialBundle {
             certificate: Some(cert_pem.to_string()),
-            private_key: SecretString::new(key.private_key_pem().expose().to_string()),
+            private_key: key.private_key_pem().duplicate(),
             ca_cert: Some(spec.broker_ca().to_string()),
         };
         debug_assert!(complete.is_coherent().unwrap_or(false));

@@ -3,6 +3,7 @@
 
 use super::model::{attr, KEY_ATTRIBUTES};
 use crate::crypto::keys::{GeneratedKey, KeyAlgorithm};
+use crate::crypto::Csr;
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding;
 pub(super) use crate::resources::rotation::now_rfc3339;
@@ -10,7 +11,7 @@ use crate::resources::rotation::{self, rotation_due};
 use std::time::SystemTime;
 
 /// A new key and its CSR; the CSR's common name is the agent's `--cloudevents-client-id`.
-pub(super) async fn new_key(algorithm: KeyAlgorithm, cluster_id: &str) -> Result<(GeneratedKey, String), Diagnostics> {
+pub(super) async fn new_key(algorithm: KeyAlgorithm, cluster_id: &str) -> Result<(GeneratedKey, Csr), Diagnostics> {
     rotation::new_key(algorithm, agent_binding::default_cloudevents_client_id(cluster_id)).await
 }
 

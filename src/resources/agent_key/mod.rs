@@ -19,7 +19,7 @@ mod secret;
 
 pub use rotate_action::RotateAgentKey;
 
-use crate::crypto::keys;
+use crate::crypto::Csr;
 use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
 use crate::framework::schema::Schema;
 use crate::framework::{Applied, Diagnostic, Diagnostics, Plan, Resource, Value};
@@ -27,11 +27,11 @@ use crate::policy::agent_binding;
 use crate::provider::charts::AgentChart;
 use crate::provider::AwsClients;
 use crate::resources::aws::custody;
-use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
-use crate::resources::common::{configured_tags, merge_tags, opt_text, tags_value, text};
+use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING};
+use crate::resources::common::{merge_tags, opt_text, text};
 use async_trait::async_trait;
 use key::{new_key, now_rfc3339};
-use model::{attr, cluster_id_of, set_key_attributes, Spec, DESCRIPTION_PREFIX, SECRET_RESOURCE_POLICY};
+use model::{attr, cluster_id_of, imported_state, set_found_secret, set_key_attributes, Spec, DESCRIPTION_PREFIX, SECRET_RESOURCE_POLICY};
 use schema::schema;
 use std::time::SystemTime;
 
@@ -83,8 +83,7 @@ impl Resource<AwsClients> for AgentKey {
             Ok(pair) => pair,
             Err(d) => return Applied::failed(Value::Null, d),
         };
-        let bundle =
-            CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
+        let bundle = CredentialBundle::of_new_key(&key, AMAZON_ROOT_CA_1);
         tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "writing a new agent key");
         match self.create_secret(c, &spec, &bundle).await {
             Ok((arn, version)) => {
@@ -124,20 +123,7 @@ impl Resource<AwsClients> for AgentKey {
         let found = custody::check(c, &info, info.kms_key_id.as_deref(), policy, attr::SECRET_NAME, custody::AFTER_WRITE).await?;
         let mut new = state.clone();
         new.set(SECRET_RESOURCE_POLICY, custody::refreshed_policy(state.get(SECRET_RESOURCE_POLICY), found.as_deref()));
-        new.set(attr::SECRET_NAME, Value::string(&info.name));
-        new.set(attr::SECRET_ARN, Value::string(&info.arn));
-        new.set(attr::ID, Value::string(&info.arn));
-        if !state.get(attr::KMS_KEY_ID).is_null() || info.kms_key_id.is_some() {
-            new.set(attr::KMS_KEY_ID, info.kms_key_id.clone().into());
-        }
-        new.set(
-            attr::TAGS,
-            tags_value(
-                &configured_tags(&info.tags, &c.default_tags, &state.get(attr::TAGS).string_map_entries()),
-                state.get(attr::TAGS).is_null(),
-            ),
-        );
-        new.set(attr::TAGS_ALL, Value::string_map(&info.tags));
+        set_found_secret(&mut new, state, &info, &c.default_tags);
         // A key staged by the `maestro_rotate_agent_key` action: the resource takes it as its
         // current key, so the CSR changes and the consumer and identity finish the rotation
         // in the next apply, as after a planned rotation.
@@ -189,8 +175,7 @@ impl Resource<AwsClients> for AgentKey {
                 Ok(pair) => pair,
                 Err(d) => return Applied::failed(done, d),
             };
-            let bundle =
-                CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
+            let bundle = CredentialBundle::of_new_key(&key, AMAZON_ROOT_CA_1);
             tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "staging a rotated agent key as AWSPENDING");
             match self.stage_rotated_key(c, &arn, &spec, opt_text(&done, SECRET_RESOURCE_POLICY).as_deref(), &bundle).await {
                 Ok(version) => set_key_attributes(&mut state, &key, csr, version, now_rfc3339()),
@@ -238,23 +223,10 @@ impl Resource<AwsClients> for AgentKey {
                 format!("Secret {} has no AWSPENDING or AWSCURRENT value holding a private key.", info.name),
             ))
         })?;
-        let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(&cluster_id))
+        let csr = Csr::for_key(&key, &agent_binding::default_cloudevents_client_id(&cluster_id))
             .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot import", e.to_string())))?;
         let created_at = secrets::version_created(c, &info.arn, &version).await?.unwrap_or_else(now_rfc3339);
-        let mut state = Value::object([
-            (attr::CLUSTER_ID, Value::string(&cluster_id)),
-            (attr::SECRET_NAME, Value::string(&info.name)),
-            (attr::SECRET_ARN, Value::string(&info.arn)),
-            (attr::ID, Value::string(&info.arn)),
-            (attr::ALGORITHM, Value::string(key.algorithm().as_str())),
-            (attr::KMS_KEY_ID, info.kms_key_id.clone().into()),
-            (attr::RECOVERY_WINDOW_IN_DAYS, Value::from(DEFAULT_RECOVERY_WINDOW_DAYS)),
-            (attr::FORCE_DELETE_WITHOUT_RECOVERY, Value::Bool(false)),
-            (attr::TAGS, tags_value(&configured_tags(&info.tags, &c.default_tags, &Default::default()), true)),
-            (attr::TAGS_ALL, Value::string_map(&info.tags)),
-        ]);
-        set_key_attributes(&mut state, &key, csr, version, created_at);
-        Ok(state)
+        Ok(imported_state(&cluster_id, &info, &c.default_tags, &key, csr, version, created_at))
     }
 }
 

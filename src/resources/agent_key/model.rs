@@ -1,11 +1,12 @@
 //! Typed arguments of `maestro_agent_key` and the key attributes its state carries.
 
 use crate::crypto::keys::{GeneratedKey, KeyAlgorithm};
+use crate::crypto::Csr;
 use crate::framework::Value;
 use crate::resources::aws::custody::SecretPolicy;
 use crate::resources::aws::secretsmanager::SecretInfo;
 pub(super) use crate::resources::aws::secretsmanager::DEFAULT_RECOVERY_WINDOW_DAYS;
-use crate::resources::common::{opt_text, text};
+use crate::resources::common::{configured_tags, opt_text, tags_value, text};
 use std::collections::BTreeMap;
 
 /// Attribute names, shared by the schema, the action and every reader and writer of state.
@@ -64,11 +65,54 @@ impl Spec {
 }
 
 /// The key's public facts, as state carries them.
-pub(super) fn set_key_attributes(state: &mut Value, key: &GeneratedKey, csr: String, version_id: String, created_at: String) {
-    state.set(attr::CSR_PEM, Value::String(csr));
+pub(super) fn set_key_attributes(state: &mut Value, key: &GeneratedKey, csr: Csr, version_id: String, created_at: String) {
+    state.set(attr::CSR_PEM, Value::String(csr.into_pem()));
     state.set(attr::PUBLIC_KEY_FINGERPRINT, Value::String(key.fingerprint()));
     state.set(attr::KEY_VERSION_ID, Value::String(version_id));
     state.set(attr::KEY_CREATED_AT, Value::String(created_at));
+}
+
+/// What read finds of the secret itself: its name, ARN, KMS key (recorded once either side
+/// names one) and tags, the configured part of them apart from the provider's defaults.
+pub(super) fn set_found_secret(new: &mut Value, state: &Value, info: &SecretInfo, default_tags: &BTreeMap<String, String>) {
+    new.set(attr::SECRET_NAME, Value::string(&info.name));
+    new.set(attr::SECRET_ARN, Value::string(&info.arn));
+    new.set(attr::ID, Value::string(&info.arn));
+    if !state.get(attr::KMS_KEY_ID).is_null() || info.kms_key_id.is_some() {
+        new.set(attr::KMS_KEY_ID, info.kms_key_id.clone().into());
+    }
+    let tags_were_null = state.get(attr::TAGS).is_null();
+    new.set(
+        attr::TAGS,
+        tags_value(&configured_tags(&info.tags, default_tags, &state.get(attr::TAGS).string_map_entries()), tags_were_null),
+    );
+    new.set(attr::TAGS_ALL, Value::string_map(&info.tags));
+}
+
+/// The state of an imported secret and the key it holds, arguments at their defaults.
+pub(super) fn imported_state(
+    cluster_id: &str,
+    info: &SecretInfo,
+    default_tags: &BTreeMap<String, String>,
+    key: &GeneratedKey,
+    csr: Csr,
+    version: String,
+    created_at: String,
+) -> Value {
+    let mut state = Value::object([
+        (attr::CLUSTER_ID, Value::string(cluster_id)),
+        (attr::SECRET_NAME, Value::string(&info.name)),
+        (attr::SECRET_ARN, Value::string(&info.arn)),
+        (attr::ID, Value::string(&info.arn)),
+        (attr::ALGORITHM, Value::string(key.algorithm().as_str())),
+        (attr::KMS_KEY_ID, info.kms_key_id.clone().into()),
+        (attr::RECOVERY_WINDOW_IN_DAYS, Value::from(DEFAULT_RECOVERY_WINDOW_DAYS)),
+        (attr::FORCE_DELETE_WITHOUT_RECOVERY, Value::Bool(false)),
+        (attr::TAGS, tags_value(&configured_tags(&info.tags, default_tags, &Default::default()), true)),
+        (attr::TAGS_ALL, Value::string_map(&info.tags)),
+    ]);
+    set_key_attributes(&mut state, key, csr, version, created_at);
+    state
 }
 
 /// The cluster a credential secret belongs to, from its default name or the description this

@@ -8,7 +8,7 @@
 use super::key::new_key;
 use super::model::{attr, SECRET_RESOURCE_POLICY};
 use crate::crypto::keys::KeyAlgorithm;
-use crate::crypto::{CredentialBundle, SecretString, AMAZON_ROOT_CA_1};
+use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Action, AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::naming;
@@ -57,7 +57,7 @@ impl Action<AwsClients> for RotateAgentKey {
                 Some((_, v)) => CredentialBundle::parse(v.expose()).ok(),
                 None => None,
             };
-            let voucher = current.as_ref().map(|b| SecretString::new(b.private_key.expose().to_string()));
+            let voucher = current.as_ref().map(|b| b.private_key.duplicate());
             let algorithm = match opt_text(config, attr::ALGORITHM) {
                 Some(a) => a.parse().unwrap_or(KeyAlgorithm::EcdsaP256),
                 None => current
@@ -69,7 +69,7 @@ impl Action<AwsClients> for RotateAgentKey {
             let ca = current.and_then(|b| b.ca_cert).unwrap_or_else(|| AMAZON_ROOT_CA_1.to_string());
             progress(format!("generating a new {} key for {cluster_id}", algorithm.as_str()));
             let (key, _csr) = new_key(algorithm, &cluster_id).await?;
-            let bundle = CredentialBundle::key_only(SecretString::new(key.private_key_pem().expose().to_string()), ca);
+            let bundle = CredentialBundle::of_new_key(&key, ca);
             let kms_key_id = opt_text(config, attr::KMS_KEY_ID);
             let declared = opt_text(config, SECRET_RESOURCE_POLICY);
             let policy = custody::SecretPolicy::accepting(declared.as_deref());

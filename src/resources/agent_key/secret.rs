@@ -4,8 +4,9 @@
 
 use super::model::{attr, Spec};
 use super::AgentKey;
-use crate::crypto::keys::{self, GeneratedKey};
+use crate::crypto::keys::GeneratedKey;
 use crate::crypto::CredentialBundle;
+use crate::crypto::Csr;
 use crate::framework::{AttributePath, Diagnostic, Diagnostics};
 use crate::policy::agent_binding;
 use crate::provider::AwsClients;
@@ -122,7 +123,7 @@ impl AgentKey {
         version_id: &str,
         cluster_id: &str,
         recorded_fingerprint: &str,
-    ) -> Result<Option<(GeneratedKey, String)>, Diagnostics> {
+    ) -> Result<Option<(GeneratedKey, Csr)>, Diagnostics> {
         let Some(value) = secrets::get_version(c, &info.arn, version_id).await? else { return Ok(None) };
         let vouched = match custody::voucher(c, info, recorded_fingerprint).await? {
             Some(voucher) => custody::vouches(&voucher, version_id, value.expose(), &info.name, cluster_id),
@@ -137,7 +138,7 @@ impl AgentKey {
         else {
             return Ok(None);
         };
-        let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(cluster_id))
+        let csr = Csr::for_key(&key, &agent_binding::default_cloudevents_client_id(cluster_id))
             .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot read the staged key", e.to_string())))?;
         Ok(Some((key, csr)))
     }

@@ -67,7 +67,7 @@ async fn update_attributes(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostic
 /// Update: creates the thing if state has none, else records a changed management account.
 pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, state: &mut Value) -> Result<(), Diagnostics> {
     if prior.get(attr::THING_ARN).is_null() {
-        let spki = crate::crypto::keys::csr_public_key_spki(&text(prior, attr::CSR_PEM)).unwrap_or_default();
+        let spki = super::model::recorded_csr_key(prior).unwrap_or_default();
         state.set(attr::THING_ARN, Value::String(create(c, spec, &spki).await?.0));
     } else if text(prior, attr::MANAGEMENT_ACCOUNT_ID) != spec.management_account_id {
         update_attributes(c, spec).await?;
