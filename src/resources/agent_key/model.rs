@@ -64,6 +64,33 @@ impl Spec {
     }
 }
 
+/// The arguments of the `maestro_rotate_agent_key` action.
+pub(super) struct RotateRequest {
+    pub(super) cluster_id: String,
+    secret_name: Option<String>,
+    /// `None`: the current key's algorithm.
+    pub(super) algorithm: Option<KeyAlgorithm>,
+    pub(super) kms_key_id: Option<String>,
+    pub(super) resource_policy: Option<String>,
+}
+
+impl RotateRequest {
+    pub(super) fn from_value(v: &Value) -> RotateRequest {
+        RotateRequest {
+            cluster_id: text(v, attr::CLUSTER_ID),
+            secret_name: opt_text(v, attr::SECRET_NAME),
+            algorithm: opt_text(v, attr::ALGORITHM).map(|a| a.parse().unwrap_or(KeyAlgorithm::EcdsaP256)),
+            kms_key_id: opt_text(v, attr::KMS_KEY_ID),
+            resource_policy: opt_text(v, SECRET_RESOURCE_POLICY),
+        }
+    }
+
+    /// The credential secret: the one named, or `maestro_agent_key`'s default under `chart`.
+    pub(super) fn secret_name(&self, chart: crate::provider::charts::AgentChart) -> String {
+        self.secret_name.clone().unwrap_or_else(|| chart.cert_secret_name(&self.cluster_id))
+    }
+}
+
 /// The key's public facts, as state carries them.
 pub(super) fn set_key_attributes(state: &mut Value, key: &GeneratedKey, csr: Csr, version_id: String, created_at: String) {
     state.set(attr::CSR_PEM, Value::String(csr.into_pem()));

@@ -6,7 +6,7 @@
 //! pair current.
 
 use super::key::new_key;
-use super::model::{attr, SECRET_RESOURCE_POLICY};
+use super::model::{attr, RotateRequest, SECRET_RESOURCE_POLICY};
 use crate::crypto::keys::KeyAlgorithm;
 use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
 use crate::framework::schema::{Attribute, Block, Schema};
@@ -15,7 +15,7 @@ use crate::policy::naming;
 use crate::provider::AwsClients;
 use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::{self as secrets, AWSCURRENT, AWSPENDING};
-use crate::resources::common::{opt_text, secret_name_validator, text};
+use crate::resources::common::secret_name_validator;
 use async_trait::async_trait;
 
 pub struct RotateAgentKey;
@@ -38,9 +38,9 @@ impl Action<AwsClients> for RotateAgentKey {
     }
 
     async fn invoke(&self, c: &AwsClients, config: &Value, progress: &(dyn Fn(String) + Send + Sync)) -> Diagnostics {
-        let cluster_id = text(config, attr::CLUSTER_ID);
-        let chart = crate::provider::charts::AgentChart::or_custom(c.agent_chart);
-        let secret = opt_text(config, attr::SECRET_NAME).unwrap_or_else(|| chart.cert_secret_name(&cluster_id));
+        let request = RotateRequest::from_value(config);
+        let cluster_id = &request.cluster_id;
+        let secret = request.secret_name(crate::provider::charts::AgentChart::or_custom(c.agent_chart));
         let staged = async {
             let info = secrets::describe(c, &secret).await?.filter(|i| !i.scheduled_for_deletion).ok_or_else(|| {
                 Diagnostics::from(
@@ -58,8 +58,8 @@ impl Action<AwsClients> for RotateAgentKey {
                 None => None,
             };
             let voucher = current.as_ref().map(|b| b.private_key.duplicate());
-            let algorithm = match opt_text(config, attr::ALGORITHM) {
-                Some(a) => a.parse().unwrap_or(KeyAlgorithm::EcdsaP256),
+            let algorithm = match request.algorithm {
+                Some(a) => a,
                 None => current
                     .as_ref()
                     .and_then(|b| crate::crypto::keys::GeneratedKey::from_pkcs8_pem(b.private_key.expose()).ok())
@@ -68,19 +68,17 @@ impl Action<AwsClients> for RotateAgentKey {
             };
             let ca = current.and_then(|b| b.ca_cert).unwrap_or_else(|| AMAZON_ROOT_CA_1.to_string());
             progress(format!("generating a new {} key for {cluster_id}", algorithm.as_str()));
-            let (key, _csr) = new_key(algorithm, &cluster_id).await?;
+            let (key, _csr) = new_key(algorithm, cluster_id).await?;
             let bundle = CredentialBundle::of_new_key(&key, ca);
-            let kms_key_id = opt_text(config, attr::KMS_KEY_ID);
-            let declared = opt_text(config, SECRET_RESOURCE_POLICY);
-            let policy = custody::SecretPolicy::accepting(declared.as_deref());
+            let policy = custody::SecretPolicy::accepting(request.resource_policy.as_deref());
             let version = custody::write_key(
                 c,
                 &info,
                 &bundle,
-                &cluster_id,
+                cluster_id,
                 voucher.as_ref(),
                 &[AWSPENDING],
-                kms_key_id.as_deref(),
+                request.kms_key_id.as_deref(),
                 policy,
                 attr::SECRET_NAME,
             )
