@@ -85,6 +85,12 @@ impl CredentialBundle {
         CredentialBundle { certificate: None, private_key, ca_cert: Some(ca_cert.into()) }
     }
 
+    /// The bundle of a key generated here, before its certificate exists: the one place a
+    /// generated key's PEM is copied into a bundle.
+    pub fn of_new_key(key: &crate::crypto::keys::GeneratedKey, ca_cert: impl Into<String>) -> Self {
+        CredentialBundle::key_only(key.private_key_pem().duplicate(), ca_cert)
+    }
+
     pub fn is_complete(&self) -> bool {
         self.certificate.is_some()
     }
@@ -179,7 +185,7 @@ mod tests {
     #[test]
     fn a_key_only_bundle_omits_the_certificate_and_round_trips() {
         let key = keys::generate(KeyAlgorithm::EcdsaP256).unwrap();
-        let bundle = CredentialBundle::key_only(SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
+        let bundle = CredentialBundle::of_new_key(&key, AMAZON_ROOT_CA_1);
         let json = bundle.to_secret_string();
         let v: Value = serde_json::from_str(json.expose()).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -208,7 +214,7 @@ mod tests {
         let wrong = rcgen::CertificateParams::new(vec!["x".to_string()]).unwrap().self_signed(&other_kp).unwrap().pem();
         let own_kp = rcgen::KeyPair::from_pem(key.private_key_pem().expose()).unwrap();
         let right = rcgen::CertificateParams::new(vec!["x".to_string()]).unwrap().self_signed(&own_kp).unwrap().pem();
-        let base = || CredentialBundle::key_only(SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
+        let base = || CredentialBundle::of_new_key(&key, AMAZON_ROOT_CA_1);
         assert_eq!(base().with_certificate(right).is_coherent(), Ok(true));
         assert_eq!(base().with_certificate(wrong).is_coherent(), Ok(false));
     }

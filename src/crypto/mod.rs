@@ -6,9 +6,11 @@
 //! from memory when dropped, so it cannot reach state, plans or logs through a stray `{:?}`.
 
 pub mod bundle;
+mod csr;
 pub mod keys;
 pub(crate) mod secret;
 
 pub use bundle::{AgentConfigSecret, CredentialBundle, AMAZON_ROOT_CA_1};
+pub use csr::Csr;
 pub use keys::{GeneratedKey, KeyAlgorithm};
 pub use secret::{CryptoError, SecretString};

@@ -17,6 +17,13 @@ impl SecretString {
         SecretString(value)
     }
 
+    /// A second copy of the secret — of a key to write into a new bundle, or to vouch with —
+    /// spelled out, since `SecretString` is deliberately not `Clone`. The copy is wiped on drop
+    /// like the original.
+    pub fn duplicate(&self) -> SecretString {
+        SecretString(self.0.clone())
+    }
+
     /// The secret text, for the few places that must hand it on (an AWS API call, a signer).
     pub fn expose(&self) -> &str {
         &self.0

@@ -1,10 +1,11 @@
 //! `provider::maestro::agent_binding(consumer_id, topic_prefix, regional_account_id, region)`.
 
 use super::args::{check, string_arg};
+use super::model::{binding_value, param};
 use crate::framework::resource::{FunctionError, FunctionSignature, Parameter};
 use crate::framework::{Function, Type, Value};
 use crate::policy::agent_binding::{self as names, AgentBinding};
-use crate::policy::{consumer_iot, iam, naming};
+use crate::policy::naming;
 
 pub struct AgentBindingFunction;
 
@@ -19,46 +20,7 @@ pub fn partition_of(region: &str) -> &'static str {
     }
 }
 
-/// The object both the function and the data source return.
-pub fn binding_type() -> Type {
-    Type::object(
-        [
-            "consumer_name",
-            "cloudevents_client_id",
-            "client_id",
-            "source_events_topic",
-            "agent_events_topic",
-            "thing_name",
-            "iot_policy_name",
-            "iot_policy",
-            "role_name",
-            "iam_iot_policy",
-            "cert_secret_name",
-            "config_secret_name",
-        ]
-        .map(|k| (k, Type::String)),
-    )
-}
-
-pub fn binding_value(b: &AgentBinding) -> Result<Value, String> {
-    let doc = consumer_iot::agent_iot_policy_document(b).map_err(|e| e.to_string())?;
-    Ok(Value::object([
-        ("consumer_name", Value::string(b.consumer_name())),
-        ("cloudevents_client_id", Value::string(&b.cloudevents_client_id)),
-        ("client_id", Value::string(b.client_id())),
-        ("source_events_topic", Value::string(b.source_events_topic())),
-        ("agent_events_topic", Value::string(b.agent_events_topic())),
-        ("thing_name", Value::string(consumer_iot::agent_thing_name(&b.cluster_id))),
-        ("iot_policy_name", Value::string(consumer_iot::agent_iot_policy_name(&b.cluster_id))),
-        ("iot_policy", Value::string(doc.to_string())),
-        ("role_name", Value::string(names::agent_role_name(&b.cluster_id))),
-        ("iam_iot_policy", Value::string(iam::agent_iot_policy(b).to_string())),
-        ("cert_secret_name", Value::string(names::default_cert_secret_name(&b.cluster_id))),
-        ("config_secret_name", Value::string(names::default_config_secret_name(&b.cluster_id))),
-    ]))
-}
-
-fn param(name: &str, description: &str) -> Parameter {
+fn parameter(name: &str, description: &str) -> Parameter {
     Parameter { name: name.into(), ty: Type::String, description: description.into(), allow_null: false }
 }
 
@@ -70,27 +32,27 @@ impl Function for AgentBindingFunction {
     fn signature(&self) -> FunctionSignature {
         FunctionSignature {
             parameters: vec![
-                param("consumer_id", "The Maestro consumer name (the management cluster's ID)."),
-                param("topic_prefix", "The MQTT topic prefix, `<a-z>/<source-id>/<a-z>` (e.g. `sources/maestro/consumers`)."),
-                param("regional_account_id", "The regional account whose IoT Core is the broker."),
-                param("broker_region", "The broker's region (where the regional account's IoT Core is)."),
+                parameter(param::CONSUMER_ID, "The Maestro consumer name (the management cluster's ID)."),
+                parameter(param::TOPIC_PREFIX, "The MQTT topic prefix, `<a-z>/<source-id>/<a-z>` (e.g. `sources/maestro/consumers`)."),
+                parameter(param::REGIONAL_ACCOUNT_ID, "The regional account whose IoT Core is the broker."),
+                parameter(param::BROKER_REGION, "The broker's region (where the regional account's IoT Core is)."),
             ],
             variadic: None,
-            return_type: binding_type(),
+            return_type: super::model::binding_type(),
             summary: "Names, topics, client ID and policies of one Maestro agent".into(),
             description: "What `maestro_consumer` and `maestro_agent_identity` derive for an agent with the default `--cloudevents-client-id` (`<consumer_id>-work-agent`): `consumer_name`, `cloudevents_client_id`, `client_id` (the MQTT client ID on the wire), `source_events_topic`, `agent_events_topic`, `thing_name`, `iot_policy_name`, `iot_policy` (the IoT policy document, JSON), `role_name`, `iam_iot_policy` (the role's IoT policy, JSON), `cert_secret_name` and `config_secret_name`. No AWS call.".into(),
         }
     }
 
     fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
-        let consumer_id = string_arg(args, 0, "consumer_id")?;
-        let topic_prefix = string_arg(args, 1, "topic_prefix")?;
-        let account = string_arg(args, 2, "regional_account_id")?;
-        let region = string_arg(args, 3, "broker_region")?;
-        check(0, "consumer_id", naming::check_consumer_name(&consumer_id))?;
-        check(1, "topic_prefix", naming::check_topic_prefix(&topic_prefix))?;
-        check(2, "regional_account_id", naming::check_account_id(&account))?;
-        check(3, "broker_region", naming::check_region(&region))?;
+        let consumer_id = string_arg(args, 0, param::CONSUMER_ID)?;
+        let topic_prefix = string_arg(args, 1, param::TOPIC_PREFIX)?;
+        let account = string_arg(args, 2, param::REGIONAL_ACCOUNT_ID)?;
+        let region = string_arg(args, 3, param::BROKER_REGION)?;
+        check(0, param::CONSUMER_ID, naming::check_consumer_name(&consumer_id))?;
+        check(1, param::TOPIC_PREFIX, naming::check_topic_prefix(&topic_prefix))?;
+        check(2, param::REGIONAL_ACCOUNT_ID, naming::check_account_id(&account))?;
+        check(3, param::BROKER_REGION, naming::check_region(&region))?;
         let b = AgentBinding {
             cloudevents_client_id: names::default_cloudevents_client_id(&consumer_id),
             cluster_id: consumer_id,
@@ -106,6 +68,7 @@ impl Function for AgentBindingFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::functions::model::binding_type;
 
     fn call(args: &[&str]) -> Result<Value, FunctionError> {
         AgentBindingFunction.call(&args.iter().map(|a| Value::string(*a)).collect::<Vec<_>>())

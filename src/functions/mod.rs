@@ -8,10 +8,12 @@
 
 mod agent_binding;
 mod args;
+pub(crate) mod model;
 mod mqtt_client_id;
 mod server_binding;
 
-pub use agent_binding::{binding_type, binding_value, partition_of};
+pub use agent_binding::partition_of;
+pub use model::{binding_type, binding_value};
 
 use crate::framework::Function;
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! with `--cloudevents-client-id=<id>` connects to IoT Core with.
 
 use super::args::{check, string_arg};
+use super::model::param;
 use crate::framework::resource::{FunctionError, FunctionSignature, Parameter};
 use crate::framework::{Function, Type, Value};
 use crate::policy::{agent_binding, naming};
@@ -16,7 +17,7 @@ impl Function for MqttClientId {
     fn signature(&self) -> FunctionSignature {
         FunctionSignature {
             parameters: vec![Parameter {
-                name: "cloudevents_client_id".into(),
+                name: param::CLOUDEVENTS_CLIENT_ID.into(),
                 ty: Type::String,
                 description: "The agent's `--cloudevents-client-id` flag.".into(),
                 allow_null: false,
@@ -29,8 +30,8 @@ impl Function for MqttClientId {
     }
 
     fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
-        let id = string_arg(args, 0, "cloudevents_client_id")?;
-        check(0, "cloudevents_client_id", naming::check_cloudevents_client_id(&id))?;
+        let id = string_arg(args, 0, param::CLOUDEVENTS_CLIENT_ID)?;
+        check(0, param::CLOUDEVENTS_CLIENT_ID, naming::check_cloudevents_client_id(&id))?;
         Ok(Value::string(agent_binding::mqtt_client_id(&id)))
     }
 }

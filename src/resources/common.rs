@@ -5,6 +5,7 @@ use crate::framework::schema::Attribute;
 use crate::framework::{validators, Diagnostic, Diagnostics, Value};
 use crate::policy::naming;
 use crate::provider::aws_error;
+use crate::resources::model::attr;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
@@ -23,11 +24,11 @@ pub fn opt_text(v: &Value, name: &str) -> Option<String> {
 /// pair every taggable resource carries, as the AWS provider does.
 pub fn tag_attributes() -> [Attribute; 2] {
     [
-        Attribute::string_map("tags")
+        Attribute::string_map(attr::TAGS)
             .optional()
             .validate(validators::tag_map())
             .description("Tags for the AWS objects this resource creates."),
-        Attribute::string_map("tags_all")
+        Attribute::string_map(attr::TAGS_ALL)
             .computed()
             .description("All tags on those objects: the provider's `default_tags` merged with `tags` (which win)."),
     ]
@@ -100,7 +101,7 @@ pub fn json_text(v: &serde_json::Value) -> Value {
 
 /// The `--cloudevents-client-id` whose MQTT form (`<id>-client`) the IoT policy pins.
 pub(crate) fn cloudevents_client_id_attribute(whose: &str) -> Attribute {
-    Attribute::string("cloudevents_client_id")
+    Attribute::string(attr::CLOUDEVENTS_CLIENT_ID)
         .optional()
         .computed()
         .validate(validators::rule(naming::check_cloudevents_client_id))

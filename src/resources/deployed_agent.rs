@@ -11,7 +11,8 @@ use crate::provider::AwsClients;
 /// provider configuration (the claims), or owning the secret in AWS (the description
 /// `maestro_agent_key` writes; read-only DescribeSecret). Returns whether it refused.
 pub async fn refuse_second_deployed_agent(c: &AwsClients, planned: &Value, secret_attr: &str, diags: &mut Diagnostics) -> bool {
-    let (Some(cluster_id), Some(DEPLOYED_AGENT_CERT_SECRET)) = (planned.get("cluster_id").as_str(), planned.get(secret_attr).as_str())
+    let (Some(cluster_id), Some(DEPLOYED_AGENT_CERT_SECRET)) =
+        (planned.get(crate::resources::model::attr::CLUSTER_ID).as_str(), planned.get(secret_attr).as_str())
     else {
         return false;
     };

@@ -8,6 +8,7 @@ use crate::framework::{Diagnostics, ListResource, Listed, Resource, Value};
 use crate::provider::AwsClients;
 use crate::resources::aws::{iam, iot};
 use crate::resources::common::opt_text;
+use crate::resources::model::attr;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ pub struct Listing {
 
 impl Listing {
     pub fn new(resource: Arc<dyn Resource<AwsClients>>, source: Source) -> Listing {
-        let id_attribute = resource.identity_attribute().map(|(name, _)| name).unwrap_or("id");
+        let id_attribute = resource.identity_attribute().map(|(name, _)| name).unwrap_or(attr::ID);
         Listing { resource, source, id_attribute, hint: None }
     }
 
@@ -77,7 +78,7 @@ impl ListResource<AwsClients> for Listing {
             "Finds the account's {} objects by name, including those the hand-written modules made.",
             self.resource.type_name()
         ))
-        .attribute(Attribute::string("name_prefix").optional().description("Only objects whose ID starts with this."));
+        .attribute(Attribute::string(attr::NAME_PREFIX).optional().description("Only objects whose ID starts with this."));
         Schema::new(match &self.hint {
             Some(hint) => block.attribute(hint.attribute.clone()),
             None => block,
@@ -85,7 +86,7 @@ impl ListResource<AwsClients> for Listing {
     }
 
     async fn list(&self, c: &AwsClients, config: &Value, include_resource_object: bool, limit: usize) -> Result<Vec<Listed>, Diagnostics> {
-        let prefix = opt_text(config, "name_prefix").unwrap_or_default();
+        let prefix = opt_text(config, attr::NAME_PREFIX).unwrap_or_default();
         let mut listed = Vec::new();
         for id in self.ids(c, &prefix).await?.into_iter().take(limit) {
             let (resource_object, diagnostics) = if include_resource_object {

@@ -13,6 +13,7 @@ mod consumer;
 mod consumer_registration;
 mod deployed_agent;
 mod listing;
+pub(crate) mod model;
 pub(crate) mod rotation;
 mod server_identity;
 
@@ -43,10 +44,10 @@ pub fn ephemeral_resources() -> Vec<Arc<dyn EphemeralResource<AwsClients>>> {
 pub fn list_resources() -> Vec<Arc<dyn ListResource<AwsClients>>> {
     vec![
         Arc::new(Listing::new(Arc::new(consumer::Consumer::default()), Source::IotPolicies("-maestro-agent-policy")).with_hint(ImportHint {
-            attribute: crate::framework::Attribute::string_map("management_account_ids")
+            attribute: crate::framework::Attribute::string_map(model::attr::MANAGEMENT_ACCOUNT_IDS)
                 .optional()
                 .description("Management account of each consumer, by consumer ID, for consumers the old modules made: their IoT objects do not record it."),
-            import_id: |config, id| match config.get("management_account_ids").get(id).as_str() {
+            import_id: |config, id| match config.get(model::attr::MANAGEMENT_ACCOUNT_IDS).get(id).as_str() {
                 Some(account) => format!("{id},{account}"),
                 None => id.to_string(),
             },

@@ -5,6 +5,7 @@
 //! Pure functions of the state and the clock, so plan and apply follow the same rules.
 
 use crate::crypto::keys::{self, GeneratedKey, KeyAlgorithm};
+use crate::crypto::Csr;
 use crate::framework::schema::{Attribute, Validator};
 use crate::framework::{Diagnostic, Diagnostics, Type, Value};
 use crate::resources::common::text;
@@ -14,14 +15,7 @@ use std::time::SystemTime;
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 
 /// The state attributes of the rotation, the same in every resource that rotates.
-pub mod attr {
-    pub const GRACE_PERIOD_HOURS: &str = "certificate_grace_period_hours";
-    pub const PREVIOUS_CERTIFICATES: &str = "previous_certificates";
-    /// Inside each `previous_certificates` element.
-    pub const CERTIFICATE_ID: &str = "certificate_id";
-    pub const CERTIFICATE_ARN: &str = "certificate_arn";
-    pub const RETIRE_AFTER: &str = "retire_after";
-}
+pub use crate::resources::model::rotation as attr;
 
 fn non_negative_integer() -> Validator {
     std::sync::Arc::new(|v: &Value| match v {
@@ -64,10 +58,10 @@ pub fn rotation_due(created_at: &str, days: i64, now: SystemTime) -> bool {
 
 /// A new key and its CSR with `common_name`, made off the async runtime (RSA 3072 takes a
 /// noticeable moment). The key lives only in the returned value.
-pub async fn new_key(algorithm: KeyAlgorithm, common_name: String) -> Result<(GeneratedKey, String), Diagnostics> {
+pub async fn new_key(algorithm: KeyAlgorithm, common_name: String) -> Result<(GeneratedKey, Csr), Diagnostics> {
     let made = tokio::task::spawn_blocking(move || {
         let key = keys::generate(algorithm)?;
-        let csr = keys::csr_pem(&key, &common_name)?;
+        let csr = Csr::for_key(&key, &common_name)?;
         Ok::<_, crate::crypto::CryptoError>((key, csr))
     })
     .await;

@@ -2,7 +2,7 @@
 //! the agent's certificate, and the config secret this resource owns. Secret values only pass
 //! through `resources::aws::secretsmanager`, never through logs.
 
-use super::model::{Secrets, Spec};
+use super::model::{attr, Secrets, Spec};
 use crate::crypto::keys::{self, GeneratedKey};
 use crate::crypto::{AgentConfigSecret, CredentialBundle, SecretString};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
@@ -17,7 +17,7 @@ use crate::resources::common::{aws_failure, certificate_fingerprint};
 pub async fn apply(c: &AwsClients, spec: &Spec, prior: &Value, s: &mut Secrets) -> Result<(), Diagnostics> {
     let before = Secrets::of(prior);
     let prior_arn = before.config_secret_arn();
-    let renamed = prior_arn.is_some() && prior.get("config_secret_name").as_str() != Some(spec.config_secret_name.as_str());
+    let renamed = prior_arn.is_some() && prior.get(attr::CONFIG_SECRET_NAME).as_str() != Some(spec.config_secret_name.as_str());
     let reusable = prior_arn.clone().filter(|_| !renamed);
     let obsolete = match spec.agent_config(c.into()) {
         Some(config) => {
@@ -70,13 +70,14 @@ async fn delete_config(c: &AwsClients, arn: &str, state: &Value) -> Result<(), D
 /// An update of the config secret itself (same name): its tags and, when `kms_key_arn`
 /// changed, its key.
 pub async fn update_config_secret(c: &AwsClients, spec: &Spec, prior: &Value, planned: &Value) -> Result<(), Diagnostics> {
-    let Some(arn) = Secrets::of(prior).config_secret_arn().filter(|_| prior.get("config_secret_name") == planned.get("config_secret_name"))
+    let Some(arn) =
+        Secrets::of(prior).config_secret_arn().filter(|_| prior.get(attr::CONFIG_SECRET_NAME) == planned.get(attr::CONFIG_SECRET_NAME))
     else {
         return Ok(());
     };
-    let (old, new) = (prior.get("tags_all").string_map_entries(), planned.get("tags_all").string_map_entries());
+    let (old, new) = (prior.get(attr::TAGS_ALL).string_map_entries(), planned.get(attr::TAGS_ALL).string_map_entries());
     secrets::update_tags(c, &arn, &old, &new).await?;
-    if prior.get("kms_key_arn") != planned.get("kms_key_arn") {
+    if prior.get(attr::KMS_KEY_ARN) != planned.get(attr::KMS_KEY_ARN) {
         secrets::update_kms_key(c, &arn, spec.kms_key_arn.as_deref()).await?;
     }
     Ok(())
@@ -117,7 +118,7 @@ pub async fn read(c: &AwsClients, spec: &Spec, s: &mut Secrets) -> Result<(), Di
 /// and certificate disagree.
 async fn install_certificate(c: &AwsClients, spec: &Spec, cert_pem: &str) -> Result<String, Diagnostics> {
     let name = &spec.secret_name;
-    let at_secret = AttributePath::root("mqtt_cert_secret_name");
+    let at_secret = AttributePath::root(attr::MQTT_CERT_SECRET_NAME);
     let info = match secrets::describe(c, name).await? {
         Some(info) if !info.scheduled_for_deletion => info,
         Some(_) => return Err(secrets::scheduled_for_deletion(name, "Apply maestro_agent_key, which restores it with a new key.").at(at_secret).into()),
@@ -146,7 +147,7 @@ async fn install_certificate(c: &AwsClients, spec: &Spec, cert_pem: &str) -> Res
         }
         let complete = CredentialBundle {
             certificate: Some(cert_pem.to_string()),
-            private_key: SecretString::new(key.private_key_pem().expose().to_string()),
+            private_key: key.private_key_pem().duplicate(),
             ca_cert: Some(spec.broker_ca().to_string()),
         };
         debug_assert!(complete.is_coherent().unwrap_or(false));
@@ -154,7 +155,8 @@ async fn install_certificate(c: &AwsClients, spec: &Spec, cert_pem: &str) -> Res
         // Custody first: the bundle re-writes the key. Its version ID is the bundle's proof.
         let policy = custody::SecretPolicy::accepting(spec.secret_resource_policy.as_deref());
         let kms = spec.kms_key_arn.as_deref();
-        let current = custody::write_key(c, &info, &complete, &spec.cluster_id, None, &[], kms, policy, "mqtt_cert_secret_name").await?;
+        let current =
+            custody::write_key(c, &info, &complete, &spec.cluster_id, None, &[], kms, policy, attr::MQTT_CERT_SECRET_NAME).await?;
         if stage == AWSPENDING {
             // AWS keeps AWSPENDING on the promoted key's version; the key is current now.
             let after = secrets::describe(c, &info.arn).await?.unwrap_or_default();
@@ -171,7 +173,7 @@ async fn install_certificate(c: &AwsClients, spec: &Spec, cert_pem: &str) -> Res
             if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
         ),
     )
-    .at(AttributePath::root("certificate_pem"))
+    .at(AttributePath::root(attr::CERTIFICATE_PEM))
     .into())
 }
 
@@ -208,7 +210,7 @@ async fn write_config(c: &AwsClients, spec: &Spec, config: &AgentConfigSecret, a
                     "Config secret already exists",
                     format!("Secret {name} already exists in account {} and was not written by this provider for cluster {}. Delete it, or choose another config_secret_name.", c.account_id, spec.cluster_id),
                 )
-                .at(AttributePath::root("config_secret_name"))
+                .at(AttributePath::root(attr::CONFIG_SECRET_NAME))
                 .into());
             }
             secrets::update_tags(c, &info.arn, &info.tags, &spec.tags_all(c.into())).await?;

@@ -4,7 +4,7 @@
 //! the current credential bundle (certificate) — so that a plan right after import is clean.
 
 use super::association;
-use super::model::{BROKER_REGION, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
+use super::model::{attr, BROKER_REGION, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
 use super::schema::schema;
 use crate::crypto::{AgentConfigSecret, CredentialBundle};
 use crate::framework::{Diagnostic, Diagnostics, Value};
@@ -18,7 +18,7 @@ use crate::resources::common::{configured_tags, tags_value};
 pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
     let mut diags = Diagnostics::new();
     let cluster_id = Value::string(id);
-    for v in &schema().block.find_attribute("cluster_id").map(|a| a.validators.clone()).unwrap_or_default() {
+    for v in &schema().block.find_attribute(attr::CLUSTER_ID).map(|a| a.validators.clone()).unwrap_or_default() {
         if let Err(msg) = v(&cluster_id) {
             diags.error("Invalid import ID", format!("The import ID is the agent's cluster_id, which {msg}"));
             return Err(diags);
@@ -47,23 +47,25 @@ pub async fn import(c: &AwsClients, id: &str) -> Result<Value, Diagnostics> {
         ))
     })?;
     let mut state = Value::object([
-        ("cluster_id", Value::string(id)),
-        ("regional_account_id", Value::String(recovered.regional_account_id.clone())),
+        (attr::CLUSTER_ID, Value::string(id)),
+        (attr::REGIONAL_ACCOUNT_ID, Value::String(recovered.regional_account_id.clone())),
         (BROKER_REGION, Value::String(recovered.region.clone())),
-        ("topic_prefix", Value::String(recovered.topic_prefix.clone())),
-        ("mqtt_cert_secret_name", Value::String(recovered.secret_name.clone())),
-        ("config_secret_name", Value::String(recovered.config_secret_name.clone())),
-        ("cloudevents_client_id", Value::String(recovered.cloudevents_client_id.clone())),
-        ("kms_key_arn", recovered.kms_key_arn.clone().into()),
-        ("recovery_window_in_days", Value::from(secrets::DEFAULT_RECOVERY_WINDOW_DAYS)),
-        ("eks_cluster_name", found.cluster_name().map(str::to_string).into()),
-        ("namespace", found.namespace().map(str::to_string).into()),
-        ("service_account", found.service_account().map(str::to_string).into()),
+        (attr::TOPIC_PREFIX, Value::String(recovered.topic_prefix.clone())),
+        (attr::MQTT_CERT_SECRET_NAME, Value::String(recovered.secret_name.clone())),
+        (attr::CONFIG_SECRET_NAME, Value::String(recovered.config_secret_name.clone())),
+        (attr::CLOUDEVENTS_CLIENT_ID, Value::String(recovered.cloudevents_client_id.clone())),
+        (attr::KMS_KEY_ARN, recovered.kms_key_arn.clone().into()),
+        (attr::RECOVERY_WINDOW_IN_DAYS, Value::from(secrets::DEFAULT_RECOVERY_WINDOW_DAYS)),
+        (attr::EKS_CLUSTER_NAME, found.cluster_name().map(str::to_string).into()),
+        (attr::NAMESPACE, found.namespace().map(str::to_string).into()),
+        (attr::SERVICE_ACCOUNT, found.service_account().map(str::to_string).into()),
     ]);
     association::recorded(&found).write(&mut state);
     // Left null when only default tags are present, as a configuration without `tags` has it.
-    state
-        .set("tags", tags_value(&configured_tags(&crate::resources::aws::iam::tags_of(&role), &c.default_tags, &Default::default()), true));
+    state.set(
+        attr::TAGS,
+        tags_value(&configured_tags(&crate::resources::aws::iam::tags_of(&role), &c.default_tags, &Default::default()), true),
+    );
     import_secrets(c, &recovered, &mut state).await?;
     Ok(state)
 }
@@ -75,7 +77,7 @@ async fn import_secrets(c: &AwsClients, recovered: &Recovered, state: &mut Value
         if let Some((_, value)) = secrets::get_stage(c, &info.arn, AWSCURRENT).await? {
             let endpoint = AgentConfigSecret::parse(value.expose()).ok().and_then(|cfg| agent_config::parse_broker_endpoint(&cfg.config));
             if let Some(endpoint) = endpoint {
-                state.set("broker_endpoint", Value::String(endpoint));
+                state.set(attr::BROKER_ENDPOINT, Value::String(endpoint));
                 state.set(CONFIG_SECRET_ARN, Value::String(info.arn));
             }
         }
@@ -83,7 +85,7 @@ async fn import_secrets(c: &AwsClients, recovered: &Recovered, state: &mut Value
     if let Some((version, value)) = secrets::get_stage(c, &recovered.secret_name, AWSCURRENT).await? {
         if let Ok(bundle) = CredentialBundle::parse(value.expose()) {
             if bundle.is_coherent().unwrap_or(false) {
-                state.set("certificate_pem", bundle.certificate.clone().into());
+                state.set(attr::CERTIFICATE_PEM, bundle.certificate.clone().into());
                 state.set(CREDENTIAL_VERSION_ID, Value::String(version));
             }
         }

@@ -26,7 +26,7 @@ use crate::provider::AwsClients;
 use crate::resources::account_guard::{self, Placement, Side};
 use crate::resources::common::{set_all, tag_changes};
 use async_trait::async_trait;
-use model::{Association, Secrets, Spec};
+use model::{attr, Association, Secrets, Spec};
 
 pub struct AgentIdentity;
 
@@ -36,7 +36,7 @@ pub struct AgentIdentity;
 const PLACEMENT: Placement = Placement {
     resource: "maestro_agent_identity",
     home: Side::Management,
-    attribute: "regional_account_id",
+    attribute: attr::REGIONAL_ACCOUNT_ID,
     harm: "made the agent's role in the regional account and written the agent's credential bundle and config to its Secrets Manager",
 };
 
@@ -53,11 +53,11 @@ impl Resource<AwsClients> for AgentIdentity {
     /// Version 1 renamed `region` to `broker_region`: the role is made in the provider's
     /// (management) region, and the attribute names the regional broker's.
     fn upgrade_state(&self, from_version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
-        Ok(if from_version < 1 { rename_state_attributes(state, &[("region", model::BROKER_REGION)]) } else { state })
+        Ok(if from_version < 1 { rename_state_attributes(state, &[(model::attr::REGION_V0, model::BROKER_REGION)]) } else { state })
     }
 
     fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {
-        Some(("cluster_id", "Management cluster identifier."))
+        Some((attr::CLUSTER_ID, "Management cluster identifier."))
     }
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
@@ -66,11 +66,11 @@ impl Resource<AwsClients> for AgentIdentity {
             if account_guard::refuse(&PLACEMENT, &plan.planned, c, diags) {
                 return;
             }
-            account_guard::check_kms_key(&plan.planned, "kms_key_arn", c, diags);
+            account_guard::check_kms_key(&plan.planned, attr::KMS_KEY_ARN, c, diags);
         }
         plan::plan(client.map(Into::into), plan.config, plan.prior, &mut plan.planned, diags);
         if let Some(c) = client {
-            crate::resources::deployed_agent::refuse_second_deployed_agent(c, &plan.planned, "mqtt_cert_secret_name", diags).await;
+            crate::resources::deployed_agent::refuse_second_deployed_agent(c, &plan.planned, attr::MQTT_CERT_SECRET_NAME, diags).await;
         }
     }
 
@@ -103,7 +103,7 @@ impl Resource<AwsClients> for AgentIdentity {
         let spec = Spec::from_value(state);
         let mut new = state.clone();
         set_all(&mut new, spec.derived(c.into()));
-        let Some(found) = role::read(c, &spec, state.get("tags").is_null(), &mut new).await? else { return Ok(None) };
+        let Some(found) = role::read(c, &spec, state.get(attr::TAGS).is_null(), &mut new).await? else { return Ok(None) };
         if let Some(recorded) = Association::of(state) {
             if !association::still_ours(c, &spec, &recorded, found.arn()).await? {
                 Association::clear(&mut new);
@@ -133,7 +133,8 @@ impl Resource<AwsClients> for AgentIdentity {
             }
             tagged_association = None; // created with the current tags already
         }
-        let (upsert, remove) = tag_changes(&prior.get("tags_all").string_map_entries(), &planned.get("tags_all").string_map_entries());
+        let (upsert, remove) =
+            tag_changes(&prior.get(attr::TAGS_ALL).string_map_entries(), &planned.get(attr::TAGS_ALL).string_map_entries());
         if let Err(d) = role::update_tags(c, &spec, &upsert, &remove).await {
             return Applied::failed(prior.clone(), d);
         }
@@ -148,7 +149,7 @@ impl Resource<AwsClients> for AgentIdentity {
         let mut s = Secrets::of(&state);
         if let Err(d) = credentials::apply(c, &spec, prior, &mut s).await {
             if s.keep_unfinished(&Secrets::of(prior)) {
-                state.set("certificate_pem", prior.get("certificate_pem").clone());
+                state.set(attr::CERTIFICATE_PEM, prior.get(attr::CERTIFICATE_PEM).clone());
             }
             s.write(&mut state);
             return Applied::failed(state, d);

@@ -15,30 +15,63 @@ use std::collections::BTreeMap;
 pub const SECRETS_POLICY_NAME: &str = "maestro-agent-secrets";
 pub const IOT_POLICY_NAME: &str = "maestro-agent-iot";
 
-pub const ASSOCIATION_ID: &str = "association_id";
-pub const ASSOCIATION_ARN: &str = "association_arn";
-pub const CONFIG_SECRET_ARN: &str = "config_secret_arn";
-pub const CREDENTIAL_VERSION_ID: &str = "credential_version_id";
-pub const CERTIFICATE_FINGERPRINT: &str = "certificate_fingerprint";
-pub const AGENT_CONFIG: &str = "agent_config";
-/// The broker's region (version 0 of the schema called it `region`, which read as the region
-/// the role is made in).
-pub const BROKER_REGION: &str = "broker_region";
+/// Attribute names, shared by the schema and every reader and writer of state.
+pub mod attr {
+    pub use crate::resources::model::attr::{CLOUDEVENTS_CLIENT_ID, CLUSTER_ID, ID, RECOVERY_WINDOW_IN_DAYS, TAGS, TAGS_ALL};
+    pub const BROKER_CA_PEM: &str = "broker_ca_pem";
+    pub const BROKER_ENDPOINT: &str = "broker_endpoint";
+    pub const CERTIFICATE_PEM: &str = "certificate_pem";
+    pub const CLIENT_ID: &str = "client_id";
+    pub const CONFIG_SECRET_NAME: &str = "config_secret_name";
+    pub const CONSUMER_NAME: &str = "consumer_name";
+    pub const EKS_CLUSTER_NAME: &str = "eks_cluster_name";
+    pub const HELM_VALUES: &str = "helm_values";
+    pub const IOT_POLICY: &str = "iot_policy";
+    pub const KMS_KEY_ARN: &str = "kms_key_arn";
+    pub const KUBERNETES_MANIFESTS: &str = "kubernetes_manifests";
+    pub const KUBERNETES_MANIFESTS_YAML: &str = "kubernetes_manifests_yaml";
+    pub const MQTT_CERT_SECRET_NAME: &str = "mqtt_cert_secret_name";
+    pub const MQTT_CERT_SECRET_RESOURCE_POLICY: &str = "mqtt_cert_secret_resource_policy";
+    pub const NAMESPACE: &str = "namespace";
+    pub const REGIONAL_ACCOUNT_ID: &str = "regional_account_id";
+    pub const ROLE_ARN: &str = "role_arn";
+    pub const ROLE_NAME: &str = "role_name";
+    pub const SECRET_ARN_PATTERN: &str = "secret_arn_pattern";
+    pub const SECRETS_POLICY: &str = "secrets_policy";
+    pub const SERVICE_ACCOUNT: &str = "service_account";
+    pub const TOPIC_PREFIX: &str = "topic_prefix";
+    pub const TRUST_POLICY: &str = "trust_policy";
+    pub const UPSTREAM_HELM_VALUES: &str = "upstream_helm_values";
+    pub const ASSOCIATION_ID: &str = "association_id";
+    pub const ASSOCIATION_ARN: &str = "association_arn";
+    pub const CONFIG_SECRET_ARN: &str = "config_secret_arn";
+    pub const CREDENTIAL_VERSION_ID: &str = "credential_version_id";
+    pub const CERTIFICATE_FINGERPRINT: &str = "certificate_fingerprint";
+    pub const AGENT_CONFIG: &str = "agent_config";
+    /// The broker's region (version 0 of the schema called it `region`, which read as the region
+    /// the role is made in).
+    pub const BROKER_REGION: &str = "broker_region";
+    /// Version 0's name of `broker_region`.
+    pub const REGION_V0: &str = "region";
+}
+pub use attr::{
+    AGENT_CONFIG, ASSOCIATION_ARN, ASSOCIATION_ID, BROKER_REGION, CERTIFICATE_FINGERPRINT, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID,
+};
 
 /// The configurable attributes; once all are known, every computed value can be planned.
 pub const ARGUMENTS: &[&str] = &[
-    "cluster_id",
-    "regional_account_id",
-    "eks_cluster_name",
+    attr::CLUSTER_ID,
+    attr::REGIONAL_ACCOUNT_ID,
+    attr::EKS_CLUSTER_NAME,
     BROKER_REGION,
-    "namespace",
-    "service_account",
-    "mqtt_cert_secret_name",
-    "config_secret_name",
-    "topic_prefix",
-    "broker_endpoint",
+    attr::NAMESPACE,
+    attr::SERVICE_ACCOUNT,
+    attr::MQTT_CERT_SECRET_NAME,
+    attr::CONFIG_SECRET_NAME,
+    attr::TOPIC_PREFIX,
+    attr::BROKER_ENDPOINT,
     "cloudevents_client_id",
-    "kms_key_arn",
+    attr::KMS_KEY_ARN,
     "tags",
 ];
 
@@ -100,21 +133,21 @@ pub struct Spec {
 impl Spec {
     pub fn from_value(v: &Value) -> Spec {
         Spec {
-            cluster_id: text(v, "cluster_id"),
-            regional_account_id: text(v, "regional_account_id"),
-            eks_cluster_name: text(v, "eks_cluster_name"),
+            cluster_id: text(v, attr::CLUSTER_ID),
+            regional_account_id: text(v, attr::REGIONAL_ACCOUNT_ID),
+            eks_cluster_name: text(v, attr::EKS_CLUSTER_NAME),
             broker_region: text(v, BROKER_REGION),
-            namespace: text(v, "namespace"),
-            service_account: text(v, "service_account"),
-            secret_name: text(v, "mqtt_cert_secret_name"),
-            config_secret_name: text(v, "config_secret_name"),
-            topic_prefix: text(v, "topic_prefix"),
-            broker_endpoint: opt_text(v, "broker_endpoint"),
-            certificate_pem: opt_text(v, "certificate_pem"),
+            namespace: text(v, attr::NAMESPACE),
+            service_account: text(v, attr::SERVICE_ACCOUNT),
+            secret_name: text(v, attr::MQTT_CERT_SECRET_NAME),
+            config_secret_name: text(v, attr::CONFIG_SECRET_NAME),
+            topic_prefix: text(v, attr::TOPIC_PREFIX),
+            broker_endpoint: opt_text(v, attr::BROKER_ENDPOINT),
+            certificate_pem: opt_text(v, attr::CERTIFICATE_PEM),
             cloudevents_client_id: text(v, "cloudevents_client_id"),
-            kms_key_arn: opt_text(v, "kms_key_arn"),
-            secret_resource_policy: opt_text(v, "mqtt_cert_secret_resource_policy"),
-            broker_ca_pem: opt_text(v, "broker_ca_pem"),
+            kms_key_arn: opt_text(v, attr::KMS_KEY_ARN),
+            secret_resource_policy: opt_text(v, attr::MQTT_CERT_SECRET_RESOURCE_POLICY),
+            broker_ca_pem: opt_text(v, attr::BROKER_CA_PEM),
             tags: v.get("tags").string_map_entries(),
         }
     }
@@ -165,7 +198,7 @@ impl Spec {
 
     /// Both inline policies, by the name they have on the role and the attribute showing them.
     pub fn inline_policies(&self, a: Account) -> [(&'static str, &'static str, serde_json::Value); 2] {
-        [("secrets_policy", SECRETS_POLICY_NAME, self.secrets_policy(a)), ("iot_policy", IOT_POLICY_NAME, self.iot_policy(a))]
+        [(attr::SECRETS_POLICY, SECRETS_POLICY_NAME, self.secrets_policy(a)), (attr::IOT_POLICY, IOT_POLICY_NAME, self.iot_policy(a))]
     }
 
     /// The config secret's content; `None` without a broker endpoint to put in it.
@@ -240,18 +273,18 @@ impl Spec {
     /// Every computed attribute that follows from the arguments alone.
     pub fn derived(&self, a: Account) -> Vec<(&'static str, Value)> {
         vec![
-            ("id", Value::string(&self.cluster_id)),
-            ("consumer_name", Value::string(&self.cluster_id)),
-            ("client_id", Value::string(self.binding(a).client_id())),
-            ("role_name", Value::string(self.role_name())),
-            ("role_arn", Value::string(self.role_arn(a))),
-            ("secret_arn_pattern", Value::string(self.secret_arn_pattern(a))),
-            ("trust_policy", json_text(&iam::pod_identity_trust_policy())),
-            ("secrets_policy", json_text(&self.secrets_policy(a))),
-            ("iot_policy", json_text(&self.iot_policy(a))),
+            (attr::ID, Value::string(&self.cluster_id)),
+            (attr::CONSUMER_NAME, Value::string(&self.cluster_id)),
+            (attr::CLIENT_ID, Value::string(self.binding(a).client_id())),
+            (attr::ROLE_NAME, Value::string(self.role_name())),
+            (attr::ROLE_ARN, Value::string(self.role_arn(a))),
+            (attr::SECRET_ARN_PATTERN, Value::string(self.secret_arn_pattern(a))),
+            (attr::TRUST_POLICY, json_text(&iam::pod_identity_trust_policy())),
+            (attr::SECRETS_POLICY, json_text(&self.secrets_policy(a))),
+            (attr::IOT_POLICY, json_text(&self.iot_policy(a))),
             ("tags_all", Value::string_map(&self.tags_all(a))),
-            ("helm_values", self.helm_values(a)),
-            ("upstream_helm_values", self.upstream_helm_values(a)),
+            (attr::HELM_VALUES, self.helm_values(a)),
+            (attr::UPSTREAM_HELM_VALUES, self.upstream_helm_values(a)),
             (AGENT_CONFIG, self.agent_config(a).map(|a| a.config).into()),
         ]
         .into_iter()

@@ -3,7 +3,7 @@
 //! in the association and the secrets. Pure functions of the prior state, the configuration and
 //! the provider's [`Account`], so each rule is unit-tested below.
 
-use super::model::{Account, Association, Secrets, Spec, AGENT_CONFIG, ARGUMENTS, BROKER_REGION};
+use super::model::{attr, Account, Association, Secrets, Spec, AGENT_CONFIG, ARGUMENTS, BROKER_REGION};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding;
 use crate::provider::charts::AgentChart;
@@ -11,13 +11,13 @@ use crate::resources::common::{certificate_fingerprint, set_all};
 
 /// The whole plan. Without an account (an unconfigured provider) only the warning is given.
 pub fn plan(account: Option<Account>, config: &Value, prior: &Value, p: &mut Value, diags: &mut Diagnostics) {
-    if config.get("certificate_pem").is_null() {
+    if config.get(attr::CERTIFICATE_PEM).is_null() {
         diags.push(
             Diagnostic::warning(
                 "The agent has no certificate yet",
                 "certificate_pem is not set, so this resource does not complete or rotate the agent's credential secret: a new secret holds only the key staged by maestro_agent_key, and the agent cannot connect until a certificate is added; an imported secret keeps the bundle it holds. Set certificate_pem to the maestro_consumer's certificate_pem (in a two-teams setup, the regional team sends it) and apply again.",
             )
-            .at(AttributePath::root("certificate_pem")),
+            .at(AttributePath::root(attr::CERTIFICATE_PEM)),
         );
     }
     let Some(a) = account else { return };
@@ -40,18 +40,18 @@ pub fn plan(account: Option<Account>, config: &Value, prior: &Value, p: &mut Val
 
 /// Defaults that depend on other arguments or on the provider.
 fn defaults(a: Account, config: &Value, p: &mut Value, diags: &mut Diagnostics) {
-    let cluster_id = p.get("cluster_id").clone();
+    let cluster_id = p.get(attr::CLUSTER_ID).clone();
     if config.get(BROKER_REGION).is_null() {
         p.set(BROKER_REGION, Value::string(a.region));
     }
-    if config.get("topic_prefix").is_null() {
-        p.set("topic_prefix", Value::string(a.topic_prefix));
+    if config.get(attr::TOPIC_PREFIX).is_null() {
+        p.set(attr::TOPIC_PREFIX, Value::string(a.topic_prefix));
     }
-    if config.get("cloudevents_client_id").is_null() {
+    if config.get(attr::CLOUDEVENTS_CLIENT_ID).is_null() {
         let id = cluster_id.as_str().map(|id| Value::string(agent_binding::default_cloudevents_client_id(id)));
-        p.set("cloudevents_client_id", id.unwrap_or(Value::Unknown));
+        p.set(attr::CLOUDEVENTS_CLIENT_ID, id.unwrap_or(Value::Unknown));
     } else if let (Some(id), Some(cluster), false) =
-        (config.get("cloudevents_client_id").as_str(), cluster_id.as_str(), a.agent_chart.is_some_and(|c| c != AgentChart::Deployed))
+        (config.get(attr::CLOUDEVENTS_CLIENT_ID).as_str(), cluster_id.as_str(), a.agent_chart.is_some_and(|c| c != AgentChart::Deployed))
     {
         if id != agent_binding::default_cloudevents_client_id(cluster) {
             diags.push(
@@ -59,21 +59,21 @@ fn defaults(a: Account, config: &Value, p: &mut Value, diags: &mut Diagnostics) 
                     "The deployed agent chart cannot pass this client ID",
                     format!("The deployed agent chart (rosa-regional-platform) always starts the agent with --cloudevents-client-id=$(CONSUMER_NAME)-work-agent, so with cloudevents_client_id = {id:?} only a chart that takes it (upstream's, see upstream_helm_values) connects; maestro_consumer.cloudevents_client_id must be the same value."),
                 )
-                .at(AttributePath::root("cloudevents_client_id")),
+                .at(AttributePath::root(attr::CLOUDEVENTS_CLIENT_ID)),
             );
         }
     }
     let chart = a.chart();
     let names = [
-        ("mqtt_cert_secret_name", AgentChart::cert_secret_name as fn(AgentChart, &str) -> String),
-        ("config_secret_name", AgentChart::config_secret_name),
+        (attr::MQTT_CERT_SECRET_NAME, AgentChart::cert_secret_name as fn(AgentChart, &str) -> String),
+        (attr::CONFIG_SECRET_NAME, AgentChart::config_secret_name),
     ];
     for (attr, default) in names {
         if config.get(attr).is_null() {
             p.set(attr, cluster_id.as_str().map(|id| Value::string(default(chart, id))).unwrap_or(Value::Unknown));
         }
     }
-    for (attr, default) in [("namespace", chart.namespace()), ("service_account", chart.service_account())] {
+    for (attr, default) in [(attr::NAMESPACE, chart.namespace()), (attr::SERVICE_ACCOUNT, chart.service_account())] {
         if config.get(attr).is_null() {
             p.set(attr, Value::string(default));
         }
@@ -88,10 +88,10 @@ fn unset_chart_warning(p: &Value, diags: &mut Diagnostics) {
         "No agent_chart in the provider block",
         format!(
             "The provider block sets no agent_chart, so this agent uses the names of agent_chart = \"custom\" (seed 001's): credential secret {}, config secret {}, Pod Identity association for namespace {} and service account {}. Neither published agent chart mounts these. Set agent_chart in the provider block to the chart you install: \"rosa-regional-platform\" (the deployed chart), \"maestro\" (upstream's) or \"custom\" (your own, mounting kubernetes_manifests); see the chart guide.",
-            shown("mqtt_cert_secret_name"),
-            shown("config_secret_name"),
-            shown("namespace"),
-            shown("service_account"),
+            shown(attr::MQTT_CERT_SECRET_NAME),
+            shown(attr::CONFIG_SECRET_NAME),
+            shown(attr::NAMESPACE),
+            shown(attr::SERVICE_ACCOUNT),
         ),
     ));
 }
@@ -100,7 +100,7 @@ fn unset_chart_warning(p: &Value, diags: &mut Diagnostics) {
 /// or when read found them gone or overwritten.
 pub fn secrets(prior: &Value, p: &Value) -> Secrets {
     let before = Secrets::of(prior);
-    let cert = p.get("certificate_pem");
+    let cert = p.get(attr::CERTIFICATE_PEM);
     let certificate_fingerprint = match cert {
         Value::String(pem) => certificate_fingerprint(pem).into(),
         Value::Null => Value::Null,
@@ -110,8 +110,8 @@ pub fn secrets(prior: &Value, p: &Value) -> Secrets {
         Value::Null => Value::Null,
         // A new CA is a new bundle too, written next to the same key and certificate.
         Value::String(_)
-            if prior.get("certificate_pem") == cert
-                && prior.get("broker_ca_pem") == p.get("broker_ca_pem")
+            if prior.get(attr::CERTIFICATE_PEM) == cert
+                && prior.get(attr::BROKER_CA_PEM) == p.get(attr::BROKER_CA_PEM)
                 && !before.credential_version_id.is_null() =>
         {
             before.credential_version_id.clone()
@@ -121,7 +121,7 @@ pub fn secrets(prior: &Value, p: &Value) -> Secrets {
     let agent_config = p.get(AGENT_CONFIG).clone();
     let config_secret_arn = match &agent_config {
         Value::Null => Value::Null,
-        _ if before.config_secret_arn.is_null() || prior.get("config_secret_name") != p.get("config_secret_name") => Value::Unknown,
+        _ if before.config_secret_arn.is_null() || prior.get(attr::CONFIG_SECRET_NAME) != p.get(attr::CONFIG_SECRET_NAME) => Value::Unknown,
         _ => before.config_secret_arn.clone(),
     };
     Secrets { config_secret_arn, credential_version_id, certificate_fingerprint, agent_config }

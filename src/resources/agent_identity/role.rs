@@ -1,7 +1,7 @@
 //! The agent's IAM role: its trust policy, its two inline policies and its tags. Lookups and
 //! deletes go through the shared finders in `resources::aws::iam`.
 
-use super::model::{Account, Spec, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
+use super::model::{attr, Account, Spec, IOT_POLICY_NAME, SECRETS_POLICY_NAME};
 use crate::framework::{Diagnostics, Value};
 use crate::policy::{document, iam};
 use crate::provider::AwsClients;
@@ -22,7 +22,7 @@ pub async fn create(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostics> {
         name: &role,
         description: &description,
         tags: iam_tags(&spec.tags_all(c.into())),
-        owner_attribute: "cluster_id",
+        owner_attribute: attr::CLUSTER_ID,
         import_id: &spec.cluster_id,
     };
     finders::create_or_adopt_role(c, &new).await.map(|_| ())
@@ -37,7 +37,7 @@ pub async fn put_policies(c: &AwsClients, spec: &Spec, changed: impl Fn(&str) ->
 /// one, and each inline policy.
 pub async fn update(c: &AwsClients, spec: &Spec, prior: &Value, planned: &Value) -> Result<(), Diagnostics> {
     let role = spec.role_name();
-    if prior.get("trust_policy") != planned.get("trust_policy") {
+    if prior.get(attr::TRUST_POLICY) != planned.get(attr::TRUST_POLICY) {
         finders::reset_trust_policy(c, &role).await?;
     }
     put_policies(c, spec, |attr| prior.get(attr) != planned.get(attr)).await
@@ -54,16 +54,16 @@ pub async fn update_tags(c: &AwsClients, spec: &Spec, upsert: &BTreeMap<String, 
 pub async fn read(c: &AwsClients, spec: &Spec, was_tags_null: bool, new: &mut Value) -> Result<Option<Role>, Diagnostics> {
     let role_name = spec.role_name();
     let Some(role) = finders::find_role(c, &role_name).await? else { return Ok(None) };
-    new.set("role_arn", Value::string(role.arn()));
+    new.set(attr::ROLE_ARN, Value::string(role.arn()));
     let trust = role.assume_role_policy_document().map(document::decode_iam_document).unwrap_or_default();
-    new.set("trust_policy", Value::String(document::reconcile(&trust, &iam::pod_identity_trust_policy())));
+    new.set(attr::TRUST_POLICY, Value::String(document::reconcile(&trust, &iam::pod_identity_trust_policy())));
     for (attr, name, expected) in spec.inline_policies(Account::from(c)) {
         let found = finders::find_inline_policy(c, &role_name, name).await?;
         new.set(attr, found.map(|doc| Value::String(document::reconcile(&doc, &expected))).unwrap_or(Value::Null));
     }
     let found_tags = tags_of(&role);
-    new.set("tags", tags_value(&configured_tags(&found_tags, &c.default_tags, &spec.tags), was_tags_null));
-    new.set("tags_all", Value::string_map(&found_tags));
+    new.set(attr::TAGS, tags_value(&configured_tags(&found_tags, &c.default_tags, &spec.tags), was_tags_null));
+    new.set(attr::TAGS_ALL, Value::string_map(&found_tags));
     Ok(Some(role))
 }
 

@@ -3,7 +3,7 @@
 //! reject bad input at validate time, pinned to the attribute.
 
 use super::model::{
-    AGENT_CONFIG, ASSOCIATION_ARN, ASSOCIATION_ID, BROKER_REGION, CERTIFICATE_FINGERPRINT, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID,
+    attr, AGENT_CONFIG, ASSOCIATION_ARN, ASSOCIATION_ID, BROKER_REGION, CERTIFICATE_FINGERPRINT, CONFIG_SECRET_ARN, CREDENTIAL_VERSION_ID,
 };
 use crate::crypto::keys;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
@@ -41,20 +41,20 @@ pub fn schema() -> Schema {
             "The Maestro agent's identity in a management account: an IAM role that EKS Pod Identity hands to the agent's pods, with least-privilege inline policies to read its secrets and to reach the regional IoT broker, and the Pod Identity association. Given the certificate from `maestro_consumer`, it completes the credential secret that `maestro_agent_key` started, and it writes the agent's config secret. Replaces the hand-written agent module; configure it with the management-account provider.",
         )
         .attribute(
-            Attribute::string("cluster_id")
+            Attribute::string(attr::CLUSTER_ID)
                 .required()
                 .force_new()
                 .validate(validators::rule(naming::check_consumer_name))
                 .description("Management cluster identifier; also the Maestro consumer name and the topic level of this agent. Names the role `<cluster_id>-maestro-agent`."),
         )
         .attribute(
-            Attribute::string("regional_account_id")
+            Attribute::string(attr::REGIONAL_ACCOUNT_ID)
                 .required()
                 .validate(validators::digits(12))
                 .description("AWS account ID of the regional account whose IoT Core is the MQTT broker."),
         )
         .attribute(
-            Attribute::string("eks_cluster_name")
+            Attribute::string(attr::EKS_CLUSTER_NAME)
                 .required()
                 .force_new()
                 .validate(validators::pattern("[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name (1 to 100 letters, digits, '-' or '_')"))
@@ -68,7 +68,7 @@ pub fn schema() -> Schema {
                 .description("Region of the regional IoT broker. Defaults to the provider's region."),
         )
         .attribute(
-            Attribute::string("namespace")
+            Attribute::string(attr::NAMESPACE)
                 .optional()
                 .computed()
                 .force_new()
@@ -76,7 +76,7 @@ pub fn schema() -> Schema {
                 .description("Kubernetes namespace of the agent's service account, which the Pod Identity association binds. Defaults to the provider's `agent_chart`: `maestro-agent` for `rosa-regional-platform` (where its ApplicationSet installs the chart) and for `maestro` (install upstream's chart there too), `maestro` for `custom` or unset (seed 001's module)."),
         )
         .attribute(
-            Attribute::string("service_account")
+            Attribute::string(attr::SERVICE_ACCOUNT)
                 .optional()
                 .computed()
                 .force_new()
@@ -84,79 +84,79 @@ pub fn schema() -> Schema {
                 .description("Kubernetes service account the agent's pods run as. Defaults to the provider's `agent_chart`: `maestro-agent-sa` for `maestro` (upstream's chart default), `maestro-agent` otherwise."),
         )
         .attribute(
-            Attribute::string("mqtt_cert_secret_name")
+            Attribute::string(attr::MQTT_CERT_SECRET_NAME)
                 .optional()
                 .computed()
                 .validate(secret_name_validator())
                 .description("Name of the Secrets Manager secret holding the agent's MQTT certificate bundle (`maestro_agent_key.secret_name`). Defaults to the provider's `agent_chart`: `maestro/agent-cert` for `rosa-regional-platform` (the fixed name its SecretProviderClass mounts; one such agent per management account and region), `<cluster_id>/maestro/agent-mqtt-cert` otherwise."),
         )
         .attribute(
-            Attribute::string("mqtt_cert_secret_resource_policy")
+            Attribute::string(attr::MQTT_CERT_SECRET_RESOURCE_POLICY)
                 .optional()
                 .validate(crate::resources::aws::custody::policy_validator())
                 .description("The resource policy `maestro_agent_key` declares on the MQTT credential secret (its `secret_resource_policy`: pass that attribute). The complete bundle is written only when the secret has no resource policy or this one (compared as a policy document); this resource never puts or removes a policy."),
         )
         .attribute(
-            Attribute::string("config_secret_name")
+            Attribute::string(attr::CONFIG_SECRET_NAME)
                 .optional()
                 .computed()
                 .validate(secret_name_validator())
                 .description("Name of the Secrets Manager secret this resource writes the agent's MQTT config to (`config` YAML and `consumerName`). Defaults to the provider's `agent_chart`: `maestro/agent-config` for `rosa-regional-platform`, `<cluster_id>/maestro/agent-config` otherwise."),
         )
         .attribute(
-            Attribute::string("certificate_pem")
+            Attribute::string(attr::CERTIFICATE_PEM)
                 .optional()
                 .validate(certificate_validator())
                 .description("The agent's certificate, from `maestro_consumer.certificate_pem` (public). The provider adds it to the credential secret next to the key it certifies (staged by `maestro_agent_key`) and makes that bundle current. Until it is set, plans warn that the agent has no certificate."),
         )
         .attribute(
-            Attribute::number("recovery_window_in_days")
+            Attribute::number(attr::RECOVERY_WINDOW_IN_DAYS)
                 .default(7i64)
                 .validate(validators::int_range(7, 30))
                 .description("Days Secrets Manager keeps the config secret recoverable after destroy (7 to 30, default 7)."),
         )
         .attribute(
-            Attribute::string("topic_prefix")
+            Attribute::string(attr::TOPIC_PREFIX)
                 .optional()
                 .computed()
                 .validate(validators::rule(naming::check_topic_prefix))
                 .description("MQTT topic prefix. Defaults to the provider's `topic_prefix`."),
         )
         .attribute(
-            Attribute::string("broker_endpoint")
+            Attribute::string(attr::BROKER_ENDPOINT)
                 .optional()
                 .validate(validators::pattern("[A-Za-z0-9.-]+", "a host name without scheme or port"))
                 .description("Host name of the regional IoT Core ATS data endpoint (`maestro_consumer.endpoint`), used in the config secret and `helm_values`. Without it no config secret is written."),
         )
-        .attribute(cloudevents_client_id_attribute("cluster_id"))
+        .attribute(cloudevents_client_id_attribute(attr::CLUSTER_ID))
         .attribute(
-            Attribute::string("kms_key_arn")
+            Attribute::string(attr::KMS_KEY_ARN)
                 .optional()
                 .validate(validators::kms_key_arn())
                 .description("ARN of the customer-managed KMS key that encrypts the agent's secrets (the `kms_key_id` of `maestro_agent_key`, as an ARN). The role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager, and the config secret is encrypted with it; without it the agent's CSI mount of a secret under a customer-managed key fails. Leave unset for the AWS-managed `aws/secretsmanager` key."),
         )
         .attribute(
-            Attribute::string("broker_ca_pem")
+            Attribute::string(attr::BROKER_CA_PEM)
                 .optional()
                 .validate(ca_validator())
                 .description("PEM of the CA the agent trusts for the broker's server certificate, written as the bundle's `caCert` (mounted as `ca.crt`). Defaults to Amazon Root CA 1, which IoT Core's ATS endpoints chain to; set it for an IoT Core custom domain whose server certificate chains elsewhere."),
         )
         .attribute(tags)
-        .attribute(Attribute::string("id").computed().description("Same as `cluster_id`."))
-        .attribute(Attribute::string("consumer_name").computed().description("Maestro consumer name of this agent (the cluster ID)."))
-        .attribute(Attribute::string("client_id").computed().description("MQTT client ID IoT Core sees from the agent: `<cloudevents_client_id>-client` (`<cluster_id>-work-agent-client` by default); the IoT policy on its role allows only this one."))
-        .attribute(Attribute::string("role_name").computed().description("Name of the agent's IAM role."))
-        .attribute(Attribute::string("role_arn").computed().description("ARN of the agent's IAM role."))
+        .attribute(Attribute::string(attr::ID).computed().description("Same as `cluster_id`."))
+        .attribute(Attribute::string(attr::CONSUMER_NAME).computed().description("Maestro consumer name of this agent (the cluster ID)."))
+        .attribute(Attribute::string(attr::CLIENT_ID).computed().description("MQTT client ID IoT Core sees from the agent: `<cloudevents_client_id>-client` (`<cluster_id>-work-agent-client` by default); the IoT policy on its role allows only this one."))
+        .attribute(Attribute::string(attr::ROLE_NAME).computed().description("Name of the agent's IAM role."))
+        .attribute(Attribute::string(attr::ROLE_ARN).computed().description("ARN of the agent's IAM role."))
         .attribute(Attribute::string(ASSOCIATION_ID).computed().keep_state_for_unknown().description("ID of the EKS Pod Identity association."))
         .attribute(Attribute::string(ASSOCIATION_ARN).computed().keep_state_for_unknown().description("ARN of the EKS Pod Identity association."))
         .attribute(
-            Attribute::string("secret_arn_pattern")
+            Attribute::string(attr::SECRET_ARN_PATTERN)
                 .computed()
                 .description("ARN pattern of the MQTT credential secret that the role may read (`...:secret:<name>-??????`)."),
         )
-        .attribute(Attribute::string("trust_policy").computed().description("The role's trust policy as AWS holds it (JSON)."))
-        .attribute(Attribute::string("secrets_policy").computed().description("The inline policy that reads the credential and config secrets, as AWS holds it (JSON)."))
-        .attribute(Attribute::string("iot_policy").computed().description("The inline IoT Core policy, as AWS holds it (JSON)."))
+        .attribute(Attribute::string(attr::TRUST_POLICY).computed().description("The role's trust policy as AWS holds it (JSON)."))
+        .attribute(Attribute::string(attr::SECRETS_POLICY).computed().description("The inline policy that reads the credential and config secrets, as AWS holds it (JSON)."))
+        .attribute(Attribute::string(attr::IOT_POLICY).computed().description("The inline IoT Core policy, as AWS holds it (JSON)."))
         .attribute(Attribute::string(AGENT_CONFIG).computed().description("The agent's MQTT config YAML as written to the config secret; null without `broker_endpoint`. Its certificate files are where the provider's `agent_chart` mounts them: `/secrets/mqtt-certs/...` for `maestro`, `/mnt/secrets-store/...` otherwise."))
         .attribute(Attribute::string(CONFIG_SECRET_ARN).computed().keep_state_for_unknown().description("ARN of the config secret; null without `broker_endpoint`."))
         .attribute(
@@ -172,22 +172,22 @@ pub fn schema() -> Schema {
         )
         .attribute(tags_all)
         .attribute(
-            Attribute::new("helm_values", helm_values_type())
+            Attribute::new(attr::HELM_VALUES, helm_values_type())
                 .computed()
                 .description("Values for the deployed agent chart (rosa-regional-platform `management-cluster/maestro-agent`), only what it reads: `global.region` (where the secrets are; the chart refuses to render without it), `maestroAgent.maestro.serviceAccount` and `maestroAgent.ascp.enabled`. That chart mounts the secrets `maestro/agent-cert` and `maestro/agent-config` by those fixed names and passes `--cloudevents-client-id=$(CONSUMER_NAME)-work-agent`. Null when the provider's `agent_chart` is `maestro` or `custom`."),
         )
         .attribute(
-            Attribute::new("upstream_helm_values", upstream_helm_values_type())
+            Attribute::new(attr::UPSTREAM_HELM_VALUES, upstream_helm_values_type())
                 .computed()
                 .description("Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`): `consumerName`, `cloudeventsClientId`, `serviceAccount.name`, `messageBroker.type` and `messageBroker.mqtt.{host, port, user, password, rootCert, clientCert, clientKey}` (files of the Kubernetes secret `maestro-agent-certs` under `/secrets/mqtt-certs`: `ca.crt`, `certificate`, `privateKey`, which the objects in `kubernetes_manifests` keep in step with the credential secret). That chart writes the topics with the default prefix `sources/maestro/consumers` only. Null when the provider's `agent_chart` is `rosa-regional-platform` or `custom`."),
         )
         .attribute(
-            Attribute::string_map("kubernetes_manifests")
+            Attribute::string_map(attr::KUBERNETES_MANIFESTS)
                 .computed()
                 .description("Kubernetes objects the agent's chart needs but does not render, known at plan time, keyed `<Kind>/<name>`, each a JSON manifest for `kubernetes_manifest { manifest = jsondecode(each.value) }`. Always the SecretProviderClass `maestro-agent-secrets` (AWS provider, EKS Pod Identity) mounting the credential secret (`certificate`, `privateKey`, `caCert` as `ca.crt`) and the config secret (`config` as `config.yaml`, `consumerName`) — with `rosa-regional-platform` it is the one that chart renders, for comparison, not to apply. With `maestro`, also an External Secrets Operator `SecretStore` and `ExternalSecret` that keep the Kubernetes Secret `maestro-agent-certs` (`certificate`, `privateKey`, `ca.crt`) in step with the credential secret without any pod mounting it (the CSI driver's `secretObjects` sync only while a pod mounts the volume, which upstream's chart does not); the SecretStore authenticates as the ESO controller, whose service account needs a Pod Identity association to a role that may read the credential secret (this role will do). Names and mappings only, no secret material."),
         )
         .attribute(
-            Attribute::string("kubernetes_manifests_yaml")
+            Attribute::string(attr::KUBERNETES_MANIFESTS_YAML)
                 .computed()
                 .description("The objects of `kubernetes_manifests` as one multi-document YAML, for `kubectl apply -f`."),
         ),

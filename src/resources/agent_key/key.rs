@@ -1,8 +1,9 @@
 //! The key pair itself: generation off the async runtime, and the pure decision of when a plan
 //! makes a new one.
 
-use super::model::KEY_ATTRIBUTES;
+use super::model::{attr, KEY_ATTRIBUTES};
 use crate::crypto::keys::{GeneratedKey, KeyAlgorithm};
+use crate::crypto::Csr;
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding;
 pub(super) use crate::resources::rotation::now_rfc3339;
@@ -10,7 +11,7 @@ use crate::resources::rotation::{self, rotation_due};
 use std::time::SystemTime;
 
 /// A new key and its CSR; the CSR's common name is the agent's `--cloudevents-client-id`.
-pub(super) async fn new_key(algorithm: KeyAlgorithm, cluster_id: &str) -> Result<(GeneratedKey, String), Diagnostics> {
+pub(super) async fn new_key(algorithm: KeyAlgorithm, cluster_id: &str) -> Result<(GeneratedKey, Csr), Diagnostics> {
     rotation::new_key(algorithm, agent_binding::default_cloudevents_client_id(cluster_id)).await
 }
 
@@ -18,10 +19,10 @@ pub(super) async fn new_key(algorithm: KeyAlgorithm, cluster_id: &str) -> Result
 /// rotation triggers, no key recorded (the secret was found deleted), or the key reaching
 /// `rotate_after_days`.
 pub(super) fn rotation_planned(prior: &Value, planned: &Value, now: SystemTime) -> bool {
-    prior.get("algorithm") != planned.get("algorithm")
-        || prior.get("rotation_triggers") != planned.get("rotation_triggers")
-        || prior.get("csr_pem").is_null()
-        || match (planned.get("rotate_after_days").as_i64(), prior.get("key_created_at").as_str()) {
+    prior.get(attr::ALGORITHM) != planned.get(attr::ALGORITHM)
+        || prior.get(attr::ROTATION_TRIGGERS) != planned.get(attr::ROTATION_TRIGGERS)
+        || prior.get(attr::CSR_PEM).is_null()
+        || match (planned.get(attr::ROTATE_AFTER_DAYS).as_i64(), prior.get(attr::KEY_CREATED_AT).as_str()) {
             (Some(days), Some(created)) => rotation_due(created, days, now),
             _ => false,
         }
@@ -32,8 +33,8 @@ pub(super) fn rotation_planned(prior: &Value, planned: &Value, now: SystemTime) 
 /// secret the first agent mounts, and the secret cannot be re-created under that name while
 /// its deletion is pending; typically the state came from importing another agent's secret.
 pub(super) fn shared_secret_across_clusters(prior: &Value, planned: &Value) -> Option<Diagnostic> {
-    let (Some(before), Some(after)) = (prior.get("cluster_id").as_str(), planned.get("cluster_id").as_str()) else { return None };
-    let secret = planned.get("secret_name").as_str().filter(|name| prior.get("secret_name").as_str() == Some(*name))?;
+    let (Some(before), Some(after)) = (prior.get(attr::CLUSTER_ID).as_str(), planned.get(attr::CLUSTER_ID).as_str()) else { return None };
+    let secret = planned.get(attr::SECRET_NAME).as_str().filter(|name| prior.get(attr::SECRET_NAME).as_str() == Some(*name))?;
     (before != after).then(|| {
         Diagnostic::error(
             "Secret belongs to another cluster's agent",
@@ -41,7 +42,7 @@ pub(super) fn shared_secret_across_clusters(prior: &Value, planned: &Value) -> O
                 "Secret {secret} holds the key of cluster {before}'s agent. Changing cluster_id to {after} would replace this resource and delete that secret, which agent {before} mounts. If the state came from importing another agent's secret, remove it from state (state rm) and import this agent's own secret; to move the key to a new cluster, give it a new secret_name as well."
             ),
         )
-        .at(AttributePath::root("cluster_id"))
+        .at(AttributePath::root(attr::CLUSTER_ID))
     })
 }
 

@@ -19,7 +19,7 @@ mod secret;
 
 pub use rotate_action::RotateAgentKey;
 
-use crate::crypto::keys;
+use crate::crypto::Csr;
 use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
 use crate::framework::schema::Schema;
 use crate::framework::{Applied, Diagnostic, Diagnostics, Plan, Resource, Value};
@@ -27,11 +27,11 @@ use crate::policy::agent_binding;
 use crate::provider::charts::AgentChart;
 use crate::provider::AwsClients;
 use crate::resources::aws::custody;
-use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
-use crate::resources::common::{configured_tags, merge_tags, opt_text, tags_value, text};
+use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING};
+use crate::resources::common::{merge_tags, opt_text, text};
 use async_trait::async_trait;
 use key::{new_key, now_rfc3339};
-use model::{cluster_id_of, set_key_attributes, Spec, DESCRIPTION_PREFIX, SECRET_RESOURCE_POLICY};
+use model::{attr, cluster_id_of, imported_state, set_found_secret, set_key_attributes, Spec, DESCRIPTION_PREFIX, SECRET_RESOURCE_POLICY};
 use schema::schema;
 use std::time::SystemTime;
 
@@ -49,18 +49,18 @@ impl Resource<AwsClients> for AgentKey {
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         let p = &mut plan.planned;
-        if plan.config.get("secret_name").is_null() {
+        if plan.config.get(attr::SECRET_NAME).is_null() {
             // The name the provider's agent_chart mounts (seed 001's when unset or custom).
             let chart = AgentChart::or_custom(client.and_then(|c| c.agent_chart));
-            let name = p.get("cluster_id").as_str().map(|id| Value::string(chart.cert_secret_name(id))).unwrap_or(Value::Unknown);
-            p.set("secret_name", name);
+            let name = p.get(attr::CLUSTER_ID).as_str().map(|id| Value::string(chart.cert_secret_name(id))).unwrap_or(Value::Unknown);
+            p.set(attr::SECRET_NAME, name);
         }
         if let Some(c) = client {
-            crate::resources::account_guard::check_kms_key(p, "kms_key_id", c, diags);
-            if p.get("tags").is_wholly_known() {
-                p.set("tags_all", Value::string_map(&merge_tags(&c.default_tags, &p.get("tags").string_map_entries())));
+            crate::resources::account_guard::check_kms_key(p, attr::KMS_KEY_ID, c, diags);
+            if p.get(attr::TAGS).is_wholly_known() {
+                p.set(attr::TAGS_ALL, Value::string_map(&merge_tags(&c.default_tags, &p.get(attr::TAGS).string_map_entries())));
             }
-            if crate::resources::deployed_agent::refuse_second_deployed_agent(c, p, "secret_name", diags).await {
+            if crate::resources::deployed_agent::refuse_second_deployed_agent(c, p, attr::SECRET_NAME, diags).await {
                 return;
             }
         }
@@ -83,14 +83,13 @@ impl Resource<AwsClients> for AgentKey {
             Ok(pair) => pair,
             Err(d) => return Applied::failed(Value::Null, d),
         };
-        let bundle =
-            CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
+        let bundle = CredentialBundle::of_new_key(&key, AMAZON_ROOT_CA_1);
         tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "writing a new agent key");
         match self.create_secret(c, &spec, &bundle).await {
             Ok((arn, version)) => {
-                state.set("id", Value::string(&arn));
-                state.set("secret_arn", Value::String(arn));
-                state.set("tags_all", Value::string_map(&merge_tags(&c.default_tags, &spec.tags)));
+                state.set(attr::ID, Value::string(&arn));
+                state.set(attr::SECRET_ARN, Value::String(arn));
+                state.set(attr::TAGS_ALL, Value::string_map(&merge_tags(&c.default_tags, &spec.tags)));
                 set_key_attributes(&mut state, &key, csr, version, now_rfc3339());
                 Applied::ok(state)
             }
@@ -99,14 +98,14 @@ impl Resource<AwsClients> for AgentKey {
     }
 
     async fn read(&self, c: &AwsClients, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let id = opt_text(state, "secret_arn").unwrap_or_else(|| text(state, "secret_name"));
+        let id = opt_text(state, attr::SECRET_ARN).unwrap_or_else(|| text(state, attr::SECRET_NAME));
         let Some(info) = secrets::describe(c, &id).await? else { return Ok(None) };
         if info.scheduled_for_deletion {
             // Deleted out of band. The secret this resource recorded (its ARN is unique, so
             // the proof it is ours) is restored by the rotation the missing key plans; any
             // other secret of that name is not ours to restore, so plan a create, which
             // refuses it.
-            if opt_text(state, "secret_arn").as_deref() != Some(info.arn.as_str()) {
+            if opt_text(state, attr::SECRET_ARN).as_deref() != Some(info.arn.as_str()) {
                 return Ok(None);
             }
             let mut new = state.clone();
@@ -121,30 +120,20 @@ impl Resource<AwsClients> for AgentKey {
         // the plan puts back, so it is not judged here.)
         let declared = opt_text(state, SECRET_RESOURCE_POLICY);
         let policy = custody::SecretPolicy::accepting(declared.as_deref());
-        let found = custody::check(c, &info, info.kms_key_id.as_deref(), policy, "secret_name", custody::AFTER_WRITE).await?;
+        let found = custody::check(c, &info, info.kms_key_id.as_deref(), policy, attr::SECRET_NAME, custody::AFTER_WRITE).await?;
         let mut new = state.clone();
         new.set(SECRET_RESOURCE_POLICY, custody::refreshed_policy(state.get(SECRET_RESOURCE_POLICY), found.as_deref()));
-        new.set("secret_name", Value::string(&info.name));
-        new.set("secret_arn", Value::string(&info.arn));
-        new.set("id", Value::string(&info.arn));
-        if !state.get("kms_key_id").is_null() || info.kms_key_id.is_some() {
-            new.set("kms_key_id", info.kms_key_id.clone().into());
-        }
-        new.set(
-            "tags",
-            tags_value(&configured_tags(&info.tags, &c.default_tags, &state.get("tags").string_map_entries()), state.get("tags").is_null()),
-        );
-        new.set("tags_all", Value::string_map(&info.tags));
+        set_found_secret(&mut new, state, &info, &c.default_tags);
         // A key staged by the `maestro_rotate_agent_key` action: the resource takes it as its
         // current key, so the CSR changes and the consumer and identity finish the rotation
         // in the next apply, as after a planned rotation.
-        if let Some(staged) = info.version_with(AWSPENDING).filter(|v| state.get("key_version_id").as_str() != Some(*v)) {
-            let recorded = text(state, "public_key_fingerprint");
-            if let Some((key, csr)) = self.staged_key(c, &info, staged, &text(state, "cluster_id"), &recorded).await? {
+        if let Some(staged) = info.version_with(AWSPENDING).filter(|v| state.get(attr::KEY_VERSION_ID).as_str() != Some(*v)) {
+            let recorded = text(state, attr::PUBLIC_KEY_FINGERPRINT);
+            if let Some((key, csr)) = self.staged_key(c, &info, staged, &text(state, attr::CLUSTER_ID), &recorded).await? {
                 let created = secrets::version_created(c, &info.arn, staged).await?.unwrap_or_else(now_rfc3339);
                 tracing::info!(secret = %info.name, version = staged, fingerprint = %key.fingerprint(), "taking the key staged out of band as the current key");
                 set_key_attributes(&mut new, &key, csr, staged.to_string(), created);
-                new.set("algorithm", Value::string(key.algorithm().as_str()));
+                new.set(attr::ALGORITHM, Value::string(key.algorithm().as_str()));
             }
         }
         Ok(Some(new))
@@ -152,9 +141,9 @@ impl Resource<AwsClients> for AgentKey {
 
     async fn update(&self, c: &AwsClients, prior: &Value, planned: &Value) -> Applied {
         let spec = Spec::from_value(planned);
-        let arn = text(prior, "secret_arn");
+        let arn = text(prior, attr::SECRET_ARN);
         let mut state = planned.clone();
-        if planned.get("csr_pem").is_unknown() {
+        if planned.get(attr::CSR_PEM).is_unknown() {
             if let Err(d) = self.restore_recorded(c, &arn).await {
                 return Applied::failed(prior.clone(), d);
             }
@@ -174,26 +163,25 @@ impl Resource<AwsClients> for AgentKey {
         let current = SecretInfo {
             arn: arn.clone(),
             name: spec.secret_name.clone(),
-            kms_key_id: opt_text(prior, "kms_key_id"),
-            tags: prior.get("tags_all").string_map_entries(),
+            kms_key_id: opt_text(prior, attr::KMS_KEY_ID),
+            tags: prior.get(attr::TAGS_ALL).string_map_entries(),
             ..Default::default()
         };
         if let Err(d) = self.align_settings(c, &current, &spec).await {
             return Applied::failed(done, d);
         }
-        if planned.get("csr_pem").is_unknown() {
+        if planned.get(attr::CSR_PEM).is_unknown() {
             let (key, csr) = match new_key(spec.algorithm, &spec.cluster_id).await {
                 Ok(pair) => pair,
                 Err(d) => return Applied::failed(done, d),
             };
-            let bundle =
-                CredentialBundle::key_only(crate::crypto::SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1);
+            let bundle = CredentialBundle::of_new_key(&key, AMAZON_ROOT_CA_1);
             tracing::info!(secret = %spec.secret_name, algorithm = %spec.algorithm, fingerprint = %key.fingerprint(), "staging a rotated agent key as AWSPENDING");
             match self.stage_rotated_key(c, &arn, &spec, opt_text(&done, SECRET_RESOURCE_POLICY).as_deref(), &bundle).await {
                 Ok(version) => set_key_attributes(&mut state, &key, csr, version, now_rfc3339()),
                 Err(d) => {
                     // Settings may have changed; the key did not. The next plan retries the rotation.
-                    for name in ["kms_key_id", "tags", "tags_all"] {
+                    for name in [attr::KMS_KEY_ID, attr::TAGS, attr::TAGS_ALL] {
                         done.set(name, planned.get(name).clone());
                     }
                     return Applied::failed(done, d);
@@ -204,7 +192,7 @@ impl Resource<AwsClients> for AgentKey {
     }
 
     async fn delete(&self, c: &AwsClients, state: &Value) -> Diagnostics {
-        let id = opt_text(state, "secret_arn").unwrap_or_else(|| text(state, "secret_name"));
+        let id = opt_text(state, attr::SECRET_ARN).unwrap_or_else(|| text(state, attr::SECRET_NAME));
         secrets::delete(c, &id, secrets::Deletion::from_state(state)).await
     }
 
@@ -235,23 +223,10 @@ impl Resource<AwsClients> for AgentKey {
                 format!("Secret {} has no AWSPENDING or AWSCURRENT value holding a private key.", info.name),
             ))
         })?;
-        let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(&cluster_id))
+        let csr = Csr::for_key(&key, &agent_binding::default_cloudevents_client_id(&cluster_id))
             .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot import", e.to_string())))?;
         let created_at = secrets::version_created(c, &info.arn, &version).await?.unwrap_or_else(now_rfc3339);
-        let mut state = Value::object([
-            ("cluster_id", Value::string(&cluster_id)),
-            ("secret_name", Value::string(&info.name)),
-            ("secret_arn", Value::string(&info.arn)),
-            ("id", Value::string(&info.arn)),
-            ("algorithm", Value::string(key.algorithm().as_str())),
-            ("kms_key_id", info.kms_key_id.clone().into()),
-            ("recovery_window_in_days", Value::from(DEFAULT_RECOVERY_WINDOW_DAYS)),
-            ("force_delete_without_recovery", Value::Bool(false)),
-            ("tags", tags_value(&configured_tags(&info.tags, &c.default_tags, &Default::default()), true)),
-            ("tags_all", Value::string_map(&info.tags)),
-        ]);
-        set_key_attributes(&mut state, &key, csr, version, created_at);
-        Ok(state)
+        Ok(imported_state(&cluster_id, &info, &c.default_tags, &key, csr, version, created_at))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The schema of `maestro_agent_key`.
 
-use super::model::{DEFAULT_RECOVERY_WINDOW_DAYS, SECRET_RESOURCE_POLICY};
+use super::model::{attr, DEFAULT_RECOVERY_WINDOW_DAYS, SECRET_RESOURCE_POLICY};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::validators;
 use crate::policy::naming;
@@ -16,14 +16,14 @@ pub(super) fn schema() -> Schema {
             "The Maestro agent's MQTT key pair, generated inside the provider and stored only in the agent's credential secret in the management account. Exposes the public `csr_pem` for `maestro_consumer`; the private key never appears in state, plan or logs. Configure it with the management-account provider.",
         )
         .attribute(
-            Attribute::string("cluster_id")
+            Attribute::string(attr::CLUSTER_ID)
                 .required()
                 .force_new()
                 .validate(validators::rule(naming::check_consumer_name))
                 .description("Management cluster identifier (the Maestro consumer name). The CSR's common name is the agent's `--cloudevents-client-id`, `<cluster_id>-work-agent` (IoT Core ignores it)."),
         )
         .attribute(
-            Attribute::string("secret_name")
+            Attribute::string(attr::SECRET_NAME)
                 .optional()
                 .computed()
                 .force_new()
@@ -31,13 +31,13 @@ pub(super) fn schema() -> Schema {
                 .description("Name of the credential secret the key is written to. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`, the name `maestro_agent_identity` expects."),
         )
         .attribute(
-            Attribute::string("algorithm")
+            Attribute::string(attr::ALGORITHM)
                 .default("ECDSA_P256")
                 .validate(validators::one_of(ALGORITHMS))
                 .description("Key algorithm: `ECDSA_P256` (default), `ECDSA_P384`, `RSA_2048` or `RSA_3072`. Changing it rotates the key."),
         )
         .attribute(
-            Attribute::string("kms_key_id")
+            Attribute::string(attr::KMS_KEY_ID)
                 .optional()
                 .validate(validators::kms_key_reference())
                 .description("KMS key (ID, ARN or alias) that encrypts the secret. Defaults to the account's `aws/secretsmanager` key."),
@@ -49,49 +49,49 @@ pub(super) fn schema() -> Schema {
                 .description("Resource policy (JSON, e.g. from `jsonencode` or `aws_iam_policy_document`) to put on the credential secret. Without it the secret may have no resource policy at all; with it, exactly this one (compared as a policy document, not as text): it is put right after the secret is created and before any key is written into an existing secret, with BlockPublicPolicy (AWS refuses a policy that allows broad access), and any other policy found is refused as before. Changing it updates the policy in place; removing it deletes the policy. Give the same value to `maestro_agent_identity.mqtt_cert_secret_resource_policy`, which writes the complete bundle into this secret."),
         )
         .attribute(
-            Attribute::number("recovery_window_in_days")
+            Attribute::number(attr::RECOVERY_WINDOW_IN_DAYS)
                 .default(DEFAULT_RECOVERY_WINDOW_DAYS)
                 .validate(validators::int_range(7, 30))
                 .description("Days Secrets Manager keeps the secret recoverable after destroy (7 to 30, default 7)."),
         )
         .attribute(
-            Attribute::bool("force_delete_without_recovery")
+            Attribute::bool(attr::FORCE_DELETE_WITHOUT_RECOVERY)
                 .default(false)
                 .description("Delete the secret immediately on destroy, with no recovery window. Off by default: a destroyed key cannot be brought back."),
         )
         .attribute(
-            Attribute::string_map("rotation_triggers")
+            Attribute::string_map(attr::ROTATION_TRIGGERS)
                 .optional()
                 .description("Arbitrary values; adding, removing or changing any of them generates a new key, staged as the secret's AWSPENDING version until its certificate arrives."),
         )
         .attribute(
-            Attribute::number("rotate_after_days")
+            Attribute::number(attr::ROTATE_AFTER_DAYS)
                 .optional()
                 .validate(validators::int_range(1, 3650))
                 .description("Generate a new key at the first plan after the current one is this many days old."),
         )
         .attribute(tags)
-        .attribute(Attribute::string("id").computed().keep_state_for_unknown().description("Same as `secret_arn`."))
-        .attribute(Attribute::string("secret_arn").computed().keep_state_for_unknown().description("ARN of the credential secret."))
+        .attribute(Attribute::string(attr::ID).computed().keep_state_for_unknown().description("Same as `secret_arn`."))
+        .attribute(Attribute::string(attr::SECRET_ARN).computed().keep_state_for_unknown().description("ARN of the credential secret."))
         .attribute(
-            Attribute::string("csr_pem")
+            Attribute::string(attr::CSR_PEM)
                 .computed()
                 .keep_state_for_unknown()
                 .description("PEM certificate signing request for the current key (public). Hand it to `maestro_consumer.csr_pem`."),
         )
         .attribute(
-            Attribute::string("public_key_fingerprint")
+            Attribute::string(attr::PUBLIC_KEY_FINGERPRINT)
                 .computed()
                 .keep_state_for_unknown()
                 .description("Lowercase hex SHA-256 of the public key (SubjectPublicKeyInfo DER); equals `maestro_consumer.certificate_public_key_fingerprint` once the certificate is issued."),
         )
         .attribute(
-            Attribute::string("key_version_id")
+            Attribute::string(attr::KEY_VERSION_ID)
                 .computed()
                 .keep_state_for_unknown()
                 .description("Secrets Manager version ID that holds the key as staged (before a certificate is added)."),
         )
-        .attribute(Attribute::string("key_created_at").computed().keep_state_for_unknown().description("When the current key was generated (RFC 3339)."))
+        .attribute(Attribute::string(attr::KEY_CREATED_AT).computed().keep_state_for_unknown().description("When the current key was generated (RFC 3339)."))
         .attribute(tags_all),
     )
 }

@@ -2,10 +2,11 @@
 //! the declared resource policy right after), taken back on proof when it already exists, and
 //! read back (in memory only) for import.
 
-use super::model::Spec;
+use super::model::{attr, Spec};
 use super::AgentKey;
-use crate::crypto::keys::{self, GeneratedKey};
+use crate::crypto::keys::GeneratedKey;
 use crate::crypto::CredentialBundle;
+use crate::crypto::Csr;
 use crate::framework::{AttributePath, Diagnostic, Diagnostics};
 use crate::policy::agent_binding;
 use crate::provider::AwsClients;
@@ -36,7 +37,7 @@ impl AgentKey {
             value: &value,
             kms_key_id: spec.kms_key_id.as_deref(),
             tags: &tags_all,
-            attribute: "secret_name",
+            attribute: attr::SECRET_NAME,
             adopted_stages: &[AWSPENDING],
             key: Some(KeyBearing { bundle, owner: &spec.cluster_id }),
             policy: spec.policy(None),
@@ -71,11 +72,12 @@ impl AgentKey {
         let info = secrets::describe(c, arn).await?.filter(|i| !i.scheduled_for_deletion).ok_or_else(|| {
             Diagnostics::from(
                 Diagnostic::error("Credential secret not found", format!("Secret {arn} no longer exists; refresh to plan its creation."))
-                    .at(AttributePath::root("secret_name")),
+                    .at(AttributePath::root(attr::SECRET_NAME)),
             )
         })?;
         let policy = spec.policy(recorded_policy);
-        custody::write_key(c, &info, bundle, &spec.cluster_id, None, &[AWSPENDING], spec.kms_key_id.as_deref(), policy, "secret_name").await
+        custody::write_key(c, &info, bundle, &spec.cluster_id, None, &[AWSPENDING], spec.kms_key_id.as_deref(), policy, attr::SECRET_NAME)
+            .await
     }
 
     /// Brings the recorded secret's resource policy from what state records to what the
@@ -93,10 +95,10 @@ impl AgentKey {
                 "Credential secret not found",
                 format!("Secret {arn} no longer exists; refresh to plan its creation."),
             )
-            .at(AttributePath::root("secret_name"))
+            .at(AttributePath::root(attr::SECRET_NAME))
             .into());
         };
-        custody::align_policy(c, &info, spec.policy(recorded_policy), "secret_name").await
+        custody::align_policy(c, &info, spec.policy(recorded_policy), attr::SECRET_NAME).await
     }
 
     /// Brings the KMS key and tags of an existing secret to the configuration. A customer key
@@ -121,7 +123,7 @@ impl AgentKey {
         version_id: &str,
         cluster_id: &str,
         recorded_fingerprint: &str,
-    ) -> Result<Option<(GeneratedKey, String)>, Diagnostics> {
+    ) -> Result<Option<(GeneratedKey, Csr)>, Diagnostics> {
         let Some(value) = secrets::get_version(c, &info.arn, version_id).await? else { return Ok(None) };
         let vouched = match custody::voucher(c, info, recorded_fingerprint).await? {
             Some(voucher) => custody::vouches(&voucher, version_id, value.expose(), &info.name, cluster_id),
@@ -136,7 +138,7 @@ impl AgentKey {
         else {
             return Ok(None);
         };
-        let csr = keys::csr_pem(&key, &agent_binding::default_cloudevents_client_id(cluster_id))
+        let csr = Csr::for_key(&key, &agent_binding::default_cloudevents_client_id(cluster_id))
             .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot read the staged key", e.to_string())))?;
         Ok(Some((key, csr)))
     }

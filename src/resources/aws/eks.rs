@@ -74,7 +74,7 @@ async fn adopt_association(c: &AwsClients, r: &AssociationRequest<'_>, object: &
                 a.role_arn().unwrap_or("?")
             ),
         )
-        .at(AttributePath::root("service_account"))
+        .at(AttributePath::root(crate::resources::model::attr::SERVICE_ACCOUNT))
         .into());
     }
     Err(Diagnostic::error(

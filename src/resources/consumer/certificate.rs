@@ -1,9 +1,11 @@
 //! The agent's certificates: issued from the CSR (or adopted after a lost answer), attached to
 //! our policy and thing, rotated with a grace period as `plan` decides, and retired.
 
-use super::model::{attr, grace_secs, Attachments, Certificate, Previous, Spec, DEFAULT_GRACE_HOURS, STATUS_ACTIVE};
+use super::model::{
+    attr, configured_csr, grace_secs, recorded_csr_key, Attachments, Certificate, Previous, Spec, DEFAULT_GRACE_HOURS, STATUS_ACTIVE,
+};
 use super::plan;
-use crate::crypto::keys;
+use crate::crypto::Csr;
 use crate::framework::{Diagnostic, Diagnostics, Value};
 use crate::resources::rotation::{self, Replaced};
 
@@ -12,8 +14,8 @@ use crate::resources::aws::iot;
 use crate::resources::common::{aws_failure, certificate_fingerprint, text};
 
 /// IoT issues the certificate (see `iot::issue_certificate`); it is ACTIVE from the start.
-async fn issue(c: &AwsClients, csr_pem: &str, consumer_id: &str) -> Result<Certificate, Diagnostics> {
-    let issued = iot::issue_certificate(c, csr_pem, &format!("consumer {consumer_id}")).await?;
+async fn issue(c: &AwsClients, csr: &Csr, consumer_id: &str) -> Result<Certificate, Diagnostics> {
+    let issued = iot::issue_certificate(c, csr, &format!("consumer {consumer_id}")).await?;
     Ok(Certificate { id: issued.id, arn: issued.arn, pem: issued.pem, status: STATUS_ACTIVE.to_string() })
 }
 
@@ -26,14 +28,13 @@ async fn attachments_of(c: &AwsClients, spec: &Spec, cert_arn: &str) -> Result<A
 
 /// Issues a certificate and records it in `state` at once, then attaches policy and thing,
 /// recording each attachment as it succeeds.
-pub async fn issue_and_attach(c: &AwsClients, spec: &Spec, csr: &str, resumed: bool, state: &mut Value) -> Result<(), Diagnostics> {
-    let spki = keys::csr_public_key_spki(csr).unwrap_or_default();
+pub async fn issue_and_attach(c: &AwsClients, spec: &Spec, csr: &Csr, resumed: bool, state: &mut Value) -> Result<(), Diagnostics> {
     let (thing, policy) = (spec.thing_name(), spec.policy_name());
     let attachable = iot::Attachable { thing: Some(&thing), policy: Some(&policy) };
     // Resuming a create that was cut short: the certificate it may have had issued, attached
     // to nothing but this consumer's thing and policy, is taken back rather than left ACTIVE.
     let leftover = match resumed {
-        true => iot::find_certificate_of_key(c, 0, &spki, &attachable).await?,
+        true => iot::find_certificate_of_key(c, 0, csr.spki_der(), &attachable).await?,
         false => None,
     };
     let issued = match leftover {
@@ -50,8 +51,7 @@ pub async fn issue_and_attach(c: &AwsClients, spec: &Spec, csr: &str, resumed: b
             issued
         }
     };
-    let csr_fp = keys::csr_public_key_spki(csr).ok().map(|s| keys::public_key_fingerprint(&s));
-    if certificate_fingerprint(&issued.pem) != csr_fp {
+    if certificate_fingerprint(&issued.pem) != Some(csr.fingerprint()) {
         return Err(Diagnostic::error(
             "Certificate does not match the CSR",
             format!(
@@ -92,8 +92,8 @@ async fn repair_attachments(c: &AwsClients, spec: &Spec, state: &mut Value) -> R
 /// the previous certificates that are due are retired. `state` stays true to AWS after every
 /// step, so a failure part-way records what exists.
 pub async fn converge(c: &AwsClients, prior: &Value, planned: &Value, spec: &Spec, state: &mut Value) -> Result<(), Diagnostics> {
-    let csr = text(planned, attr::CSR_PEM);
-    let new_fp = keys::csr_public_key_spki(&csr).ok().map(|s| keys::public_key_fingerprint(&s));
+    let csr = configured_csr(planned)?;
+    let new_fp = Some(csr.fingerprint());
     let current = Certificate::recorded(prior);
     let reissue = plan::needs_new_certificate(current.is_some(), Certificate::fingerprint(prior).as_deref(), new_fp.as_deref());
     let grace = grace_secs(planned).unwrap_or(DEFAULT_GRACE_HOURS * 3600);
@@ -127,7 +127,7 @@ pub async fn converge(c: &AwsClients, prior: &Value, planned: &Value, spec: &Spe
         }
         repair_attachments(c, spec, state).await?;
     }
-    state.set(attr::CSR_PEM, Value::String(csr));
+    state.set(attr::CSR_PEM, Value::String(csr.into_pem()));
     // Previous certificates past their grace period (or all of them with grace 0).
     let prior_previous = Previous::list(prior);
     let old_grace = grace_secs(prior).unwrap_or(grace);
@@ -204,7 +204,7 @@ pub async fn retire_all(c: &AwsClients, state: &Value) -> Result<(), Diagnostics
 }
 
 async fn retire_unrecorded(c: &AwsClients, state: &Value) -> Result<(), Diagnostics> {
-    let Ok(spki) = keys::csr_public_key_spki(&text(state, attr::CSR_PEM)) else { return Ok(()) };
+    let Some(spki) = recorded_csr_key(state) else { return Ok(()) };
     let spec = Spec::from_value(state);
     let (thing, policy) = (spec.thing_name(), spec.policy_name());
     let attachable = iot::Attachable { thing: Some(&thing), policy: Some(&policy) };

@@ -24,7 +24,6 @@ use crate::policy::{agent_binding, consumer_iot, server_binding};
 use crate::provider::AwsClients;
 use crate::resources::account_guard::{self, Placement, Side};
 use crate::resources::aws::iot;
-use crate::resources::common::text;
 use async_trait::async_trait;
 use model::{attr, Attachments, Certificate, Previous, Spec};
 use std::collections::HashMap;
@@ -98,7 +97,7 @@ impl Resource<AwsClients> for Consumer {
     /// Version 1 renamed `account_id` to `management_account_id`: the resource is configured
     /// with the regional provider, and the bare name invited the regional account's ID.
     fn upgrade_state(&self, from_version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
-        Ok(if from_version < 1 { rename_state_attributes(state, &[("account_id", attr::MANAGEMENT_ACCOUNT_ID)]) } else { state })
+        Ok(if from_version < 1 { rename_state_attributes(state, &[(attr::ACCOUNT_ID_V0, attr::MANAGEMENT_ACCOUNT_ID)]) } else { state })
     }
 
     fn identity_attribute(&self) -> Option<(&'static str, &'static str)> {
@@ -173,11 +172,13 @@ impl Resource<AwsClients> for Consumer {
         Attachments::NONE.write(&mut state);
         Previous::write_list(&mut state, &[]);
         tracing::info!(consumer_id = %spec.consumer_id, "creating the consumer's thing, policy and certificate");
-        let csr = text(planned, attr::CSR_PEM);
-        let spki = crate::crypto::keys::csr_public_key_spki(&csr).unwrap_or_default();
+        let csr = match model::configured_csr(planned) {
+            Ok(csr) => csr,
+            Err(d) => return Applied::failed(Value::Null, d),
+        };
         // A thing of ours already there means an earlier create was cut short (a killed
         // provider, a lost answer): what else it made is looked for and taken back too.
-        let resumed = match thing::create(c, &spec, &spki).await {
+        let resumed = match thing::create(c, &spec, csr.spki_der()).await {
             Ok((arn, adopted)) => {
                 state.set(attr::THING_ARN, Value::String(arn));
                 adopted
@@ -187,7 +188,7 @@ impl Resource<AwsClients> for Consumer {
         // From here on something exists: failures return the partial state, which Terraform
         // records as tainted, so the next apply deletes it (certificate included) and starts
         // again instead of leaking it.
-        match policy::create(c, &spec, &doc, &spki).await {
+        match policy::create(c, &spec, &doc, csr.spki_der()).await {
             Ok(arn) => state.set(attr::POLICY_ARN, Value::String(arn)),
             Err(d) => return Applied::failed(state, d),
         }

@@ -3,7 +3,8 @@
 //! [`Previous`]) so that every attribute name is written once, in [`attr`], and a renamed
 //! attribute breaks the build rather than a test.
 
-use crate::framework::Value;
+use crate::crypto::{CryptoError, Csr};
+use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding::AgentBinding;
 use crate::policy::consumer_iot;
 use crate::provider::AwsClients;
@@ -11,6 +12,10 @@ use crate::resources::common::{certificate_fingerprint, json_text, opt_text, set
 
 pub use crate::resources::rotation::{grace_secs, Previous, DEFAULT_GRACE_HOURS};
 pub const STATUS_ACTIVE: &str = "ACTIVE";
+/// Thing attribute naming the management account (read back on import and refresh). Spelled
+/// like the resource's argument but not derived from it: things made by earlier versions carry
+/// this key, so renaming the argument must not rename it.
+pub const THING_ACCOUNT_ATTRIBUTE: &str = "management_account_id";
 
 /// Attribute names, shared by the schema and every reader and writer of state.
 pub mod attr {
@@ -19,6 +24,8 @@ pub mod attr {
     pub const TAGS_ALL: &str = "tags_all";
     pub const CSR_PEM: &str = "csr_pem";
     pub const MANAGEMENT_ACCOUNT_ID: &str = "management_account_id";
+    /// Version 0's name of `management_account_id`.
+    pub const ACCOUNT_ID_V0: &str = "account_id";
     pub const TOPIC_PREFIX: &str = "topic_prefix";
     pub const CLOUDEVENTS_CLIENT_ID: &str = "cloudevents_client_id";
     pub use crate::resources::rotation::attr::{GRACE_PERIOD_HOURS, PREVIOUS_CERTIFICATES};
@@ -41,6 +48,27 @@ pub mod attr {
     /// Inside `certificate_attachments`.
     pub const POLICY: &str = "policy";
     pub const THING: &str = "thing";
+}
+
+/// Why a `csr_pem` is refused, as the validator and the apply say it.
+pub fn csr_refusal(e: &CryptoError) -> String {
+    format!("must be a PEM certificate signing request that AWS IoT accepts: {e}")
+}
+
+/// The configured CSR, parsed and verified once for the apply that sends it to IoT Core. The
+/// validator refused a bad one already; this stands for the case it could not see (unknown
+/// at validate time).
+pub fn configured_csr(v: &Value) -> Result<Csr, Diagnostics> {
+    Csr::parse(&text(v, attr::CSR_PEM)).map_err(|e| {
+        Diagnostic::error(format!("Invalid {}", attr::CSR_PEM), format!("{} {}", attr::CSR_PEM, csr_refusal(&e)))
+            .at(AttributePath::root(attr::CSR_PEM))
+            .into()
+    })
+}
+
+/// The key of the CSR state records (empty when there is none: an import records no CSR).
+pub fn recorded_csr_key(v: &Value) -> Option<Vec<u8>> {
+    Csr::parse(&text(v, attr::CSR_PEM)).ok().map(|csr| csr.spki_der().to_vec())
 }
 
 /// The arguments and everything derived from them, once known.

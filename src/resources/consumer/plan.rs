@@ -3,7 +3,7 @@
 //! and the apply follows the same functions, so plan and apply cannot disagree.
 
 use super::model::{attr, grace_secs, Attachments, Certificate, Previous, STATUS_ACTIVE};
-use crate::crypto::keys;
+use crate::crypto::Csr;
 use crate::framework::Value;
 use crate::resources::rotation::planned_previous;
 
@@ -17,8 +17,8 @@ pub fn needs_new_certificate(has_certificate: bool, current_key: Option<&str>, n
 /// The certificate attributes of a plan: unknown when a new certificate will be issued, ACTIVE
 /// and attached after every apply, and the previous certificates with their deadlines.
 pub fn plan_certificates(prior: &Value, p: &mut Value, now: i64) {
-    let fingerprint = match p.get(attr::CSR_PEM).as_str().map(keys::inspect_csr) {
-        Some(Ok(info)) => Some(info.fingerprint()),
+    let fingerprint = match p.get(attr::CSR_PEM).as_str().map(Csr::parse) {
+        Some(Ok(csr)) => Some(csr.fingerprint()),
         Some(Err(_)) => return, // reported by the validator, pinned to csr_pem
         None => None,
     };
@@ -54,10 +54,10 @@ mod tests {
     }
 
     fn csr() -> (String, String) {
-        let key = keys::generate(keys::KeyAlgorithm::EcdsaP256).unwrap();
-        let pem = keys::csr_pem(&key, "mc-1-work-agent").unwrap();
-        let fp = keys::inspect_csr(&pem).unwrap().fingerprint();
-        (pem, fp)
+        let key = crate::crypto::keys::generate(crate::crypto::KeyAlgorithm::EcdsaP256).unwrap();
+        let csr = Csr::for_key(&key, "mc-1-work-agent").unwrap();
+        let fp = csr.fingerprint();
+        (csr.into_pem(), fp)
     }
 
     /// A state holding certificate `cur` for the key `fp`, and `previous`.

@@ -32,7 +32,7 @@ pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, doc: &serde_js
     state.set(attr::TAGS, Value::string_map(&spec.tags));
     state.set(attr::TAGS_ALL, Value::string_map(&tags));
     if prior.get(attr::POLICY_ARN).is_null() {
-        let spki = crate::crypto::keys::csr_public_key_spki(&text(prior, attr::CSR_PEM)).unwrap_or_default();
+        let spki = super::model::recorded_csr_key(prior).unwrap_or_default();
         state.set(attr::POLICY_ARN, Value::String(create(c, spec, doc, &spki).await?));
     } else if prior.get(attr::POLICY_DOCUMENT) != &json_text(doc) {
         put_version(c, spec, doc).await?;

@@ -1,8 +1,8 @@
 //! The schema of `maestro_consumer` and the validators its arguments go through. Attribute
 //! names come from `model::attr`, the one place state is read and written through.
 
-use super::model::attr;
-use crate::crypto::keys;
+use super::model::{attr, csr_refusal};
+use crate::crypto::Csr;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Type, Value};
 use crate::policy::naming;
@@ -18,9 +18,7 @@ pub(super) fn consumer_id_validator() -> Validator {
 /// which is not idempotent — is only ever called with input it accepts.
 pub(super) fn csr_validator() -> Validator {
     Arc::new(|v: &Value| match v.as_str() {
-        Some(pem) => {
-            keys::inspect_csr(pem).map(|_| ()).map_err(|e| format!("must be a PEM certificate signing request that AWS IoT accepts: {e}"))
-        }
+        Some(pem) => Csr::parse(pem).map(|_| ()).map_err(|e| csr_refusal(&e)),
         None => Ok(()),
     })
 }
@@ -134,8 +132,8 @@ mod tests {
         crate::framework::schema::validate_block(&s.block, &config, &AttributePath::default(), &mut diags);
         let at: Vec<String> = diags.0.iter().map(|d| d.attribute.as_ref().unwrap().to_string()).collect();
         assert_eq!(at, vec!["csr_pem", "certificate_grace_period_hours"]);
-        let key = keys::generate(keys::KeyAlgorithm::EcdsaP256).unwrap();
-        let good = keys::csr_pem(&key, "mc-1-work-agent").unwrap();
+        let key = crate::crypto::keys::generate(crate::crypto::KeyAlgorithm::EcdsaP256).unwrap();
+        let good = Csr::for_key(&key, "mc-1-work-agent").unwrap().into_pem();
         assert!(csr_validator()(&Value::string(good)).is_ok());
     }
 }

@@ -8,8 +8,7 @@ use crate::resources::aws::iot;
 use crate::resources::common::{aws_failure, text};
 use aws_sdk_iot::types::AttributePayload;
 
-/// Thing attribute naming the management account (read back on import and refresh).
-pub const ACCOUNT_ATTRIBUTE: &str = "management_account_id";
+pub use super::model::THING_ACCOUNT_ATTRIBUTE as ACCOUNT_ATTRIBUTE;
 /// Thing attribute that marks things this provider created, so a leftover thing from an
 /// interrupted create can be told apart from someone else's.
 const MANAGED_BY_ATTRIBUTE: &str = "managed_by";
@@ -68,7 +67,7 @@ async fn update_attributes(c: &AwsClients, spec: &Spec) -> Result<(), Diagnostic
 /// Update: creates the thing if state has none, else records a changed management account.
 pub async fn converge(c: &AwsClients, prior: &Value, spec: &Spec, state: &mut Value) -> Result<(), Diagnostics> {
     if prior.get(attr::THING_ARN).is_null() {
-        let spki = crate::crypto::keys::csr_public_key_spki(&text(prior, attr::CSR_PEM)).unwrap_or_default();
+        let spki = super::model::recorded_csr_key(prior).unwrap_or_default();
         state.set(attr::THING_ARN, Value::String(create(c, spec, &spki).await?.0));
     } else if text(prior, attr::MANAGEMENT_ACCOUNT_ID) != spec.management_account_id {
         update_attributes(c, spec).await?;

@@ -8,7 +8,7 @@
 use super::model::{attr, Spec, STATUS_ACTIVE};
 use super::secrets::{self, Unfinished};
 use crate::crypto::keys::GeneratedKey;
-use crate::crypto::{CredentialBundle, SecretString};
+use crate::crypto::CredentialBundle;
 use crate::framework::{Diagnostics, Value};
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
@@ -119,7 +119,7 @@ fn record_policy(spec: &Spec, state: &mut Value) {
 
 /// The staged key, without its certificate yet.
 fn key_only(spec: &Spec, key: &GeneratedKey) -> CredentialBundle {
-    CredentialBundle::key_only(SecretString::new(key.private_key_pem().expose().to_string()), spec.broker_ca())
+    CredentialBundle::of_new_key(key, spec.broker_ca())
 }
 
 /// A key and certificate to make current.

@@ -107,7 +107,7 @@ mod tests {
 
     fn bundle() -> CredentialBundle {
         let key = keys::generate(KeyAlgorithm::EcdsaP256).unwrap();
-        CredentialBundle::key_only(SecretString::new(key.private_key_pem().expose().to_string()), AMAZON_ROOT_CA_1)
+        CredentialBundle::of_new_key(&key, AMAZON_ROOT_CA_1)
     }
 
     #[test]
@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn only_the_recorded_key_can_vouch_for_a_staged_key() {
         let (current, staged) = (bundle(), bundle());
-        let voucher = SecretString::new(current.private_key.expose().to_string());
+        let voucher = current.private_key.duplicate();
         let token = vouched_token(&voucher, &staged, "s", "mc-1");
         let json = staged.to_secret_string();
         assert!(vouches(&voucher, &token, json.expose(), "s", "mc-1"));
@@ -142,13 +142,10 @@ mod tests {
         // can make the first, never the second.
         assert!(!vouches(&voucher, &proof_token(&staged, "s", "mc-1"), json.expose(), "s", "mc-1"));
         assert!(!proves(&token, json.expose(), "s", "mc-1"));
-        let planter = SecretString::new(bundle().private_key.expose().to_string());
+        let planter = bundle().private_key.duplicate();
         assert!(!vouches(&planter, &token, json.expose(), "s", "mc-1"));
         assert!(!vouches(&voucher, &token, json.expose(), "s", "mc-2"));
         // A key vouching for itself still differs from its own proof.
-        assert_ne!(
-            vouched_token(&SecretString::new(staged.private_key.expose().to_string()), &staged, "s", "mc-1"),
-            proof_token(&staged, "s", "mc-1")
-        );
+        assert_ne!(vouched_token(&staged.private_key.duplicate(), &staged, "s", "mc-1"), proof_token(&staged, "s", "mc-1"));
     }
 }

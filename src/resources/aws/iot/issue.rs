@@ -3,7 +3,7 @@
 //! adopted before anything is sent again.
 
 use super::objects::{attached_policies, find_certificate, principal_things, PAGE_SIZE};
-use crate::crypto::keys;
+use crate::crypto::{keys, Csr};
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::provider::aws_error::{describe, is_throttling};
 use crate::provider::retry::Backoff;
@@ -40,16 +40,16 @@ pub const ISSUE_LOOKBACK_SECS: i64 = 3600;
 /// says there is none is the request sent again, at most twice. When the lookup itself fails,
 /// nothing is sent again (that could make a second certificate): the error is returned, naming
 /// the action that failed, and the caller's next attempt looks again.
-pub async fn issue_certificate(c: &AwsClients, csr_pem: &str, for_whom: &str) -> Result<Issued, Diagnostics> {
+pub async fn issue_certificate(c: &AwsClients, csr: &Csr, for_whom: &str) -> Result<Issued, Diagnostics> {
     const AMBIGUOUS_RESENDS: u32 = 2;
     let since = crate::resources::rotation::now_secs() - ISSUE_LOOKBACK_SECS;
-    let spki = keys::csr_public_key_spki(csr_pem).unwrap_or_default();
+    let spki = csr.spki_der();
     let mut resends = 0;
     loop {
         let sent = retry::retry_while("iot:CreateCertificateFromCsr", Backoff::attempts(6), is_throttling, || {
             c.iot
                 .create_certificate_from_csr()
-                .certificate_signing_request(csr_pem)
+                .certificate_signing_request(csr.pem())
                 .set_as_active(true)
                 .customize()
                 .config_override(aws_sdk_iot::config::Builder::default().retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled()))
@@ -73,7 +73,7 @@ pub async fn issue_certificate(c: &AwsClients, csr_pem: &str, for_whom: &str) ->
             return Err(aws_failure("iot:CreateCertificateFromCsr", for_whom, &e));
         }
         tracing::warn!(for_whom, "CreateCertificateFromCsr failed ambiguously; looking for a certificate it may have issued");
-        match find_certificate_of_key(c, since, &spki, &Attachable::NOTHING).await {
+        match find_certificate_of_key(c, since, spki, &Attachable::NOTHING).await {
             Ok(Some((found, _))) => return Ok(found),
             Ok(None) => {}
             Err(lookup) => return Err(unresolved_issue(for_whom, &describe(&e), lookup)),
@@ -347,9 +347,9 @@ mod tests {
         }
 
         /// A CSR, and a certificate of the same key.
-        pub fn csr_and_certificate() -> (String, String) {
+        pub fn csr_and_certificate() -> (crate::crypto::Csr, String) {
             let key = crate::crypto::keys::generate(Default::default()).unwrap();
-            let csr = crate::crypto::keys::csr_pem(&key, "test").unwrap();
+            let csr = crate::crypto::Csr::for_key(&key, "test").unwrap();
             let pair = rcgen::KeyPair::from_pem(key.private_key_pem().expose()).unwrap();
             let cert = rcgen::CertificateParams::new(vec!["test".to_string()]).unwrap().self_signed(&pair).unwrap();
             (csr, cert.pem())

@@ -194,9 +194,10 @@ impl Deletion {
     /// From a resource's `recovery_window_in_days` and, where it has one,
     /// `force_delete_without_recovery`.
     pub fn from_state(state: &crate::framework::Value) -> Deletion {
+        use crate::resources::model::attr;
         Deletion {
-            recovery_window_days: state.get("recovery_window_in_days").as_i64().unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS),
-            force: state.get("force_delete_without_recovery").as_bool().unwrap_or(false),
+            recovery_window_days: state.get(attr::RECOVERY_WINDOW_IN_DAYS).as_i64().unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS),
+            force: state.get(attr::FORCE_DELETE_WITHOUT_RECOVERY).as_bool().unwrap_or(false),
         }
     }
 }
