@@ -81,6 +81,10 @@ fn block(b: &Block) -> pb::schema::Block {
         description: b.description.clone(),
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: b.deprecated,
+        // No block of this provider is deprecated with a message of its own, and none is
+        // computed as a whole: every computed value is an attribute (protocol 6.11 fields).
+        deprecation_message: String::new(),
+        computed: false,
     }
 }
 
@@ -107,6 +111,8 @@ fn attribute(a: &Attribute) -> pb::schema::Attribute {
         sensitive: a.sensitive,
         write_only: a.write_only,
         deprecated: a.deprecation.is_some(),
+        // Terraform 1.16+ prints this where the deprecated attribute's value is referenced.
+        deprecation_message: a.deprecation.clone().unwrap_or_default(),
         description_kind: pb::StringKind::Markdown as i32,
     }
 }
@@ -193,6 +199,18 @@ mod tests {
         // And the message survives the protobuf wire format.
         let back = pb::Schema::decode(pb.encode_to_vec().as_slice()).unwrap();
         assert_eq!(back, pb);
+    }
+
+    #[test]
+    fn a_deprecated_attribute_carries_its_message_in_field_12() {
+        let s = Schema::new(Block::new("d").attribute(Attribute::string("old").optional().deprecated("use name")));
+        let attr = schema(&s).block.unwrap().attributes.remove(0);
+        assert!(attr.deprecated);
+        assert_eq!(attr.deprecation_message, "use name");
+        // Protocol 6.11 numbers it 12 (wire type 2, length-delimited): tag byte 12 << 3 | 2.
+        let wire = attr.encode_to_vec();
+        let expected = [&[(12 << 3) | 2, 8][..], b"use name"].concat();
+        assert!(wire.windows(expected.len()).any(|w| w == expected), "{wire:?}");
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub async fn plan<P: Provider>(server: &Server<P>, req: pb::plan_resource_change
             prior_state: prior.as_ref(),
             proposed_new_state: proposed.as_ref(),
             config: config.as_ref(),
+            // `req.planned_private` (6.11: what the first plan returned, sent back when the CLI
+            // plans again at apply) is always the prior private data here: no resource keeps
+            // private data of its own, so the prior private data is what the plan carries.
             prior_private: req.prior_private,
             prior_identity: req.prior_identity.map(identity),
         })
