@@ -5,6 +5,7 @@
 pub mod aws_error;
 pub mod clients;
 pub mod config;
+pub mod https;
 pub mod retry;
 mod web_identity;
 
