@@ -140,7 +140,7 @@ def iot_data(emulator_url: str) -> wire_flow.IotData:
 
 @pytest.fixture(scope="session")
 def maestro_wire() -> Path:
-    """The Maestro-faithful server/agent/probe binary (harness/maestro_wire)."""
+    """The wire clients binary (harness/maestro_wire): sdk-go's source and agent clients, and the probe."""
     return go_tools.maestro_wire()
 
 

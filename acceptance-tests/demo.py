@@ -3,11 +3,16 @@ installs the freshly built provider into a filesystem mirror, applies examples/c
 real OpenTofu CLI (the Maestro server's identity in the regional account and two agents — key,
 consumer and identity each — across both accounts, in one apply), prints its outputs, checks
 through the AWS APIs that the server's and the agents' credentials are coherent and that no
-private key reached the state, the outputs or the logs — and ends on the wire: ONE
-Maestro-faithful server and both agents, each started only from the files the CSI driver would
-mount from the secrets the provider wrote, exchange work and status through the broker that
-authorises as IoT Core does; each agent receives only its own work, and both statuses reach the
-server through its shared subscription.
+private key reached the state, the outputs or the logs — and ends on the wire: Maestro's own
+transport (open-cluster-management.io/sdk-go's CloudEvents source client for ONE server, its
+agent client for both agents, at the versions Maestro pins), each started only from the files the
+CSI driver would mount from the secrets the provider wrote, config.yaml read as written in a pod
+view (harness/pod_view.py), exchange work and status through the broker that authorises as IoT
+Core does; each agent receives only its own work, and both statuses reach the
+server through its shared subscription. The server sends work only to consumers registered with
+Maestro's REST API (the emulator plays it), as Maestro's does: the demo first applies without
+`maestro_api_url`, shows the server refusing both agents' work and why, then applies again with
+it (the two `maestro_consumer_registration`s) and shows the work arrive.
 
 Usage: python demo.py [EXAMPLE_DIR]   (default and scripts/demo: examples/complete)
 """
@@ -55,8 +60,10 @@ def main(example: Path) -> int:
 
         ws_dir = work / "workspace"
         shutil.copytree(example, ws_dir)
+        # First without Maestro's API: every AWS object, but no consumer registered yet.
         complete_example.write_variables(ws_dir, url, MANAGEMENT_CLUSTERS, REGIONAL_CLUSTER, broker_ca_pem=data.ca_pem)
         ws = TofuWorkspace(ws_dir, settings.tofu_binary(), mirror.cli_config)
+        print("\nstep 1: examples/complete without maestro_api_url (no consumer registered with Maestro yet)")
         for args in (["init", "-no-color"], ["apply", "-auto-approve", "-no-color"]):
             result = ws.run(*args)
             print(f"\n$ tofu {' '.join(args)}\n{result.stdout.strip()}")
@@ -68,10 +75,29 @@ def main(example: Path) -> int:
         scanner = LeakScanner()
         for line in complete_example.verify(management, regional, outputs, scanner, broker_ca_pem=data.ca_pem):
             print(f"  {line}")
-        print("\non the wire (MQTT 5 over TLS to the emulated IoT Core, CloudEvents in binary mode):")
+        print("\non the wire: Maestro's transport, open-cluster-management.io/sdk-go's source and agent clients, "
+              "MQTT 5 over TLS 1.3 to the emulated IoT Core, each in a pod view of its CSI mount; the server asks "
+              f"Maestro's REST API ({data.maestro_api_url}/api/maestro/v1/consumers) before it sends a consumer work:")
         # The mounts hold the keys by design, so they stay out of the scanned trees.
+        report, _ = complete_example.refused_over_mqtt(go_tools.maestro_wire(), data, management, regional, outputs,
+                                                       work / "mounts-unregistered", work / "wire" / "unregistered",
+                                                       scanner)
+        for line in report:
+            print(f"  {line}")
+
+        print(f"\nstep 2: register both consumers with Maestro: maestro_api_url = {data.maestro_api_url} "
+              "(the emulator's Maestro REST API)")
+        complete_example.write_variables(ws_dir, url, MANAGEMENT_CLUSTERS, REGIONAL_CLUSTER, broker_ca_pem=data.ca_pem,
+                                         maestro_api_url=data.maestro_api_url)
+        result = ws.run("apply", "-auto-approve", "-no-color")
+        print(f"\n$ tofu apply -auto-approve -no-color\n{result.stdout.strip()}")
+        outputs = {k: v["value"] for k, v in json.loads(ws.run("output", "-json").stdout).items()}
+        assert set(outputs["registrations"]) == set(MANAGEMENT_CLUSTERS), outputs["registrations"]
+        for name, consumer_id in sorted(outputs["registrations"].items()):
+            print(f"  consumer {name} registered with Maestro as {consumer_id}")
+        print("\non the wire again, now that both consumers are registered:")
         report, _ = complete_example.exchange_over_mqtt(go_tools.maestro_wire(), data, management, regional, outputs,
-                                                        work / "mounts", work / "wire", scanner)
+                                                        work / "mounts", work / "wire" / "registered", scanner)
         for line in report:
             print(f"  {line}")
         try:

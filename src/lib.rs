@@ -14,8 +14,6 @@
 pub mod crypto;
 pub mod framework;
 pub mod functions;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod policy;
 pub mod protocol;
 #[cfg(feature = "aws")]

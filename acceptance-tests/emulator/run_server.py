@@ -20,6 +20,11 @@ order and fail, reset or hold the Nth matching one (``maestro_emulator/call_cont
 ``/maestro-emulator/secretsmanager/contents`` (GET) lists every secret of every account with
 every version's value, deleted secrets included (``maestro_emulator/secretsmanager_contents.py``).
 
+``/api/maestro/v1/...`` is Maestro's consumer REST API and ``/prod/api/v0/management_clusters``
+the regional platform API behind an API Gateway that verifies SigV4; ``/maestro-emulator/maestro-api``
+configures them, adds resource bundles, injects faults and starts an HTTPS listener with a private CA
+(``maestro_emulator/maestro_api.py``, ``maestro_emulator/api_gateway.py``).
+
 ``--iot-data-broker PATH`` (or ``MAESTRO_EMULATOR_IOT_DATA_BROKER``) also runs
 the IoT Core data plane: the MQTT broker built from ``iot_data/``, which
 authorises against this emulator's IoT registry.  Its address is printed as
@@ -86,16 +91,17 @@ def build_app() -> Callable[..., Iterable[bytes]]:
         create_backend_app,
     )
 
-    from maestro_emulator import call_control, call_log, faults, iot_data, secretsmanager_contents, sts_sessions
+    from maestro_emulator import call_control, call_log, faults, iot_data, maestro_api, secretsmanager_contents, sts_sessions
 
     maestro_emulator.install()
     # Counted outermost, so a call failed by an injected fault is still a call made; the
     # broker's control calls are answered before either, so they are never counted or failed.
     # The ordered call trace and its step rules (call_control) see the answers faults.py gives.
     # The secrets' contents (a test's view of what is at rest, not an AWS call) likewise.
-    return iot_data.wrap(secretsmanager_contents.wrap(
+    # Maestro's REST API and the platform API's API Gateway front are not AWS calls either.
+    return maestro_api.wrap(iot_data.wrap(secretsmanager_contents.wrap(
         call_log.wrap(call_control.wrap(faults.wrap(sts_sessions.wrap(_config_app(DomainDispatcherApplication(create_backend_app))))))
-    ))
+    )))
 
 
 def _control_url(host: str, port: int) -> str:

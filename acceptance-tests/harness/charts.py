@@ -76,6 +76,12 @@ DEPLOYED_AGENT_VALUE_PATHS = frozenset({
     "maestroAgent.metrics.enabled", "maestroAgent.metrics.serviceMonitor.enabled",
 })
 DEPLOYED_AGENT_REQUIRED = frozenset({"global.region"})
+# In values.yaml but read by no template: the chart mounts the broker, the topics, the
+# consumer name and the certificates from its fixed secret names instead.
+DEPLOYED_AGENT_IGNORED = frozenset({
+    "maestroAgent.maestro.consumerName", "maestroAgent.ascp.mqttCertSecretName", "maestroAgent.broker.type",
+    "maestroAgent.broker.configFile", "maestroAgent.broker.endpoint", "maestroAgent.broker.topicPrefix",
+})
 
 UPSTREAM_CERTS_MOUNT_PATH = "/secrets/mqtt-certs"
 UPSTREAM_AGENT_VALUE_PATHS = frozenset({
@@ -135,3 +141,33 @@ def render_upstream_agent_config(values: dict[str, Any]) -> str:
               f"  sourceEvents: sources/maestro/consumers/{consumer}/sourceevents",
               f"  agentEvents: sources/maestro/consumers/{consumer}/agentevents"]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- chart facts the provider's choice must match
+
+# Where each agent chart's pods run (the deployed chart: its ApplicationSet's destination, the
+# folder name; upstream's: its values' service account, installed in the same namespace).
+DEPLOYED_AGENT_NAMESPACE = "maestro-agent"
+DEPLOYED_AGENT_SERVICE_ACCOUNT = "maestro-agent"
+UPSTREAM_AGENT_SERVICE_ACCOUNT = "maestro-agent-sa"
+# The Kubernetes Secret upstream's agent chart mounts at /secrets/mqtt-certs, and its keys.
+UPSTREAM_CERTS_SECRET = "maestro-agent-certs"
+UPSTREAM_CERTS_KEYS = ("certificate", "privateKey", "ca.crt")
+DEPLOYED_AGENT_SPC_NAME = "maestro-agent-secrets"
+DEPLOYED_SERVER_SPC_NAME = "maestro-server-secrets"
+
+
+def chart_secret_provider_class(name: str, namespace: str, region: str,
+                                objects: tuple[MountedObject, ...]) -> dict[str, Any]:
+    """The SecretProviderClass a deployed chart renders (templates/secretproviderclass.yaml):
+    AWS provider, Pod Identity, `global.region`, and its fixed objects with their jmesPath
+    aliases, as the manifest the CSI driver reads."""
+    lines = []
+    for o in objects:
+        lines += [f'- objectName: "{o.object_name}"', '  objectType: "secretsmanager"', "  jmesPath:"]
+        for path, alias in o.aliases:
+            lines += [f'    - path: "{path}"', f'      objectAlias: "{alias}"']
+    return {"apiVersion": "secrets-store.csi.x-k8s.io/v1", "kind": "SecretProviderClass",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"provider": "aws",
+                     "parameters": {"usePodIdentity": "true", "region": region, "objects": "\n".join(lines) + "\n"}}}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import credentials as creds
-from . import csi_mount, settings, wire_flow
+from . import charts, csi_mount, settings, wire_flow
 from .aws_accounts import AwsAccount
 
 EXAMPLE_DIR = settings.REPO_ROOT / "examples" / "complete"
@@ -26,14 +26,17 @@ EXAMPLE_DIR = settings.REPO_ROOT / "examples" / "complete"
 
 def write_variables(workspace_root: Path, endpoint_url: str, management_clusters: Mapping[str, str],
                     regional_eks_cluster_name: str, server_name: str = "regional-01", key_generation: str = "1",
-                    broker_ca_pem: str | None = None) -> Path:
+                    broker_ca_pem: str | None = None, maestro_api_url: str | None = None) -> Path:
     """An auto-loaded tfvars file, so apply, plan and the teardown destroy all see the same values.
     `management_clusters` maps each agent's cluster ID to its EKS cluster (management account);
-    `broker_ca_pem` is the emulator broker's CA, so the server's and agents' `ca.crt` verify it."""
+    `broker_ca_pem` is the emulator broker's CA, so the server's and agents' `ca.crt` verify it;
+    `maestro_api_url` is where the emulator plays Maestro's REST API (None: the example registers
+    no consumer)."""
     path = workspace_root / "emulator.auto.tfvars.json"
     path.write_text(json.dumps({"aws_endpoint": endpoint_url, "management_clusters": dict(management_clusters),
                                 "regional_eks_cluster_name": regional_eks_cluster_name, "server_name": server_name,
-                                "key_generation": key_generation, "broker_ca_pem": broker_ca_pem}, indent=2),
+                                "key_generation": key_generation, "broker_ca_pem": broker_ca_pem,
+                                "maestro_api_url": maestro_api_url}, indent=2),
                     encoding="utf-8")
     return path
 
@@ -139,19 +142,53 @@ def verify_agent(management: AwsAccount, regional: AwsAccount, cluster_id: str, 
     ]
 
 
+def mount_agent(management: AwsAccount, outputs: dict[str, Any], cluster_id: str, target: Path,
+                scanner: Any) -> wire_flow.AgentMount:
+    """What the agent chart the example names (`agent_chart = "maestro"`: upstream's) gives the
+    agent's pod: the Kubernetes Secret maestro-agent-certs as the example's ExternalSecret output
+    keeps it, and the config.yaml the chart renders from `upstream_helm_values`. Without those
+    outputs (an older example), the agent's two secrets mounted as the deployed chart maps them."""
+    manifests = (outputs.get("agent_manifests") or {}).get(cluster_id) or {}
+    values = (outputs.get("upstream_helm_values") or {}).get(cluster_id)
+    external = manifests.get(f"ExternalSecret/{charts.UPSTREAM_CERTS_SECRET}")
+    if external is None or values is None:
+        secrets = outputs["agents"][cluster_id]["secrets"]
+        return wire_flow.AgentMount(cluster_id, csi_mount.mount_agent_secrets(
+            management, secrets["credentials"], secrets["config"], target, guard=scanner))
+    files = csi_mount.sync_external_secret(management, json.loads(external), target, guard=scanner, who="agent")
+    (files / "config.yaml").write_text(charts.render_upstream_agent_config(values), encoding="utf-8")
+    return wire_flow.AgentMount(cluster_id, files, cloudevents_client_id=values["cloudeventsClientId"],
+                                consumer_name=values["consumerName"])
+
+
+def refused_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAccount, regional: AwsAccount,
+                      outputs: dict[str, Any], mounts: Path, workdir: Path, scanner: Any) -> tuple[list[str], dict[str, Any]]:
+    """As `exchange_over_mqtt`, before the example registered its consumers: the server and both
+    agents connect and subscribe, but the server, asked for one work per agent, refuses each
+    (Maestro's REST API lists no such consumer) and no agent receives any. Returns a report and
+    what each side saw."""
+    agents = [mount_agent(management, outputs, cluster_id, mounts / cluster_id, scanner)
+              for cluster_id in sorted(outputs["agents"])]
+    seen = wire_flow.exchange_with_server(binary, data, regional, server_facts(outputs), agents, mounts / "server",
+                                          workdir, guard=scanner, registered=False)
+    report = []
+    for cluster_id in sorted(seen["agents"]):
+        side = seen["agents"][cluster_id]
+        assert "not registered" in side["refused"]["reason"], side["refused"]
+        report += [f"agent {cluster_id} connected as {side['connected']['clientId']} and subscribed; the server "
+                   f"sent it nothing: {side['refused']['reason']}"]
+    return report, seen
+
+
 def exchange_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAccount, regional: AwsAccount,
                        outputs: dict[str, Any], mounts: Path, workdir: Path, scanner: Any) -> tuple[list[str], dict[str, Any]]:
-    """ONE Maestro-faithful server, from the deployed server chart's mount of the server's
-    secrets, and every agent, from its CSI mount: each agent receives one work meant for it
+    """ONE Maestro server transport (sdk-go's source client), from the deployed server chart's mount of the server's
+    secrets, and every agent, from what its chart mounts (`mount_agent`): each agent receives one work meant for it
     and no other, and answers with a status that reaches the server through its shared
     subscription. `mounts` (the keys, by design) must lie outside every leak-scanned tree;
     `workdir` (the clients' logs) should be scanned. Returns a report and what each side saw."""
-    agents = []
-    for cluster_id in sorted(outputs["agents"]):
-        secrets = outputs["agents"][cluster_id]["secrets"]
-        files = csi_mount.mount_agent_secrets(management, secrets["credentials"], secrets["config"],
-                                              mounts / cluster_id, guard=scanner)
-        agents.append(wire_flow.AgentMount(cluster_id, files))
+    agents = [mount_agent(management, outputs, cluster_id, mounts / cluster_id, scanner)
+              for cluster_id in sorted(outputs["agents"])]
     seen = wire_flow.exchange_with_server(binary, data, regional, server_facts(outputs), agents, mounts / "server",
                                           workdir, guard=scanner)
     server = seen["server"]
@@ -164,10 +201,12 @@ def exchange_over_mqtt(binary: Path, data: wire_flow.IotData, management: AwsAcc
         expected = outputs["agents"][cluster_id]["mqtt"]["client_id"]
         assert side["connected"]["clientId"] == expected, (side["connected"], expected)
         report += [
-            f"agent {cluster_id} connected as {side['connected']['clientId']} with the certificate from its credential secret",
-            f"  server published work {side['work']['id']} ({side['work']['type']}) to {side['published']['topic']};",
-            "  only this agent received it",
-            f"  agent published status {side['status']['id']} ({side['status']['type']}) to {side['status']['topic']};",
-            "  the server received it through the shared subscription",
+            f"agent {cluster_id} (sdk-go's agent client) connected as {side['connected']['clientId']} with the "
+            "certificate from its credential secret",
+            f"  server published ManifestWork {side['work']['resourceid']} to {cluster_id}; only this agent received it",
+            f"  agent reported it {' and '.join(side['status']['conditions'])}; the server received the status "
+            "through the shared subscription",
+            f"  server deleted the work; the agent confirmed and Maestro dropped its resource bundle "
+            f"{side['deleted']['bundle'][:8]}…",
         ]
     return report, seen

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import yaml  # PyYAML, installed with moto[server]: parses a SecretProviderClass's `objects` as the AWS provider does
 
 MOUNT_PATH = "/mnt/secrets-store"
 
@@ -50,6 +53,50 @@ def mount_server_secrets(account: Any, cert_secret_id: str, config_secret_id: st
     """Mount the server's certificate and config secrets, as the server's SecretProviderClass."""
     return _mount(account, ((cert_secret_id, SERVER_CERT_KEYS), (config_secret_id, SERVER_CONFIG_KEYS)),
                   Path(target_dir), guard, "server")
+
+
+def secret_provider_class_objects(spc: Mapping[str, Any], region: str | None = None) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The (secret name, ((jmesPath path, objectAlias), ...)) entries of a SecretProviderClass
+    manifest, checked the way the Secrets Store CSI driver's AWS provider reads it: kind and API
+    version, `provider: aws`, Pod Identity, the region the secrets are in (when given), and
+    `objects` as a YAML list of Secrets Manager objects with jmesPath mappings."""
+    assert spc.get("apiVersion") == "secrets-store.csi.x-k8s.io/v1" and spc.get("kind") == "SecretProviderClass", \
+        f"not a SecretProviderClass: {spc.get('apiVersion')} {spc.get('kind')}"
+    spec = spc["spec"]
+    assert spec.get("provider") == "aws", f"provider {spec.get('provider')!r}: the AWS provider mounts Secrets Manager secrets"
+    parameters = spec["parameters"]
+    assert parameters.get("usePodIdentity") == "true", "usePodIdentity must be the string \"true\" for EKS Pod Identity"
+    if region is not None:
+        assert parameters.get("region") == region, f"SecretProviderClass region {parameters.get('region')!r}, secrets are in {region!r}"
+    entries = []
+    for entry in yaml.safe_load(parameters["objects"]):
+        assert entry.get("objectType") == "secretsmanager", entry
+        aliases = tuple((m["path"], m["objectAlias"]) for m in entry["jmesPath"])
+        entries.append((entry["objectName"], aliases))
+    return tuple(entries)
+
+
+def mount_secret_provider_class(account: Any, spc: Mapping[str, Any], target_dir: Path, guard: Any = None,
+                                who: str = "pod", region: str | None = None) -> Path:
+    """Mount every object of the SecretProviderClass manifest `spc` (a dict, e.g. a provider
+    output's `kubernetes_manifests` entry decoded) from `account` into `target_dir`, as the CSI
+    driver would: a secret it cannot read, or a key one lacks, fails the whole mount."""
+    objects = secret_provider_class_objects(spc, region)
+    return _mount(account, objects, Path(target_dir), guard, who)
+
+
+def sync_external_secret(account: Any, external_secret: Mapping[str, Any], target_dir: Path, guard: Any = None,
+                         who: str = "pod") -> Path:
+    """What the External Secrets Operator makes of an ExternalSecret manifest (each `data` entry:
+    the JSON key `remoteRef.property` of the Secrets Manager secret `remoteRef.key`, AWSCURRENT,
+    into the Kubernetes Secret key `secretKey`), mounted as a Secret volume (one file per key)."""
+    assert external_secret.get("apiVersion") == "external-secrets.io/v1" and external_secret.get("kind") == "ExternalSecret", \
+        f"not an ExternalSecret: {external_secret.get('apiVersion')} {external_secret.get('kind')}"
+    by_secret: dict[str, list[tuple[str, str]]] = {}
+    for item in external_secret["spec"]["data"]:
+        by_secret.setdefault(item["remoteRef"]["key"], []).append((item["remoteRef"]["property"], item["secretKey"]))
+    objects = tuple((name, tuple(keys)) for name, keys in by_secret.items())
+    return _mount(account, objects, Path(target_dir), guard, who)
 
 
 def _mount(account: Any, objects: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], target: Path,
@@ -82,7 +129,11 @@ def _mount(account: Any, objects: tuple[tuple[str, tuple[tuple[str, str], ...]],
 
 
 def _current_json(account: Any, secret_id: str) -> dict[str, Any]:
-    value = account.secretsmanager.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    client = account.secretsmanager
+    try:
+        value = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    except client.exceptions.ResourceNotFoundException:
+        raise AssertionError(f"secret {secret_id} does not exist: the CSI driver would fail the mount") from None
     text = value.get("SecretString")
     assert text is not None, f"secret {secret_id} has no SecretString: the CSI driver's jmesPath needs JSON"
     try:

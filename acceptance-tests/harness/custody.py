@@ -45,7 +45,7 @@ AWS_MANAGED_KEY = "alias/aws/secretsmanager"
 AGENT_DESCRIPTION = "Maestro agent MQTT credentials for cluster {cluster_id} (managed by terraform-provider-maestro)"
 SERVER_DESCRIPTION = "Maestro server MQTT credentials for {name} (managed by terraform-provider-maestro)"
 
-# src/resources/aws/custody.rs: domain separation of the proof and of a vouch.
+# src/resources/aws/custody/proof.rs: domain separation of the proof and of a vouch.
 PROOF_CONTEXT = b"terraform-provider-maestro custody proof v1"
 VOUCH_CONTEXT = b"terraform-provider-maestro custody vouch v1"
 

@@ -14,9 +14,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 READY_PATTERN = re.compile(r"^READY (http://\S+)\s*$")
 
@@ -151,3 +153,17 @@ def emulator_calls(url: str, reset: bool = False) -> Counter[str]:
     for call in listed:
         counted[f'{call["service"]}:{call["action"]}'] += call["count"]
     return counted
+
+
+def maestro_api(url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """A plain request to the emulator's Maestro REST API (`/api/maestro/v1/...`) or its control
+    endpoint (`/maestro-emulator/maestro-api...`): (status, parsed JSON body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url.rstrip('/')}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw, status = response.read(), response.status
+    except urllib.error.HTTPError as refused:
+        raw, status = refused.read(), refused.code
+    return status, (json.loads(raw) if raw else None)

@@ -765,6 +765,33 @@ def run_fault_case(env: Environment, step: Step, mode: str) -> CaseResult:
     return case
 
 
+def kill_provider_after(env: Environment, ws: TofuWorkspace, phase: str, label: str, **rule: Any) -> Any:
+    """Runs `phase` and SIGKILLs the provider process whose call matches `rule` once AWS acted on
+    it (the call is held after, then its connection reset: the answer is lost with the process).
+    Returns the CLI's result; a state lock the kill left is removed."""
+    control = env.control
+    held_rule = control.add_rule(**rule, effect="hold", when="after", holdSeconds=120)
+    running = start(ws, phase_command(phase), label)
+    try:
+        deadline = time.monotonic() + 240
+        holding = None
+        while holding is None and time.monotonic() < deadline and running.process.poll() is None:
+            holding = (control.rule(held_rule["id"]) or {}).get("held")
+            time.sleep(0.1)
+        assert holding, f"{rule.get('action')} was never held"
+        providers = _children(running.process.pid)
+        victim = process_with_port(providers, holding["clientPort"])
+        for pid in [victim] if victim else providers:
+            os.kill(pid, signal.SIGKILL)
+        control.release(held_rule["id"], then="reset")
+    finally:
+        killed = running.wait()
+        control.remove_rules()
+    if (ws.root / LOCK_FILE).exists():
+        ws.run("force-unlock", "-force", json.loads((ws.root / LOCK_FILE).read_text())["ID"], expect_exit=None)
+    return killed
+
+
 def run_interruption_case(env: Environment, step: Step, kind: str, pause: float = 1.0) -> CaseResult:
     """The step is held after AWS acted; then SIGINT to the CLI, or SIGKILL to the provider
     process that made the call; then the command again."""

@@ -1,5 +1,6 @@
 """Builds the Go programs the acceptance tests run beside the provider: the emulator's IoT Core
-data plane (an MQTT broker) and the Maestro-faithful MQTT clients.
+data plane (an MQTT broker) and `maestro-wire`, which runs Maestro's own MQTT clients
+(open-cluster-management.io/sdk-go, from the Go module proxy).
 
 Each is its own Go module in this repository with a committed go.sum, so the versions are pinned.
 `go build` runs every time: Go's build cache (GOCACHE, outside the clone) makes an unchanged
@@ -8,6 +9,7 @@ rebuild take about a second, and a changed source can never be served stale.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -19,12 +21,22 @@ class GoBuildError(RuntimeError):
     pass
 
 
+def _source_digest(module_dir: Path) -> str:
+    """A digest of the module's Go sources, go.mod and go.sum: part of the binary's name, so
+    clones with different sources sharing one $TPM_CACHE never run each other's build."""
+    digest = hashlib.sha256()
+    for path in sorted(module_dir.rglob("*")):
+        if path.is_file() and (path.suffix == ".go" or path.name in ("go.mod", "go.sum")):
+            digest.update(str(path.relative_to(module_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def build_go_binary(module_dir: Path, name: str, package: str = ".", log_path: Path | None = None) -> Path:
-    """`go build` `package` of the module at `module_dir` into `$TPM_CACHE/bin/<name>`."""
+    """`go build` `package` of the module at `module_dir` into `$TPM_CACHE/bin/<name>-<digest>`."""
     out_dir = settings.tpm_cache() / "bin"
     out_dir.mkdir(parents=True, exist_ok=True)
-    binary = out_dir / name
-    partial = out_dir / f"{name}.partial"
+    binary = out_dir / f"{name}-{_source_digest(module_dir)}"
+    partial = out_dir / f"{binary.name}.partial-{os.getpid()}"
     # GOFLAGS=-mod=readonly: the committed go.mod/go.sum are the pin; a build must never
     # rewrite them. GOWORK=off: no go.work above the clone may change what is built.
     env = dict(os.environ, GOFLAGS="-mod=readonly", GOWORK="off", CGO_ENABLED="0")
@@ -51,5 +63,5 @@ def iot_data_broker() -> Path:
 
 
 def maestro_wire() -> Path:
-    """The Maestro-faithful server and agent clients (`harness/maestro_wire`)."""
-    return build_go_binary(MAESTRO_WIRE_DIR, "maestro-wire")
+    """sdk-go's agent and source clients and the probe (`harness/maestro_wire`)."""
+    return build_go_binary(MAESTRO_WIRE_DIR, "maestro-wire-sdk-go")

@@ -40,6 +40,38 @@ class TofuCommandError(AssertionError):
     """A tofu command ended other than expected. An AssertionError so pytest reports a failure."""
 
 
+class RustDebugInDiagnostic(AssertionError):
+    """A diagnostic showed Rust `Debug` syntax (an SDK error's internals) instead of words."""
+
+
+# What a `{:?}` of an SDK error or of a Rust struct looks like; no diagnostic may contain it.
+RUST_DEBUG_SYNTAX = re.compile(
+    r"\w \{ \w+: Some\("          # a struct with an Option field: `Error { code: Some(`
+    r"|StatusCode\(\d+\)"          # the HTTP status of a raw response
+    r"|SdkBody|ConnectorError \{|ErrorMetadata \{"
+    r"|\b(?:ServiceError|DispatchFailure|ResponseError|TimeoutError|ConstructionFailure)[({]"
+    r"|\bError \{ code: "
+)
+
+
+def rust_debug_in(output: str) -> list[str]:
+    """Where a CLI's output shows Rust debug syntax: each match with some context. Searched in
+    the output with line wrapping flattened, since the CLI wraps diagnostics at 78 columns."""
+    flat = flatten_whitespace(output)
+    return [flat[max(0, m.start() - 60):m.end() + 60] for m in RUST_DEBUG_SYNTAX.finditer(flat)]
+
+
+def check_diagnostics_readable(command: str, exit_code: int, output: str) -> None:
+    """Fails the calling test when a failing or warning CLI output (human or `-json`) shows
+    Rust debug syntax; run on every command the harness runs, so every acceptance suite is
+    scanned."""
+    if exit_code == 0 and not any(marker in output for marker in ("Error:", "Warning:", '"severity"')):
+        return
+    found = rust_debug_in(output)
+    if found:
+        raise RustDebugInDiagnostic(f"`{command}` printed Rust debug syntax in a diagnostic:\n  " + "\n  ".join(found[:10]))
+
+
 def _tail(text: str, lines: int = 40) -> str:
     kept = text.rstrip().splitlines()[-lines:]
     return "\n".join("    " + line for line in kept) or "    <empty>"
@@ -202,6 +234,7 @@ class TofuWorkspace:
         result = TofuResult(list(args), process.returncode, stdout, stderr, log_path, time.monotonic() - started,
                             command=self.tofu.name)
         self.results.append(result)
+        check_diagnostics_readable(f"{result.command} {' '.join(args)}", result.exit_code, result.output)
         if expect_exit is not None and result.exit_code not in expect_exit:
             raise TofuCommandError(f"expected exit code in {sorted(expect_exit)}: {result.describe()}")
         return result

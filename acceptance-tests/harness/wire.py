@@ -1,4 +1,5 @@
-"""Driving `maestro-wire`, the Maestro-faithful MQTT clients (`harness/maestro_wire`).
+"""Driving `maestro-wire` (`harness/maestro_wire`): Maestro's own MQTT clients, sdk-go's agent and
+source clients, plus a probe, each run in a pod view of its CSI mount (`harness/pod_view.py`).
 
 `maestro-wire agent|server|probe` prints one JSON object per line, each with an `"event"`; this
 module runs it as a subprocess and lets a test wait for those events:
@@ -7,16 +8,18 @@ module runs it as a subprocess and lets a test wait for those events:
             wire.start_agent(binary, agent_mount, broker_address, logs / "agent") as agent:
         server.wait_for("subscribed")
         agent.wait_for("subscribed")
-        server.send({"consumer": "management-01", "id": "evt-1", "resourceid": "r-1"})
-        agent.wait_for(lambda e: e["event"] == "work" and e["id"] == "evt-1")
+        server.send({"consumer": "management-01", "resourceid": "r-1"})   # registered with Maestro
+        agent.wait_for({"event": "work", "resourceid": "r-1"})
 
 `wait_for` hands out each event at most once (the first matching event not returned before), so
 waiting for "published" twice gets the first and then the second publish, in the order they were
 printed, even when other events arrived in between.
 
-The processes' stderr goes to a log file in the given directory; maestro-wire never prints key
-or certificate material on either stream, so those logs may sit anywhere the leak scanner looks.
-Plain standard library, Python 3.11.
+`broker_address` is where the emulator's broker listens; the clients never dial it themselves:
+they dial config.yaml's brokerHost, which the pod view resolves to a forwarder to that address.
+The processes' stderr (sdk-go's log) goes to a log file in the given directory; maestro-wire never
+prints key or certificate material on either stream, so those logs may sit anywhere the leak
+scanner looks. Plain standard library, Python 3.11.
 """
 
 from __future__ import annotations
@@ -29,15 +32,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import pod_view
+
 Event = dict[str, Any]
 Predicate = Callable[[Event], bool]
 
 DEFAULT_WAIT = 20.0
-
-# Where the pods mount the certificate files config.yaml names: the deployed chart's CSI mount,
-# and the upstream chart's `maestro-agent-certs` secret volume. Paths under either are read from
-# the test's secrets directory instead.
-DEFAULT_MOUNT_PATHS = ("/mnt/secrets-store", "/secrets/mqtt-certs")
 
 
 class WireClient:
@@ -47,11 +47,11 @@ class WireClient:
 
     def __init__(self, argv: Sequence[str | Path], log_path: Path, name: str | None = None) -> None:
         self.argv = [str(a) for a in argv]
-        self.name = name or " ".join(self.argv[1:2])
+        self.name = name or self.argv[0]
         self.log_path = Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self._log.write(f"$ {' '.join(self.argv)}\n".encode())
+        self._log.write(f"$ {pod_view.describe(self.argv)}\n".encode())
         self._log.flush()
         self._events: list[Event] = []
         self._returned: set[int] = set()
@@ -196,77 +196,81 @@ def _describe(what: object) -> str:
     return "matching event"
 
 
-# ---------------------------------------------------------------- convenience
+# ---------------------------------------------------------------- the three roles
+
+# Where each chart has the agent read config.yaml: the deployed chart's CSI mount, and upstream's
+# `--workload-source-config=/secrets/mqtt/config.yaml` (its certificates at /secrets/mqtt-certs).
+DEPLOYED_CONFIG = "/mnt/secrets-store/config.yaml"
+UPSTREAM_CONFIG = "/secrets/mqtt/config.yaml"
 
 
-def _common(binary: Path, mode: str, secrets_dir: Path, connect_to: str | None, timeout: float,
-            protocol: int = 5, mount_paths: Iterable[str] = DEFAULT_MOUNT_PATHS) -> list[str]:
-    argv = [str(binary), mode, "--secrets-dir", str(secrets_dir), "--timeout", f"{timeout:g}"]
-    for mount_path in mount_paths:
-        argv += ["--mount-path", mount_path]
-    if connect_to:
-        argv += ["--connect-to", connect_to]
-    if protocol != 5:
-        argv += ["--protocol", str(protocol)]
-    return argv
+def _in_pod(binary: Path, mode: str, flags: Sequence[str], secrets_dir: Path, broker_address: str) -> list[str]:
+    return pod_view.pod_argv([Path(binary).resolve(), mode, *flags], secrets_dir, broker_address)
 
 
-def start_agent(binary: Path, secrets_dir: Path, connect_to: str | None, log_dir: Path,
+def start_agent(binary: Path, secrets_dir: Path, broker_address: str, log_dir: Path,
                 cloudevents_client_id: str | None = None, *, consumer_name: str | None = None,
-                resync: bool = True, timeout: float = 300, mount_paths: Iterable[str] = DEFAULT_MOUNT_PATHS,
-                extra_args: Iterable[str] = ()) -> WireClient:
-    """`maestro-wire agent`: connects as `<cloudevents_client_id or consumerName-work-agent>-client`,
-    subscribes, answers every work with a status. Runs until stopped or `timeout` seconds.
+                timeout: float = 300, extra_args: Iterable[str] = ()) -> WireClient:
+    """sdk-go's agent client, started as Maestro's agent chart starts the work agent, in a pod
+    view of `secrets_dir` (`harness/pod_view.py`); it connects as `<client ID>-client`,
+    subscribes, asks for a spec resync, and answers every work with a status. Runs until stopped
+    or `timeout` seconds.
 
-    The cluster name comes from the mounted `consumerName` file (the deployed chart); a mount
-    made like the upstream chart has none — pass `consumer_name` (its `consumerName` value)."""
-    argv = _common(binary, "agent", secrets_dir, connect_to, timeout, mount_paths=mount_paths)
-    if cloudevents_client_id:
-        argv += ["--cloudevents-client-id", cloudevents_client_id]
-    if consumer_name:
-        argv += ["--consumer-name", consumer_name]
-    if not resync:
-        argv.append("--no-resync")
-    argv += list(extra_args)
-    return WireClient(argv, Path(log_dir) / "maestro-wire-agent.log", name="agent")
+    Without `consumer_name` the mount is the deployed chart's: the consumer name is its
+    `consumerName` file and config.yaml is read at /mnt/secrets-store. With it, the mount is made
+    like upstream's chart (no consumerName file; `--consumer-name` from its values) and config.yaml
+    is read at /secrets/mqtt. The client ID defaults to `<consumer>-work-agent`, as both charts."""
+    if consumer_name is None:
+        consumer = (Path(secrets_dir) / "consumerName").read_text(encoding="utf-8").strip()
+        config = DEPLOYED_CONFIG
+    else:
+        consumer, config = consumer_name, UPSTREAM_CONFIG
+    flags = [f"--consumer-name={consumer}", "--workload-source-driver=mqtt", f"--workload-source-config={config}",
+             f"--cloudevents-client-id={cloudevents_client_id or consumer + '-work-agent'}",
+             f"--timeout={timeout:g}s", *extra_args]
+    return WireClient(_in_pod(binary, "agent", flags, secrets_dir, broker_address),
+                      Path(log_dir) / "maestro-wire-agent.log", name="agent")
 
 
-def start_server(binary: Path, secrets_dir: Path, connect_to: str | None, log_dir: Path,
-                 client_id: str = "maestro-0", source_id: str = "maestro", *,
+def start_server(binary: Path, secrets_dir: Path, broker_address: str, log_dir: Path,
+                 client_id: str = "maestro-0", source_id: str = "maestro", *, maestro_api_url: str,
                  resync_consumers: Iterable[str] = (), timeout: float = 300,
-                 mount_paths: Iterable[str] = DEFAULT_MOUNT_PATHS, extra_args: Iterable[str] = ()) -> WireClient:
-    """`maestro-wire server`: connects with `client_id` as is, subscribes to agentEvents;
-    `send({"consumer", "resourceid", "id"})` publishes a work (optional keys: "resourceversion",
-    "action" create_request|update_request|delete_request, "data" to replace the ManifestBundle)."""
-    argv = _common(binary, "server", secrets_dir, connect_to, timeout, mount_paths=mount_paths)
-    argv += ["--client-id", client_id, "--source-id", source_id]
-    for consumer in resync_consumers:
-        argv += ["--resync-consumer", consumer]
-    argv += list(extra_args)
-    return WireClient(argv, Path(log_dir) / "maestro-wire-server.log", name="server")
+                 config_file: str = DEPLOYED_CONFIG, extra_args: Iterable[str] = ()) -> WireClient:
+    """sdk-go's source client, built as Maestro's server builds it, in a pod view of
+    `secrets_dir`; connects with `client_id` as is and subscribes to the config's agentEvents.
+    `send({"consumer", "resourceid"})` creates a ManifestWork with that UID for the consumer as
+    Maestro does: only for a consumer registered with the Maestro REST API at `maestro_api_url`
+    (the emulator's; else a "refused" event with the reason), stored as a resource bundle there,
+    then published; `send({"action": "delete", ...})` deletes it (event "deleted" once the agent
+    confirmed and the bundle is gone)."""
+    flags = ["--message-broker-type=mqtt", f"--message-broker-config-file={config_file}",
+             f"--source-id={source_id}", f"--client-id={client_id}", f"--maestro-api-url={maestro_api_url}",
+             f"--timeout={timeout:g}s"]
+    flags += [f"--resync-consumer={consumer}" for consumer in resync_consumers]
+    flags += list(extra_args)
+    return WireClient(_in_pod(binary, "server", flags, secrets_dir, broker_address),
+                      Path(log_dir) / "maestro-wire-server.log", name="server")
 
 
-def probe(binary: Path, secrets_dir: Path, connect_to: str | None, client_id: str,
+def probe(binary: Path, secrets_dir: Path, broker_address: str, client_id: str,
           subscribe: Iterable[str] = (), publish: Iterable[str] = (), listen_seconds: float = 2,
-          protocol: int = 5, *, qos: int = 1, log_dir: Path | None = None, timeout: float = 60,
-          mount_paths: Iterable[str] = DEFAULT_MOUNT_PATHS) -> list[Event]:
-    """`maestro-wire probe`, run to completion: connack, one suback per filter, one puback per
-    topic, messages heard while listening, disconnected (if the broker hung up), done. A refused
-    connection is a normal result (connack with its reason code, or tls-error); only a usage or
-    config error (exit 1) raises. Reason codes are null where no acknowledgement came back."""
-    argv = _common(binary, "probe", secrets_dir, connect_to, timeout, protocol, mount_paths)
-    argv += ["--client-id", client_id, "--listen-seconds", f"{listen_seconds:g}", "--qos", str(qos)]
-    for topic_filter in subscribe:
-        argv += ["--subscribe", topic_filter]
-    for topic in publish:
-        argv += ["--publish", topic]
+          *, qos: int = 1, log_dir: Path | None = None, timeout: float = 60) -> list[Event]:
+    """`maestro-wire probe`, run to completion in a pod view of `secrets_dir`: sdk-go loads
+    config.yaml and dials; then connack, one suback per filter, one puback per topic, messages
+    heard while listening, disconnected (if the broker hung up), done. A refused connection is a
+    normal result (connack with its reason code, null when the broker hung up first); only a
+    usage or config error (exit 1) raises."""
+    flags = [f"--config={DEPLOYED_CONFIG}", f"--client-id={client_id}", f"--listen={listen_seconds:g}s",
+             f"--qos={qos}", f"--timeout={timeout:g}s"]
+    flags += [f"--subscribe={f}" for f in subscribe] + [f"--publish={t}" for t in publish]
+    argv = _in_pod(binary, "probe", flags, secrets_dir, broker_address)
     completed = subprocess.run(argv, capture_output=True, check=False, timeout=timeout + 30)
     stderr = completed.stderr.decode("utf-8", "replace")
     if log_dir is not None:
         log = Path(log_dir) / f"maestro-wire-probe-{_file_safe(client_id)}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"$ {' '.join(argv)}\n{stderr}")
+            handle.write(f"$ {pod_view.describe(argv)}\n{stderr}")
     events = []
     for line in completed.stdout.decode("utf-8", "replace").splitlines():
         if line.strip():
@@ -274,8 +278,8 @@ def probe(binary: Path, secrets_dir: Path, connect_to: str | None, client_id: st
                 events.append(json.loads(line))
             except ValueError:
                 events.append({"event": "unparsed", "line": line})
-    if completed.returncode == 1:
-        raise AssertionError(f"maestro-wire probe usage/config error: {events}\n{stderr[-2000:]}")
+    if completed.returncode != 0:
+        raise AssertionError(f"maestro-wire probe failed (exit {completed.returncode}): {events}\n{stderr[-2000:]}")
     return events
 
 

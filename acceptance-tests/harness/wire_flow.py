@@ -1,5 +1,5 @@
-"""Putting what the provider wrote in front of Maestro-faithful processes, the way each chart
-does, and driving exchanges of work and status between one server and its agents.
+"""Putting what the provider wrote in front of Maestro's own MQTT clients (sdk-go, run by
+`harness/maestro_wire`), the way each chart does, and driving exchanges of work and status between one server and its agents.
 
 - `mount_deployed_chart_agent`: the deployed agent chart's SecretProviderClass (fixed secret
   names, `caCert` → `ca.crt`, `config` → `config.yaml`), via `csi_mount`.
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
@@ -36,15 +37,33 @@ from .aws_accounts import AwsAccount
 
 @dataclass(frozen=True)
 class IotData:
-    """The emulator's IoT Core data plane: where to dial, and the CA of its server certificate."""
+    """The emulator's IoT Core data plane: where to dial, and the CA of its server certificate;
+    and where the emulator plays Maestro's REST API, which the harness's server asks whether a
+    consumer is registered before it sends that consumer work (as Maestro's server does)."""
     address: str
     ca_pem: str
+    maestro_api_url: str
 
 
 def iot_data(emulator_url: str) -> IotData:
     with urllib.request.urlopen(f"{emulator_url}/maestro-emulator/iot-data", timeout=10) as response:
         body = json.loads(response.read())
-    return IotData(body["address"], body["caPem"])
+    return IotData(body["address"], body["caPem"], emulator_url)
+
+
+def register_consumers(data: IotData, consumers: Sequence[str]) -> None:
+    """Registers each consumer with the emulator's Maestro REST API directly (POST
+    /api/maestro/v1/consumers; 409: already registered), for tests whose configuration has no
+    `maestro_consumer_registration`: the server sends work only to registered consumers."""
+    for consumer in consumers:
+        request = urllib.request.Request(f"{data.maestro_api_url}/api/maestro/v1/consumers", method="POST",
+                                         data=json.dumps({"name": consumer}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 409, f"registering {consumer}: HTTP {refused.code} {refused.read()[:300]!r}"
 
 
 def mount_deployed_chart_agent(management: AwsAccount, target: Path, guard: Any = None) -> Path:
@@ -77,22 +96,51 @@ def mount_upstream_chart_agent(management: AwsAccount, cert_secret: str, values:
     return target
 
 
-def exchange(server: wire.WireClient, agent: wire.WireClient, consumer: str, timeout: float = 30) -> dict[str, Any]:
-    """The server sends one work event to `consumer`; the agent must receive it and answer with
-    a status event that reaches the server. Returns what each side saw."""
-    event_id = f"work-{uuid.uuid4()}"
+def exchange(server: wire.WireClient, agent: wire.WireClient, consumer: str, timeout: float = 30,
+             *, keep: bool = False) -> dict[str, Any]:
+    """The server publishes one ManifestWork to `consumer` (registered with Maestro) through sdk-go's
+    source client; sdk-go's agent client must deliver it to the agent, whose status patch must come
+    back to the server. Then, unless `keep`, the server deletes the work and the agent confirms,
+    which removes the work's resource bundle from Maestro (`delete_work`). Returns what each side
+    saw."""
     resource_id = str(uuid.uuid4())
-    server.send({"consumer": consumer, "id": event_id, "resourceid": resource_id})
-    published = server.wait_for(lambda e: e["event"] == "published" and e.get("id") == event_id, timeout)
-    code = published.get("reasonCode")
-    assert code is not None and code < 0x80, f"the server's publish was refused: {published}"
-    work = agent.wait_for(lambda e: e["event"] == "work" and e.get("id") == event_id, timeout)
-    assert work["resourceid"] == resource_id and work["clustername"] == consumer, work
-    assert work["accepted"], work
+    server.send({"consumer": consumer, "resourceid": resource_id})
+    published = server.wait_for(
+        lambda e: e["event"] in ("published", "publish-error") and e.get("resourceid") == resource_id, timeout)
+    assert published["event"] == "published", f"the server's publish was refused: {published}"
+    work = agent.wait_for(lambda e: e["event"] == "work" and e.get("resourceid") == resource_id, timeout)
+    assert work["clustername"] == consumer and work["manifests"] == 1, work
+    sent = agent.wait_for(lambda e: e["event"] in ("status-sent", "status-error") and e.get("resourceid") == resource_id,
+                          timeout)
+    assert sent["event"] == "status-sent", f"the agent could not publish the status: {sent}"
     status = server.wait_for(lambda e: e["event"] == "status" and e.get("resourceid") == resource_id, timeout)
     assert status.get("clustername") == consumer, status
-    assert status["accepted"], status
-    return {"published": published, "work": work, "status": status}
+    assert {"Applied", "Available"} <= set(status["conditions"]), status
+    seen = {"published": published, "work": work, "status": status}
+    if not keep:
+        seen["deleted"] = delete_work(server, agent, consumer, resource_id, timeout)
+    return seen
+
+
+def delete_work(server: wire.WireClient, agent: wire.WireClient, consumer: str, resource_id: str,
+                timeout: float = 30) -> dict[str, Any]:
+    """The server deletes the work (its delete_request); the agent drops it and sdk-go reports it
+    "Deleted", upon which the server removes its resource bundle from Maestro."""
+    server.send({"action": "delete", "consumer": consumer, "resourceid": resource_id})
+    server.wait_for({"event": "delete-published", "resourceid": resource_id}, timeout)
+    agent.wait_for({"event": "work-deleted", "resourceid": resource_id}, timeout)
+    return server.wait_for({"event": "deleted", "resourceid": resource_id}, timeout)
+
+
+def refused(server: wire.WireClient, consumer: str, timeout: float = 30) -> dict[str, Any]:
+    """Asks the server for one work to `consumer` and expects it refused: returns the refusal
+    (its `reason` says why)."""
+    resource_id = str(uuid.uuid4())
+    server.send({"consumer": consumer, "resourceid": resource_id})
+    answer = server.wait_for(lambda e: e["event"] in ("published", "refused") and e.get("resourceid") == resource_id,
+                             timeout)
+    assert answer["event"] == "refused", f"the server sent work to {consumer}: {answer}"
+    return answer
 
 
 # ---------------------------------------------------------------- the server, as deployed
@@ -161,7 +209,8 @@ def start_deployed_chart_server(binary: Path, data: IotData, regional: AwsAccoun
         f"--subscription-type={command.subscription_type} but agentEvents is {agent_events!r}"
     files = mount_deployed_chart_server(regional, mount_dir, guard=guard)
     client = wire.start_server(binary, files, data.address, log_dir, client_id=command.client_id,
-                               source_id=command.source_id)
+                               source_id=command.source_id, config_file=command.config_file,
+                               maestro_api_url=data.maestro_api_url)
     try:
         connected = client.wait_for("connected")
         assert connected["clientId"] == command.client_id, connected
@@ -195,24 +244,31 @@ def wait_for_resync_requests(server: wire.WireClient, consumers: Sequence[str], 
         server.wait_for(lambda e, c=consumer: e["event"] == "resync-request" and e.get("clustername") == c, timeout)
 
 
-def assert_only_own_traffic(agent: wire.WireClient, consumer: str, work_ids: Sequence[str]) -> None:
-    """The agent received exactly the works in `work_ids`, and every topic it used or was
-    delivered a message on is its own consumer's."""
-    received = [e["id"] for e in agent.events() if e["event"] == "work"]
-    assert received == list(work_ids), f"agent of {consumer} received works {received}, expected {list(work_ids)}"
-    foreign = [e for e in agent.events() if "topic" in e and e["topic"].split("/")[-2:-1] != [consumer]]
-    assert not foreign, f"agent of {consumer} saw another consumer's topics: {foreign}"
+def assert_only_own_traffic(agent: wire.WireClient, consumer: str, resource_ids: Sequence[str]) -> None:
+    """The agent received exactly the works in `resource_ids`, sdk-go never had to drop a spec
+    event of another cluster (it logs each one it ignores: the `ignored` event), and every topic
+    it subscribed to is its own consumer's."""
+    received = [e["resourceid"] for e in agent.events() if e["event"] == "work"]
+    assert received == list(resource_ids), f"agent of {consumer} received works {received}, expected {list(resource_ids)}"
+    ignored = [e for e in agent.events() if e["event"] == "ignored"]
+    assert not ignored, f"the broker delivered another consumer's work to the agent of {consumer}: {ignored}"
+    topics = [t for e in agent.events() if e["event"] == "subscribed" for t in e["topics"]]
+    assert topics and all(t.split("/")[-2] == consumer for t in topics), \
+        f"agent of {consumer} subscribed to {topics}"
 
 
 def exchange_with_server(binary: Path, data: IotData, regional: AwsAccount, server: Mapping[str, Any],
                          agents: Sequence[AgentMount], server_mount: Path, workdir: Path,
-                         guard: Any = None) -> dict[str, Any]:
+                         guard: Any = None, *, registered: bool = True) -> dict[str, Any]:
     """ONE server from `maestro_server_identity`'s secrets (`start_deployed_chart_server`) and
-    every agent in `agents`, all running at once: each consumer gets one work, which only its
-    agent receives, and every agent's status reaches the server through its subscription. Logs go
+    every agent in `agents`, all running at once: each consumer (registered with Maestro) gets
+    one work, which only its agent receives, and every agent's status reaches the server through
+    its subscription; then the work is deleted again. With `registered=False` no consumer is
+    registered: the server refuses each one's work, saying why, and no agent receives any. Logs go
     under `workdir` (leak-scan it); `server_mount` holds the server's key by design, so it must
     lie outside every scanned tree. Returns `{"server": {"connected", "subscribed"},
-    "agents": {consumer: {"connected", "published", "work", "status"}}}`."""
+    "agents": {consumer: {"connected", "published", "work", "status", "deleted"}}}` (with
+    `registered=False`: `{consumer: {"connected", "refused"}}`)."""
     assert len({a.consumer for a in agents}) == len(agents), "one agent per consumer"
     with contextlib.ExitStack() as stack:
         srv = stack.enter_context(start_deployed_chart_server(binary, data, regional, server, server_mount,
@@ -224,12 +280,19 @@ def exchange_with_server(binary: Path, data: IotData, regional: AwsAccount, serv
         connected = {}
         for consumer, agent in running.items():
             connected[consumer] = agent.wait_for("connected")
-            subscribed = agent.wait_for("subscribed")
-            assert subscribed["granted"], f"the broker refused the subscription of {consumer}'s agent: {subscribed}"
+            agent.wait_for("subscribed")
         wait_for_resync_requests(srv, list(running))
+        if not registered:
+            refusals = {consumer: refused(srv, consumer) for consumer in running}
+            for consumer, agent in running.items():
+                assert_only_own_traffic(agent, consumer, [])
+            server_events = srv.events()
+            first = lambda name: next(e for e in server_events if e["event"] == name)  # noqa: E731
+            return {"server": {"connected": first("connected"), "subscribed": first("subscribed")},
+                    "agents": {c: {"connected": connected[c], "refused": refusals[c]} for c in running}}
         seen = {consumer: exchange(srv, agent, consumer) for consumer, agent in running.items()}
         for consumer, agent in running.items():
-            assert_only_own_traffic(agent, consumer, [seen[consumer]["work"]["id"]])
+            assert_only_own_traffic(agent, consumer, [seen[consumer]["work"]["resourceid"]])
         server_events = srv.events()
     statuses = {e["clustername"] for e in server_events if e["event"] == "status"}
     assert statuses == set(running), f"the server received status from {sorted(statuses)}, expected {sorted(running)}"

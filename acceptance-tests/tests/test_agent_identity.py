@@ -72,14 +72,11 @@ def expected_state(cluster_id: str, eks_cluster_name: str, *, regional_account_i
         "role_arn": f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/{role_name(cluster_id)}",
         "secret_arn_pattern": docs.secret_arn_pattern(REGION, MANAGEMENT_ACCOUNT_ID, secret_name),
         "cloudevents_client_id": f"{cluster_id}-work-agent",
-        # The deployed chart's layout (rosa-regional-platform management-cluster/maestro-agent).
+        # The deployed chart's layout (rosa-regional-platform management-cluster/maestro-agent),
+        # only what it reads: it mounts the broker, topics and certificates from fixed names.
         "helm_values": {
             "global": {"region": REGION},
-            "maestroAgent": {
-                "maestro": {"serviceAccount": service_account, "consumerName": cluster_id},
-                "broker": {"type": "mqtt", "endpoint": broker_endpoint, "topicPrefix": topic_prefix},
-                "ascp": {"enabled": True, "mqttCertSecretName": secret_name},
-            },
+            "maestroAgent": {"maestro": {"serviceAccount": service_account}, "ascp": {"enabled": True}},
         },
         # Upstream's chart layout (openshift-online/maestro charts/maestro-agent).
         "upstream_helm_values": {
@@ -209,7 +206,6 @@ def test_update_in_place(config_workspace, provider_preamble, management, make_e
     after = ws.state_resource(ADDRESS)
     assert_state_matches(after, expected_state(cluster_id, eks, topic_prefix="fleet/blue/consumers", regional_account_id="111122223333",
                                                broker_endpoint=changed["broker_endpoint"]))
-    assert after["helm_values"]["maestroAgent"]["broker"]["endpoint"] == "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com"
     assert after["upstream_helm_values"]["messageBroker"]["mqtt"]["host"] == "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com"
     # Updated, not recreated: same role (same creation time) and same association.
     assert after["association_id"] == before["association_id"]

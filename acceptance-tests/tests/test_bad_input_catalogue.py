@@ -88,6 +88,8 @@ def templates(emulator_url: str) -> dict[str, Template]:
             "region": REGION,
             "allowed_account_ids": [REGIONAL_ACCOUNT_ID],
             "topic_prefix": PREFIX,
+            "agent_chart": "custom",
+            "server_chart": "rosa-regional-platform",
             **endpoints,
             "assume_role.role_arn": REGIONAL_ROLE_ARN,
             "assume_role.session_name": "bad-input-catalogue",
@@ -171,6 +173,19 @@ def templates(emulator_url: str) -> dict[str, Template]:
             "recovery_window_in_days": 7,
             "tags": tags,
         }, fixed={"provider": "maestro.regional"}),
+        # Registrations need exactly one API block: one template for each.
+        Template("registration", "resource", "maestro_consumer_registration", regional, {
+            "name": "bi-registration-01",
+            "labels": {"cluster_type": "management"},
+            "maestro_api.url": "https://maestro.example.com",
+            "maestro_api.bearer_token": "bad-input-bearer-token",
+            "maestro_api.ca_pem": Material("ca_certificate"),
+        }, fixed={"provider": "maestro.regional"}),
+        Template("registration_platform", "resource", "maestro_consumer_registration", regional, {
+            "name": "bi-registration-02",
+            "platform_api.url": f"https://abc123.execute-api.{REGION}.amazonaws.com/prod",
+            "platform_api.region": REGION,
+        }, fixed={"provider": "maestro.regional"}),
         Template("agent_binding", "data", "maestro_agent_binding", regional, {
             "consumer_id": "bi-data-01",
             "topic_prefix": PREFIX,
@@ -203,7 +218,7 @@ def templates(emulator_url: str) -> dict[str, Template]:
 
 
 TEMPLATE_NAMES = ["provider", "provider_forbidden", "provider_web_identity", "agent_key", "consumer",
-                  "agent_identity", "server_identity", "agent_binding", "agent_credentials", "fn_agent_binding",
+                  "agent_identity", "server_identity", "registration", "registration_platform", "agent_binding", "agent_credentials", "fn_agent_binding",
                   "fn_server_binding", "fn_mqtt_client_id"]
 
 
@@ -307,6 +322,10 @@ CASES: list[Case] = [
     case("provider_forbidden", "allowed_account_ids", "both-account-guards", [REGIONAL_ACCOUNT_ID],
          r"Conflicting account guards|not both",
          "an allow list already forbids every other account: the provider accepts only one of the two"),
+    case("provider", "agent_chart", "agent-chart-unknown", "helm", r"must be one of rosa-regional-platform, maestro, custom",
+         "agent_chart names a chart whose secret names, namespace and paths the provider knows"),
+    case("provider", "server_chart", "server-chart-upstream", "maestro", r"maestro-server-certs",
+         "upstream's server chart reads a Kubernetes Secret the provider does not produce yet: refused with why"),
     case("provider", "topic_prefix", "topic-prefix-old-module-default", "maestro/consumers", TOPIC_PREFIX,
          "the old modules' default: two levels, and no topic Maestro uses (" + MAESTRO_TOPIC_RULE + ")", plan=True),
     case("provider", "topic_prefix", "topic-prefix-four-levels", "sources/maestro/consumers/extra", TOPIC_PREFIX,
@@ -547,6 +566,34 @@ CASES: list[Case] = [
     case("fn_mqtt_client_id", "cloudevents_client_id", "client-id-122-characters", "a" * 122,
          FUNCTION_ARGUMENT.format(parameter="cloudevents_client_id") + ".*1 to 121",
          "IoT Core limits a client ID to 128 bytes, and the agent appends -client"),
+    # maestro_consumer_registration: Maestro's name rule, labels its database refuses, and URLs
+    # that would send a token or a signature in clear text or put a credential in state.
+    case("registration", "name", "name-underscore-uppercase", "Management_01", CONSUMER_NAME,
+         "Maestro validates consumer names as RFC 1123 labels (500 maestro-9 otherwise)", plan=True),
+    case("registration", "name", "name-64-characters", "m" * 64, CONSUMER_NAME,
+         "Maestro refuses names over 63 characters"),
+    case("registration", "labels", "labels-empty-key", {"": "management"}, r"label keys must not be empty",
+         "a label needs a key"),
+    case("registration", "labels", "labels-nul-character", {"cluster_type": "manage\u0000ment"}, r"NUL character",
+         "Maestro keeps labels in PostgreSQL jsonb, which refuses \\u0000", plan=True),
+    case("registration", "maestro_api.url", "url-plain-http-remote", "http://maestro.example.com", r"loopback",
+         "a bearer token must not cross a network in clear text", plan=True),
+    case("registration", "maestro_api.url", "url-not-http", "ftp://maestro.example.com", r"must be an https:// URL",
+         "the REST API is HTTP"),
+    case("registration", "maestro_api.url", "url-with-credentials", "https://admin:hunter2@maestro.example.com",
+         r"user information", "a credential in the URL would be kept in state"),
+    case("registration", "maestro_api.url", "url-with-query", "https://maestro.example.com/?x=1", r"query",
+         "the API's paths are appended to the URL"),
+    case("registration", "maestro_api.ca_pem", "ca-pem-not-pem", "not a certificate", r"PEM certificate",
+         "TLS verification needs the CA certificate"),
+    case("registration", "maestro_api.bearer_token", "bearer-token-trailing-newline", "bad-input-token\n",
+         r"white space.*trimspace", "a token read with file() keeps its newline, which no HTTP header carries", plan=True),
+    case("registration", "maestro_api.bearer_token", "bearer-token-oversized", "t" * 16385, r"between 1 and 16384",
+         "no server takes a header that long"),
+    case("registration_platform", "platform_api.region", "platform-region-without-number", "us-east", REGION_WORDS,
+         "every AWS region name ends in a number"),
+    case("registration_platform", "platform_api.url", "platform-url-plain-http", "http://abc123.execute-api.us-east-1.amazonaws.com/prod",
+         r"loopback", "a signed request must not cross a network in clear text", plan=True),
 ]
 
 PLAN_CASES = [c for c in CASES if c.via_variable]

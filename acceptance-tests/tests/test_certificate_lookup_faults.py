@@ -18,10 +18,6 @@ lookup failing in each.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -106,27 +102,9 @@ def test_a_resumed_create_whose_lookup_fails_leaves_no_second_certificate(steady
     part = fm.PART_BY_RESOURCE["maestro_consumer"]
     deployment, ws, baseline = fm._prepared(env, "create")
     control = env.control
-    held = control.add_rule(service="iot", action="CreateCertificateFromCsr", session=part.session,
-                            effect="hold", when="after", holdSeconds=120)
-    running = fm.start(ws, fm.phase_command("create"), "create-sigkill")
-    try:
-        deadline = time.monotonic() + 240
-        holding = None
-        while holding is None and time.monotonic() < deadline and running.process.poll() is None:
-            holding = (control.rule(held["id"]) or {}).get("held")
-            time.sleep(0.1)
-        assert holding, "CreateCertificateFromCsr was never held"
-        providers = fm._children(running.process.pid)
-        victim = fm.process_with_port(providers, holding["clientPort"])
-        for pid in [victim] if victim else providers:
-            os.kill(pid, signal.SIGKILL)
-        control.release(held["id"], then="reset")
-    finally:
-        killed = running.wait()
-        control.remove_rules()
+    killed = fm.kill_provider_after(env, ws, "create", "create-sigkill", service="iot",
+                                    action="CreateCertificateFromCsr", session=part.session)
     assert killed.exit_code != 0, f"the kill did not stop the apply: {fm.outcome(killed)}"
-    if (ws.root / fm.LOCK_FILE).exists():
-        ws.run("force-unlock", "-force", json.loads((ws.root / fm.LOCK_FILE).read_text())["ID"], expect_exit=None)
 
     # The resumed create: its lookup for the certificate the killed apply had issued is refused.
     refused = control.add_rule(service="iot", action="ListCertificates", session=part.session, **LOOKUP_DENIED)

@@ -346,7 +346,7 @@ def test_the_provider_proves_its_key_versions_as_the_harness_computes(
     bundle = creds.read_bundle(target.account, arn, guard=leak_guard)
     assert bundle is not None and bundle.version_id == version
     assert version == custody.proof_token(bundle.raw, target.secret_name, target.owner), \
-        "the version ID is not the custody proof harness/custody.py computes (src/resources/aws/custody.rs changed?)"
+        "the version ID is not the custody proof harness/custody.py computes (src/resources/aws/custody/proof.rs changed?)"
     # The proof binds the owner and the secret name.
     assert version != custody.proof_token(bundle.raw, target.secret_name, target.owner + "x")
     assert version != custody.proof_token(bundle.raw, target.secret_name + "x", target.owner)

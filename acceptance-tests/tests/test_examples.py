@@ -20,6 +20,7 @@ import pytest
 
 from harness import aws_inspect, complete_example, registry_docs as rd, settings
 from harness import credentials as creds
+from harness.emulator import maestro_api
 
 pytestmark = pytest.mark.acceptance
 
@@ -49,7 +50,7 @@ def test_examples_exist():
     found = {_id(d) for d in example_dirs()}
     assert "provider" in found, f"examples/provider/ is missing; found {sorted(found)}"
     assert any(name.startswith("resources/") for name in found), f"no examples/resources/<type>/; found {sorted(found)}"
-    for required in ("complete", "two-teams/management", "two-teams/regional"):
+    for required in ("complete", "fleet", "two-teams/management", "two-teams/regional"):
         assert required in found, f"examples/{required}/ is missing; found {sorted(found)}"
 
 
@@ -62,6 +63,9 @@ def test_example_validates(directory: Path, make_workspace):
     for source in sorted(directory.iterdir()):
         if source.is_file() and source.suffix in (".tf", ".tfvars", ".json", ".tpl", ".yaml", ".yml"):
             shutil.copy2(source, workspace.root / source.name)
+        elif source.is_dir() and not source.name.startswith("."):
+            # Local modules (examples/fleet/modules/agents), which the folder calls by relative path.
+            shutil.copytree(source, workspace.root / source.name, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
     if is_fragment(directory):
         assert not (workspace.root / "provider.tf").exists(), f"{_id(directory)} must not ship its own provider.tf"
         shutil.copy2(PROVIDER_EXAMPLE, workspace.root / "provider.tf")
@@ -126,29 +130,50 @@ def test_complete_example_applies_and_the_server_and_agents_work(
         make_workspace, emulator_url, management, regional, make_eks_cluster, leak_guard, iot_data, maestro_wire,
         tmp_path):
     """examples/complete, unchanged, against the emulator: one apply builds the server's identity
-    and two agents across both accounts, the next plan is empty, the outputs and AWS agree, ONE
-    server from its secrets and both agents from theirs exchange work and status over MQTT, and
-    a rotation of every key is again one apply, after which they exchange again."""
+    and two agents across both accounts, the next plan is empty, the outputs and AWS agree; with
+    no Maestro API given the consumers are not registered and the server, ONE from its secrets,
+    refuses to send either agent work; with it, the next apply registers both (and changes
+    nothing else), and the server and both agents from their secrets exchange work and status
+    over MQTT; a rotation of every key is again one apply, after which they exchange again."""
     clusters = {"example-complete-a": make_eks_cluster("example-complete-a-eks"),
                 "example-complete-b": make_eks_cluster("example-complete-b-eks")}
     regional_eks = aws_inspect.create_eks_cluster(regional, "example-complete-regional-eks")["name"]
     ws = make_workspace("complete")
     _copy_example(complete_example.EXAMPLE_DIR, ws)
 
-    def variables(generation: str) -> None:
+    def variables(generation: str, maestro_api_url: str | None = iot_data.maestro_api_url) -> None:
         complete_example.write_variables(ws.root, emulator_url, clusters, regional_eks, server_name="example-complete",
-                                         key_generation=generation, broker_ca_pem=iot_data.ca_pem)
+                                         key_generation=generation, broker_ca_pem=iot_data.ca_pem,
+                                         maestro_api_url=maestro_api_url)
 
-    variables("1")
+    variables("1", maestro_api_url=None)
     ws.init()
     ws.apply()
     ws.assert_plan_empty()
+    unregistered = _outputs(ws)
+    assert unregistered["registrations"] == {}
+    leak_guard.extra_trees.append(tmp_path / "wire")
+    report, _ = complete_example.refused_over_mqtt(maestro_wire, iot_data, management, regional, unregistered,
+                                                   tmp_path / "mounts-0", tmp_path / "wire" / "0", leak_guard)
+    assert len(report) == len(clusters), report
+
+    variables("1")
+    registrations = {f'maestro_consumer_registration.agent["{cluster_id}"]': "create" for cluster_id in clusters}
+    ws.assert_plan_changes(registrations)
+    ws.apply()
+    ws.assert_plan_empty()
     first = _outputs(ws)
+    for cluster_id in clusters:
+        held = maestro_api(emulator_url, "GET", f"/api/maestro/v1/consumers/{first['registrations'][cluster_id]}")[1]
+        assert held["name"] == cluster_id and held["labels"]["cluster_id"] == cluster_id, held
     assert set(first["agents"]) == set(clusters)
+    # The example names upstream's agent chart: each agent starts from the Secret its
+    # ExternalSecret output keeps (complete_example.mount_agent), not from a hand-made mount.
+    for cluster_id in clusters:
+        assert "ExternalSecret/maestro-agent-certs" in first["agent_manifests"][cluster_id], first["agent_manifests"]
     assert first["server_helm_values"]["maestroServer"]["externalSecrets"]["mqttCertSecretName"] == \
         first["server"]["certificate_secret"]
     complete_example.verify(management, regional, first, leak_guard, broker_ca_pem=iot_data.ca_pem)
-    leak_guard.extra_trees.append(tmp_path / "wire")
     complete_example.exchange_over_mqtt(maestro_wire, iot_data, management, regional, first, tmp_path / "mounts-1",
                                         tmp_path / "wire" / "1", leak_guard)
 

@@ -54,7 +54,7 @@ association of the chart's namespace binds a role whose inline policies may read
 secrets, and the agent connects to the broker with that pair as `<id>-work-agent-client` and
 subscribes to its sourceevents. A ledger of the certificates mounted at each checkpoint checks,
 from the emulator, that no certificate ever mounted stops being ACTIVE unless its successor was
-already mounted at an earlier checkpoint. ONE Maestro-faithful server (maestro_server_identity,
+already mounted at an earlier checkpoint. ONE server on sdk-go's source client (maestro_server_identity,
 in a workspace of its own) exchanges work and status with all three agents before the migration
 (old credentials) and after it (rotated credentials); after the retiring apply every old key is
 refused at CONNECT. Every old key (CreateKeysAndCertificate) is registered with the leak guard
@@ -502,6 +502,8 @@ def test_the_guides_fleet_migration_keeps_every_agent_working_and_retires_every_
     server_ws.init()
     server_ws.apply()
     server = server_ws.state_resource(SERVER)
+    # The fleet's consumers were registered with Maestro before the migration, and stay so.
+    wire_flow.register_consumers(iot_data, [cluster.cluster_id for cluster in CLUSTERS])
     exchange = lambda mounts, tag: wire_flow.exchange_with_server(  # noqa: E731
         maestro_wire, iot_data, regional, server,
         [wire_flow.AgentMount(cid, files) for cid, files in mounts.items()],

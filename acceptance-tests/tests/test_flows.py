@@ -152,6 +152,14 @@ def test_one_configuration_does_everything_in_one_apply_and_rotates_without_a_ga
     assert_nothing_left(management, regional, cluster_id, issued)
 
 
+def registration_block(cluster_id: str, consumer_label: str, maestro_api_url: str) -> str:
+    """The regional team registers each consumer with Maestro (the emulator's REST API), without
+    which the server sends its agent no work."""
+    return (f'resource "maestro_consumer_registration" "{consumer_label}" {{\n  provider = maestro.regional\n'
+            f'  name     = maestro_consumer.{consumer_label}.consumer_id\n'
+            f'  maestro_api {{\n    url = "{maestro_api_url}"\n  }}\n}}\n')
+
+
 def test_two_teams_exchange_only_public_material(make_workspace, provider_preamble, management, regional,
                                                  make_eks_cluster, leak_guard, iot_data, maestro_wire, tmp_path):
     """Management team A (rotating) and management team B each own their agent's key and
@@ -173,6 +181,8 @@ def test_two_teams_exchange_only_public_material(make_workspace, provider_preamb
         return provider_preamble + server_block(cluster_id, regional_eks, iot_data.ca_pem) + "\n" + \
             consumer_block(cluster_id, csr, grace_hours, topic_prefix=prefix) + "\n" + \
             consumer_block(other_id, other_csr, 24, label="c_b", topic_prefix=prefix) + \
+            registration_block(cluster_id, "c", iot_data.maestro_api_url) + \
+            registration_block(other_id, "c_b", iot_data.maestro_api_url) + \
             'output "teams" {\n  value = {\n' + \
             f'    "{cluster_id}" = {{ certificate_pem = maestro_consumer.c.certificate_pem, endpoint = maestro_consumer.c.endpoint }}\n' + \
             f'    "{other_id}" = {{ certificate_pem = maestro_consumer.c_b.certificate_pem, endpoint = maestro_consumer.c_b.endpoint }}\n' + \

@@ -1,6 +1,7 @@
-"""Self-tests of the Maestro-faithful MQTT clients and their Python side (no tofu, no provider,
-no emulator): the Go module's own tests (an in-process TLS broker), the binary's config and TLS
-failures, the driver's event handling, and the CSI mount."""
+"""Self-tests of the harness around Maestro's own MQTT clients (no tofu, no provider, no
+emulator): the Go module is formatted and vetted, the pod view puts the mount at the charts'
+paths and resolves config.yaml's broker host to its forwarder, sdk-go verifies the broker's
+certificate for that name through it, the driver's event handling, and the CSI mount."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import charts, csi_mount, go_tools, wire, wire_flow
+from harness import charts, csi_mount, go_tools, pod_view, wire, wire_flow
 
 BROKER_NAME = "abc123-ats.iot.us-east-1.amazonaws.com"
 
@@ -33,16 +34,14 @@ needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolcha
 
 
 @needs_go
-def test_go_module_is_formatted_vetted_and_its_tests_pass():
+def test_go_module_is_formatted_and_vetted():
     env = dict(os.environ, GOFLAGS="-mod=readonly", GOWORK="off")
     module = go_tools.MAESTRO_WIRE_DIR
     unformatted = subprocess.run(["gofmt", "-l", "."], cwd=module, capture_output=True, text=True, check=True).stdout
     assert unformatted == "", f"gofmt would change: {unformatted}"
-    vet = subprocess.run(["go", "vet", "./..."], cwd=module, env=env, capture_output=True, text=True, check=False)
+    vet = subprocess.run(["go", "vet", "./..."], cwd=module, env=env, capture_output=True, text=True, check=False,
+                         timeout=900)
     assert vet.returncode == 0, vet.stdout + vet.stderr
-    tests = subprocess.run(["go", "test", "./..."], cwd=module, env=env, capture_output=True, text=True,
-                           check=False, timeout=900)
-    assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +245,7 @@ def test_wait_for_hands_out_each_event_once_and_explains_timeouts(tmp_path):
 
 def _mount_dir(tmp_path: Path, pki, ca: str, consumer: str | None = "management-01") -> Path:
     directory = tmp_path / ("agent" if consumer else "server")
-    directory.mkdir()
+    directory.mkdir(parents=True)
     files = {"certificate": pki["client"], "privateKey": pki["client_key"], "ca.crt": ca,
              "config.yaml": _config_yaml(consumer)}
     if consumer:
@@ -256,12 +255,18 @@ def _mount_dir(tmp_path: Path, pki, ca: str, consumer: str | None = "management-
     return directory
 
 
-def test_server_refuses_a_source_id_that_is_not_the_topics(maestro_wire, pki, tmp_path):
-    mount = _mount_dir(tmp_path, pki, pki["root"], consumer=None)
-    with wire.start_server(maestro_wire, mount, "127.0.0.1:1", tmp_path / "logs", source_id="other") as server:
-        error = server.wait_for("config-error")
-        assert server.wait_exit() == 2
-    assert 'the topic source "maestro" does not match the client sourceID "other"' in error["error"]
+def test_pod_view_mounts_at_the_chart_paths_and_resolves_the_broker_to_its_forwarder(pki, tmp_path):
+    mount = _mount_dir(tmp_path, pki, pki["root"])
+    hosts_before = Path("/etc/hosts").read_text()
+    argv = pod_view.pod_argv(["/bin/sh", "-c", "cat /etc/hosts; for p in /mnt/secrets-store /secrets/mqtt-certs "
+                              "/secrets/mqtt; do cat $p/consumerName; echo; done"], mount, "127.0.0.1:1")
+    seen = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
+    relay = pod_view.forwarder("127.0.0.1:1")
+    assert f"{relay.address} {BROKER_NAME}\n" in seen, seen
+    assert seen.count("management-01\n") == 3, seen
+    assert Path("/etc/hosts").read_text() == hosts_before, "the pod view changed the host's /etc/hosts"
+    assert pod_view.broker_host('brokerHost: "a-ats.iot.us-east-1.amazonaws.com:8883"\n') == \
+        ("a-ats.iot.us-east-1.amazonaws.com", 8883)
 
 
 class TlsListener:
@@ -273,6 +278,9 @@ class TlsListener:
         key.write_text(pki["server_key"])
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
+        self.handshakes: list[tuple[str | None, str | None]] = []
+        self._server_name: str | None = None
+        self.context.sni_callback = lambda _sock, name, _ctx: setattr(self, "_server_name", name)
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -286,6 +294,7 @@ class TlsListener:
                 return
             try:
                 with self.context.wrap_socket(conn, server_side=True) as tls:
+                    self.handshakes.append((self._server_name, tls.version()))
                     tls.recv(1)
             except (OSError, ssl.SSLError):
                 pass
@@ -294,17 +303,25 @@ class TlsListener:
         self.sock.close()
 
 
-def test_connect_to_keeps_tls_verification_on_the_broker_name(maestro_wire, pki, tmp_path):
+def test_sdk_go_verifies_the_broker_certificate_for_the_name_config_yaml_gives(maestro_wire, pki, tmp_path):
     listener = TlsListener(tmp_path, pki)
     try:
-        wrong = _mount_dir(tmp_path, pki, pki["other_root"])
+        # The right CA: sdk-go's dialer completes TLS 1.3 with SNI = brokerHost's name, reached
+        # through the pod's /etc/hosts and the forwarder (the listener then hangs up: no MQTT).
+        right = _mount_dir(tmp_path, pki, pki["root"])
+        events = wire.probe(maestro_wire, right, listener.address, "management-01-work-agent-client",
+                            listen_seconds=0, log_dir=tmp_path / "logs")
+        assert listener.handshakes == [(BROKER_NAME, "TLSv1.3")], (listener.handshakes, events)
+        # Another CA: the handshake fails on the client's side, in sdk-go's client as in the probe.
+        wrong = _mount_dir(tmp_path / "wrong", pki, pki["other_root"])
         events = wire.probe(maestro_wire, wrong, listener.address, "management-01-work-agent-client",
                             listen_seconds=0, log_dir=tmp_path / "logs")
-        assert [e["event"] for e in events] == ["tls-error"], events
-        assert BROKER_NAME in events[0]["error"]
+        [connack] = [e for e in events if e["event"] == "connack"]
+        assert connack["reasonCode"] is None and "certificate" in connack["error"], events
         with wire.start_agent(maestro_wire, wrong, listener.address, tmp_path / "logs") as agent:
-            agent.wait_for("tls-error")
-            assert agent.wait_exit() == 3
+            assert "certificate" in agent.wait_for("connect-error")["error"]
+            assert agent.wait_exit() == 4
+        assert len(listener.handshakes) == 1
         text = "".join(p.read_text() for p in (tmp_path / "logs").iterdir())
         assert pki["client_key"].splitlines()[1] not in text, "key material in the logs"
     finally:

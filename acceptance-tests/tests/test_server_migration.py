@@ -395,8 +395,10 @@ GUIDE_S2_CHANGES = {"policy_document", "server_config", "iot_policy", "secrets_p
 # Not listed by the guide, but plain consequences of what it says: server_flags carries
 # --subscription-type; the configuration it shows sets db_credentials_secret_arn, which import
 # reads only from a `maestro-server-secrets` policy (the old module's is named otherwise), so the
-# argument is added, and with it helm_values' dbCredentialsSecretName (and the secrets policy).
-IMPLIED_S2_CHANGES = {"server_flags", "db_credentials_secret_arn", "helm_values"}
+# argument is added, and with it helm_values' dbCredentialsSecretName, the database object of the
+# SecretProviderClass in kubernetes_manifests (and the secrets policy).
+IMPLIED_S2_CHANGES = {"server_flags", "db_credentials_secret_arn", "helm_values", "kubernetes_manifests",
+                      "kubernetes_manifests_yaml"}
 # NOT in the guide: import reads the role's tags into `tags` (docs/resources/server_identity.md,
 # Import), the guide's configuration sets none, so the plan removes the old module's tags from
 # the role, the association and both secrets. Keeping them takes a `tags` argument.

@@ -1,13 +1,15 @@
 # The whole system in one configuration: the Maestro server's identity in the regional account
 # and two agents, each on its own management cluster. For every agent, its key in the
 # management account, its consumer (IoT thing, policy, certificate) in the regional account, and
-# its identity completing the credential secret. One apply does everything; only public values
+# its identity completing the credential secret; and its consumer registered with Maestro, so
+# the server sends it work. One apply does everything; only public values
 # (CSRs, certificates, the endpoint, the topic prefix) flow between the two provider blocks, and
 # no private key enters the state.
 #
 # `scripts/demo` and the acceptance tests apply this against the local AWS emulator and then run
-# a Maestro-faithful server and both agents from the secrets it wrote; against real AWS, leave
-# `aws_endpoint` unset and point the role ARNs at your accounts.
+# a server and both agents on Maestro's own transport (sdk-go) from the secrets it wrote; against
+# real AWS, leave `aws_endpoint` unset, point the role ARNs at your accounts and `maestro_api_url`
+# at Maestro.
 
 terraform {
   required_version = ">= 1.6"
@@ -84,6 +86,12 @@ variable "broker_ca_pem" {
   default     = null
 }
 
+variable "maestro_api_url" {
+  description = "Maestro's REST API (the server's https:// URL; the local emulator's for the demo), where each agent's consumer is registered; null registers none, and the server then sends the agents no work."
+  type        = string
+  default     = null
+}
+
 variable "aws_endpoint" {
   description = "One URL for every AWS API (a local emulator); null for real AWS."
   type        = string
@@ -98,6 +106,9 @@ provider "maestro" {
   alias               = "regional"
   region              = var.region
   allowed_account_ids = [var.regional_account_id]
+  # The chart that runs the server: the deployed one mounts maestro/server-cert,
+  # maestro/server-config and maestro/db-credentials (which the server's role may then read).
+  server_chart = "rosa-regional-platform"
 
   assume_role {
     role_arn     = var.regional_role_arn
@@ -120,6 +131,9 @@ provider "maestro" {
   alias               = "management"
   region              = var.region
   allowed_account_ids = [var.management_account_id]
+  # The chart that runs the agents: upstream's, since the deployed one mounts fixed secret names
+  # and so allows one agent per management account and region; this account has two.
+  agent_chart = "maestro"
 
   assume_role {
     role_arn     = var.management_role_arn
@@ -209,6 +223,25 @@ resource "maestro_agent_identity" "agent" {
   topic_prefix          = maestro_consumer.agent[each.key].topic_prefix
 }
 
+# 5. Maestro itself, per agent: the consumer registered by name, the runbook's last hand step.
+#    Until then Maestro's server sends the agent nothing, however well it is wired to IoT Core.
+#    Through the regional platform API instead: a `platform_api { url = ... }` block, signed with
+#    this provider's credentials.
+resource "maestro_consumer_registration" "agent" {
+  for_each = var.maestro_api_url == null ? {} : var.management_clusters
+  provider = maestro.regional
+
+  name = maestro_consumer.agent[each.key].consumer_id
+  labels = {
+    cluster_type = "management"
+    cluster_id   = each.key
+  }
+
+  maestro_api {
+    url = var.maestro_api_url
+  }
+}
+
 locals {
   # Per agent. Equal fingerprints mean the certificate in the current bundle certifies the key
   # staged by maestro_agent_key: the agent's credentials are coherent.
@@ -252,7 +285,9 @@ output "server_flags" {
 }
 
 # Feed straight into a Helm release of the deployed server chart (rosa-regional-platform
-# regional-cluster/maestro-server), which mounts maestro/server-cert and maestro/server-config:
+# regional-cluster/maestro-server), which mounts maestro/server-cert, maestro/server-config and
+# maestro/db-credentials (create that one with the database's credentials). It runs 2 replicas
+# with one MQTT client ID: set maestroServer.deployment.replicas = 1 (see the plan warning).
 #   values = [yamlencode(maestro_server_identity.server.helm_values)]
 output "server_helm_values" {
   value = maestro_server_identity.server.helm_values
@@ -276,16 +311,31 @@ output "agents" {
   }
 }
 
-# Per agent, for a Helm release of the deployed agent chart:
-#   values = [yamlencode(maestro_agent_identity.agent["management-01"].helm_values)]
-# That chart mounts the secrets maestro/agent-cert and maestro/agent-config by fixed names; with
-# it, set secret_name and config_secret_name to those, and global.region to the management
-# region (see docs/guides/secret-provider-classes.md).
-output "helm_values" {
-  value = { for id, identity in maestro_agent_identity.agent : id => identity.helm_values }
-}
-
-# The same for upstream's chart (openshift-online/maestro charts/maestro-agent).
+# Per agent, for a Helm release of upstream's agent chart (openshift-online/maestro
+# charts/maestro-agent), after applying agent_manifests (below):
+#   values = [yamlencode(maestro_agent_identity.agent["management-01"].upstream_helm_values)]
 output "upstream_helm_values" {
   value = { for id, identity in maestro_agent_identity.agent : id => identity.upstream_helm_values }
+}
+
+# Per agent, what upstream's chart needs but does not render: the External Secrets Operator
+# objects that keep the Kubernetes Secret maestro-agent-certs in step with the credential secret,
+# and the SecretProviderClass of its secrets. `kubectl apply -f` the YAML, or
+#   resource "kubernetes_manifest" "agent" { for_each = ...; manifest = jsondecode(each.value) }
+output "agent_manifests_yaml" {
+  value = { for id, identity in maestro_agent_identity.agent : id => identity.kubernetes_manifests_yaml }
+}
+
+output "agent_manifests" {
+  value = { for id, identity in maestro_agent_identity.agent : id => identity.kubernetes_manifests }
+}
+
+# The SecretProviderClass the deployed server chart renders, for comparison.
+output "server_manifests" {
+  value = maestro_server_identity.server.kubernetes_manifests
+}
+
+# The consumers registered with Maestro: name => Maestro's consumer ID.
+output "registrations" {
+  value = { for id, registration in maestro_consumer_registration.agent : id => registration.id }
 }

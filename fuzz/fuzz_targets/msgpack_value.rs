@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| terraform_provider_maestro::fuzzing::msgpack_value(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| terraform_provider_maestro_fuzz::msgpack_value(data));

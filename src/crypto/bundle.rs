@@ -6,7 +6,7 @@
 //! - the config secret `{"config", "consumerName"}` (files `config.yaml`, `consumerName`).
 
 use super::keys::{cert_matches_key, GeneratedKey};
-use super::{CryptoError, SecretString};
+use super::secret::{CryptoError, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 

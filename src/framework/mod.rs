@@ -8,6 +8,7 @@ pub mod plan;
 pub mod provider;
 pub mod resource;
 pub mod schema;
+pub mod server;
 pub mod state;
 pub mod validators;
 pub mod value;

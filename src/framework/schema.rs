@@ -281,7 +281,10 @@ pub fn validate_block(block: &Block, config: &Value, path: &AttributePath, diags
                     Some(secret) if attr.sensitive && !secret.is_empty() => msg.replace(secret, "(sensitive value)"),
                     _ => msg,
                 };
-                diags.push(Diagnostic::error(format!("Invalid {}", attr.name), msg).at(attr_path.clone()));
+                // The attribute is named in the text too: a value that arrives through a module
+                // variable is shown by the CLI at the line that uses the variable, and the quoted
+                // value (never a sensitive one) is what the user then searches for.
+                diags.push(Diagnostic::error(format!("Invalid {}", attr.name), format!("{attr_path} {msg}")).at(attr_path.clone()));
             }
         }
     }
@@ -338,6 +341,15 @@ mod tests {
         let paths: Vec<String> = diags.0.iter().map(|d| d.attribute.as_ref().unwrap().to_string()).collect();
         assert_eq!(paths, vec!["name", "old", "inner.id"]);
         assert!(diags.has_errors());
+    }
+
+    #[test]
+    fn the_message_names_the_attribute_and_quotes_the_value() {
+        let config = Value::object([("name", Value::string("ab")), ("inner", Value::object([("id", Value::string("123"))]))]);
+        let mut diags = Diagnostics::new();
+        validate_block(&block(), &config, &AttributePath::default(), &mut diags);
+        assert_eq!(diags.0.len(), 1);
+        assert_eq!(diags.0[0].detail, "inner.id must be exactly 2 digits, got \"123\" (3 digits)");
     }
 
     #[test]

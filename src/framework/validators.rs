@@ -72,7 +72,9 @@ pub fn digits(n: usize) -> Validator {
         if s.len() == n && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(())
         } else {
-            Err(format!("must be exactly {n} digits, got {s:?}"))
+            let count = s.chars().count();
+            let what = if s.bytes().all(|b| b.is_ascii_digit()) { "digits" } else { "characters, not all digits" };
+            Err(format!("must be exactly {n} digits, got {s:?} ({count} {what})"))
         }
     })
 }
@@ -305,7 +307,8 @@ mod tests {
         let v = digits(12);
         assert!(check(&v, "123456789012").is_ok());
         assert!(check(&v, "12345").unwrap_err().contains("12 digits"));
-        assert!(check(&v, "12345678901a").is_err());
+        assert!(check(&v, "12345678901a").unwrap_err().ends_with("got \"12345678901a\" (12 characters, not all digits)"));
+        assert!(check(&v, "12345678901").unwrap_err().ends_with("got \"12345678901\" (11 digits)"));
     }
 
     #[test]

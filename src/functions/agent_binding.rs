@@ -1,6 +1,6 @@
 //! `provider::maestro::agent_binding(consumer_id, topic_prefix, regional_account_id, region)`.
 
-use super::{check, string_arg};
+use super::args::{check, string_arg};
 use crate::framework::resource::{FunctionError, FunctionSignature, Parameter};
 use crate::framework::{Function, Type, Value};
 use crate::policy::agent_binding::{self as names, AgentBinding};

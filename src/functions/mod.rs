@@ -7,6 +7,7 @@
 //! and topic prefix as defaults (see `resources::agent_binding`).
 
 mod agent_binding;
+mod args;
 mod mqtt_client_id;
 mod server_binding;
 
@@ -21,17 +22,4 @@ pub fn all() -> Vec<Arc<dyn Function>> {
         Arc::new(server_binding::ServerBindingFunction),
         Arc::new(mqtt_client_id::MqttClientId),
     ]
-}
-
-/// A string argument, or the error blaming it.
-fn string_arg(args: &[crate::framework::Value], index: usize, name: &str) -> Result<String, crate::framework::resource::FunctionError> {
-    args.get(index).and_then(|v| v.as_str()).map(str::to_string).ok_or_else(|| crate::framework::resource::FunctionError {
-        text: format!("{name} must be a known string"),
-        argument: Some(index as i64),
-    })
-}
-
-/// A rule's refusal, blaming argument `index`.
-fn check(index: usize, name: &str, rule: Result<(), String>) -> Result<(), crate::framework::resource::FunctionError> {
-    rule.map_err(|e| crate::framework::resource::FunctionError { text: format!("{name} {e}"), argument: Some(index as i64) })
 }

@@ -1,7 +1,7 @@
 //! `provider::maestro::mqtt_client_id(cloudevents_client_id)`: the client ID an agent started
 //! with `--cloudevents-client-id=<id>` connects to IoT Core with.
 
-use super::{check, string_arg};
+use super::args::{check, string_arg};
 use crate::framework::resource::{FunctionError, FunctionSignature, Parameter};
 use crate::framework::{Function, Type, Value};
 use crate::policy::{agent_binding, naming};

@@ -1,7 +1,7 @@
 //! `provider::maestro::server_binding(name, topic_prefix, account_id, region)`.
 
 use super::agent_binding::partition_of;
-use super::{check, string_arg};
+use super::args::{check, string_arg};
 use crate::framework::resource::{FunctionError, FunctionSignature, Parameter};
 use crate::framework::{Function, Type, Value};
 use crate::policy::naming;

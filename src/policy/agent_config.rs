@@ -27,17 +27,27 @@ pub fn agent_mqtt_config_yaml(b: &AgentBinding, broker_endpoint: &str) -> String
     mqtt_config_yaml(broker_endpoint, &b.source_events_topic(), &b.agent_events_topic())
 }
 
+/// The same, with the certificate files in `certs_dir` (where the agent's chart mounts them).
+pub fn agent_mqtt_config_yaml_in(b: &AgentBinding, broker_endpoint: &str, certs_dir: &str) -> String {
+    config_yaml_in(broker_endpoint, &b.source_events_topic(), &b.agent_events_topic(), certs_dir)
+}
+
 /// The config YAML Maestro's MQTT options read (agent and server alike: the same keys, the
 /// server's topics with `+` in the consumer level), with the certificate files where the CSI
 /// driver mounts them.
 pub fn mqtt_config_yaml(broker_endpoint: &str, source_events: &str, agent_events: &str) -> String {
+    config_yaml_in(broker_endpoint, source_events, agent_events, SECRETS_MOUNT)
+}
+
+fn config_yaml_in(broker_endpoint: &str, source_events: &str, agent_events: &str, certs_dir: &str) -> String {
+    let dir = certs_dir.trim_end_matches('/');
     let lines = [
         ("brokerHost", broker_host(broker_endpoint)),
         ("username", String::new()),
         ("password", String::new()),
-        ("clientCertFile", CLIENT_CERT_FILE.to_string()),
-        ("clientKeyFile", CLIENT_KEY_FILE.to_string()),
-        ("caFile", CA_FILE.to_string()),
+        ("clientCertFile", format!("{dir}/certificate")),
+        ("clientKeyFile", format!("{dir}/privateKey")),
+        ("caFile", format!("{dir}/ca.crt")),
     ];
     let mut out = String::new();
     for (key, value) in lines {

@@ -2,36 +2,34 @@
 
 use super::generated::tfplugin6 as pb;
 use crate::framework::diagnostics::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
-use crate::framework::msgpack;
 use crate::framework::resource::{FunctionSignature, IdentitySchema, Parameter};
 use crate::framework::schema::{Attribute, AttributeKind, Block, NestedBlock, Nesting, Schema};
-use crate::framework::value::{Type, Value};
+use crate::framework::server::{DynamicValue, IdentityData};
+use crate::framework::value::Type;
 
-/// Decodes a DynamicValue: msgpack when present, else JSON, else null.
-pub fn decode_value(dv: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
-    let Some(dv) = dv else { return Ok(Value::Null) };
-    if !dv.msgpack.is_empty() {
-        return msgpack::decode(&dv.msgpack, ty).map_err(|e| codec_error(e.to_string()));
-    }
-    if !dv.json.is_empty() {
-        let json: serde_json::Value = serde_json::from_slice(&dv.json).map_err(|e| codec_error(format!("json: {e}")))?;
-        return Value::from_json(&json, ty).map_err(codec_error);
-    }
-    Ok(Value::Null)
+/// A request's value, still encoded, for the framework's server.
+pub fn dynamic(dv: Option<pb::DynamicValue>) -> Option<DynamicValue> {
+    dv.map(Into::into)
 }
 
-/// Encodes a value as msgpack, which is what Terraform expects in every response.
-pub fn encode_value(value: &Value, ty: &Type) -> Result<pb::DynamicValue, Diagnostics> {
-    let msgpack = msgpack::encode(value, ty).map_err(|e| codec_error(e.to_string()))?;
-    Ok(pb::DynamicValue { msgpack, json: Vec::new() })
+impl From<pb::DynamicValue> for DynamicValue {
+    fn from(dv: pb::DynamicValue) -> Self {
+        DynamicValue { msgpack: dv.msgpack, json: dv.json }
+    }
 }
 
-fn codec_error(detail: String) -> Diagnostics {
-    Diagnostic::error(
-        "Value encoding error",
-        format!("The provider could not translate a value to or from the wire format. This is a bug in the provider: {detail}"),
-    )
-    .into()
+impl From<DynamicValue> for pb::DynamicValue {
+    fn from(dv: DynamicValue) -> Self {
+        pb::DynamicValue { msgpack: dv.msgpack, json: dv.json }
+    }
+}
+
+pub fn identity(data: pb::ResourceIdentityData) -> IdentityData {
+    IdentityData { data: data.identity_data.map(Into::into) }
+}
+
+pub fn identity_data(identity: IdentityData) -> pb::ResourceIdentityData {
+    pb::ResourceIdentityData { identity_data: identity.data.map(Into::into) }
 }
 
 pub fn diagnostics(diags: Diagnostics) -> Vec<pb::Diagnostic> {
@@ -203,16 +201,5 @@ mod tests {
         let out = diagnostics(d);
         assert_eq!(out[0].severity, pb::diagnostic::Severity::Error as i32);
         assert_eq!(out[0].attribute.as_ref().unwrap().steps.len(), 2);
-    }
-
-    #[test]
-    fn json_dynamic_values_are_accepted() {
-        let dv = pb::DynamicValue { msgpack: vec![], json: br#"{"a":"x"}"#.to_vec() };
-        let ty = Type::object([("a", Type::String), ("b", Type::String)]);
-        let v = decode_value(Some(&dv), &ty).unwrap();
-        assert_eq!(v.get("a"), &Value::string("x"));
-        assert!(v.get("b").is_null());
-        let enc = encode_value(&v, &ty).unwrap();
-        assert!(enc.json.is_empty() && !enc.msgpack.is_empty());
     }
 }

@@ -8,6 +8,7 @@ pub mod handshake;
 pub mod logging;
 pub mod plugin_services;
 pub mod provider_service;
+pub mod rpc;
 mod serve;
 pub mod tls;
 

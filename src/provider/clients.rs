@@ -26,14 +26,25 @@ pub struct AwsClients {
     pub eks: aws_sdk_eks::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The credentials every client signs with (`assume_role` included), for the requests the
+    /// SDK does not make: SigV4 to the platform API's API Gateway (`execute-api`).
+    pub credentials: Option<SharedCredentialsProvider>,
     /// The account's `iot:Data-ATS` host, asked for once per provider process: it never
     /// changes, and every plan of a consumer or server shows it. Concurrent plans share the
     /// one call.
     pub iot_data_endpoint: tokio::sync::OnceCell<String>,
+    /// The charts chosen in the provider block (`None`: unset).
+    pub agent_chart: Option<crate::provider::charts::AgentChart>,
+    pub server_chart: Option<crate::provider::charts::ServerChart>,
+    /// The agents of this provider configuration that use the deployed agent chart's fixed
+    /// names: one per management account and region.
+    pub deployed_agent_claims: crate::provider::charts::DeployedAgentClaims,
 }
 
 /// The CA bundle to trust besides Mozilla's roots: `custom_ca_bundle`, else `AWS_CA_BUNDLE`
 /// (as the AWS CLI and the AWS provider read it). Its path, never its content, is quoted back.
+/// These settings also become the process's (`Https::configured`), which the registration
+/// API's REST client starts from.
 fn https_client(cfg: &ProviderConfig) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, Diagnostics> {
     let (path, from_env) = match &cfg.custom_ca_bundle {
         Some(path) => (Some(path.clone()), false),
@@ -48,8 +59,9 @@ fn https_client(cfg: &ProviderConfig) -> Result<aws_smithy_runtime_api::client::
         Some(p) => Some(std::fs::read(p).map_err(|e| bundle(format!("cannot read it ({e})")))?),
         None => None,
     };
-    let tls = super::https::tls_config(pem.as_deref()).map_err(bundle)?;
-    Ok(super::https::http_client(tls))
+    let https = super::https::Https::new(super::https::tls_config(pem.as_deref()).map_err(bundle)?);
+    https.set_configured();
+    Ok(https.sdk_client())
 }
 
 async fn base_config(cfg: &ProviderConfig) -> Result<SdkConfig, Diagnostics> {
@@ -214,7 +226,11 @@ pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
         eks: client!(aws_sdk_eks, "eks"),
         secretsmanager: client!(aws_sdk_secretsmanager, "secretsmanager"),
         sts,
+        credentials: sdk.credentials_provider(),
         iot_data_endpoint: tokio::sync::OnceCell::new(),
+        agent_chart: cfg.agent_chart,
+        server_chart: cfg.server_chart,
+        deployed_agent_claims: Default::default(),
     })
 }
 

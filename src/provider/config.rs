@@ -6,6 +6,7 @@ use crate::framework::validators;
 use crate::framework::value::Value;
 use crate::policy::agent_binding::DEFAULT_TOPIC_PREFIX;
 use crate::policy::naming;
+use crate::provider::charts::{self, AgentChart, ServerChart};
 use std::collections::BTreeMap;
 
 /// Services whose endpoint can be overridden (emulators, VPC endpoints, FIPS endpoints).
@@ -58,6 +59,18 @@ pub fn schema() -> Schema {
                 .optional()
                 .validate(validators::rule(naming::check_topic_prefix))
                 .description(&format!("MQTT topic prefix shared by the Maestro server and agents. Defaults to `{DEFAULT_TOPIC_PREFIX}`.")),
+        )
+        .attribute(
+            Attribute::string("agent_chart")
+                .optional()
+                .validate(validators::one_of(charts::AGENT_CHARTS))
+                .description("The Helm chart that runs the Maestro agents this provider block's resources serve: `rosa-regional-platform` (the deployed chart, `argocd/config/management-cluster/maestro-agent`), `maestro` (upstream's `charts/maestro-agent`) or `custom` (a chart of your own). Every default of `maestro_agent_key` and `maestro_agent_identity` follows from it: the secret names, the Pod Identity association's namespace and service account, the role's grants, the files config.yaml points at and the Helm values. Unset behaves as `custom` (seed 001's names), with a plan warning. See the chart guide."),
+        )
+        .attribute(
+            Attribute::string("server_chart")
+                .optional()
+                .validate(charts::server_chart_validator())
+                .description("The Helm chart that runs the Maestro server: `rosa-regional-platform` (the deployed chart, `argocd/config/regional-cluster/maestro-server`) or `custom` (a chart of your own). With the deployed chart, `maestro_server_identity` grants read on the database secret it mounts (`maestro/db-credentials`) and warns about its replicas' shared client ID. Unset behaves as `custom`, with a plan warning. Upstream's server chart (`maestro`) is refused, with why."),
         )
         .block(NestedBlock::single(
             "assume_role",
@@ -220,6 +233,9 @@ pub struct ProviderConfig {
     pub allowed_account_ids: Vec<String>,
     pub forbidden_account_ids: Vec<String>,
     pub custom_ca_bundle: Option<String>,
+    /// The charts that run the agents and the server; `None` when unset.
+    pub agent_chart: Option<AgentChart>,
+    pub server_chart: Option<ServerChart>,
 }
 
 /// Reads a string attribute, refusing values that are still unknown: configuring with a
@@ -302,6 +318,12 @@ impl ProviderConfig {
             allowed_account_ids: string_list(config.get("allowed_account_ids")),
             forbidden_account_ids: string_list(config.get("forbidden_account_ids")),
             custom_ca_bundle: known_str(config.get("custom_ca_bundle"), AttributePath::root("custom_ca_bundle"), &mut diags),
+            agent_chart: known_str(config.get("agent_chart"), AttributePath::root("agent_chart"), &mut diags)
+                .as_deref()
+                .and_then(AgentChart::parse),
+            server_chart: known_str(config.get("server_chart"), AttributePath::root("server_chart"), &mut diags)
+                .as_deref()
+                .and_then(ServerChart::parse),
             ..Default::default()
         };
         for name in ["allowed_account_ids", "forbidden_account_ids"] {

@@ -1,4 +1,5 @@
-//! The HTTP client every AWS SDK call goes through.
+//! The HTTP client every outbound request of the provider goes through: the AWS SDK's calls
+//! and the registration API's REST calls (maestro_consumer_registration).
 //!
 //! The SDK's own `default-https-client` trusts the platform's root store through
 //! rustls-native-certs, and on macOS that links Apple's Security and CoreFoundation frameworks,
@@ -30,7 +31,7 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -61,13 +62,126 @@ pub fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<ClientConfig, String> {
         .with_no_client_auth())
 }
 
-/// The client for `SdkConfig::http_client`, proxies read from the environment now.
-pub fn http_client(tls: ClientConfig) -> SharedHttpClient {
-    SharedHttpClient::new(ProviderHttpClient {
-        tls: Arc::new(tls),
-        proxies: Arc::new(Matcher::from_env()),
-        connectors: Arc::new(Mutex::new(HashMap::new())),
-    })
+/// A CA-only trust for one endpoint whose server certificate a private CA signed (the
+/// registration API's `ca_pem`): Mozilla's roots are left out on purpose, so nothing else can
+/// vouch for that server. Quotes nothing of the PEM back.
+pub fn tls_config_trusting_only(ca_pem: &[u8]) -> Result<ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        let cert = cert.map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+        roots.add(cert).map_err(|e| format!("a certificate in the bundle is not a usable CA certificate: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("the bundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string());
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// The provider's HTTPS settings: whom to trust and which proxies to go through. Every
+/// outbound HTTP request of the provider, the SDK's and the registration API's, is made with
+/// a client built from one of these, so a TLS-inspecting proxy's CA given once serves both.
+#[derive(Clone)]
+pub struct Https {
+    tls: Arc<ClientConfig>,
+    proxies: Arc<Matcher>,
+}
+
+/// The settings of the provider configuration this process serves. Terraform and OpenTofu
+/// start one plugin process per provider configuration, so there is one in practice; were a
+/// process configured twice, the latest configuration's settings apply.
+static CONFIGURED: RwLock<Option<Https>> = RwLock::new(None);
+
+impl Https {
+    /// Trusting `tls`'s roots, proxies read from the environment now.
+    pub fn new(tls: ClientConfig) -> Https {
+        Https { tls: Arc::new(tls), proxies: Arc::new(Matcher::from_env()) }
+    }
+
+    /// Records these as the provider configuration's settings, for [`Https::configured`].
+    pub fn set_configured(&self) {
+        *CONFIGURED.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(self.clone());
+    }
+
+    /// The provider configuration's settings; before any configuration, Mozilla's roots and
+    /// the environment's proxies.
+    pub fn configured() -> Https {
+        let configured = CONFIGURED.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        configured.unwrap_or_else(|| Https::new(tls_config(None).expect("Mozilla's roots alone always make a TLS configuration")))
+    }
+
+    /// The same proxies, trusting `tls`'s roots instead.
+    pub fn trusting(&self, tls: ClientConfig) -> Https {
+        Https { tls: Arc::new(tls), proxies: self.proxies.clone() }
+    }
+
+    /// The client for `SdkConfig::http_client`.
+    pub fn sdk_client(&self) -> SharedHttpClient {
+        SharedHttpClient::new(ProviderHttpClient { https: self.clone(), connectors: Arc::new(Mutex::new(HashMap::new())) })
+    }
+
+    /// A pooled hyper client for requests with bodies of type `B`, HTTP/1.1 or HTTP/2 as the
+    /// server offers, connecting within `connect_timeout`.
+    pub fn client<B>(&self, connect_timeout: Option<Duration>) -> ProxiedClient<B>
+    where
+        B: hyper::body::Body + Send + Unpin + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let mut tcp = TcpConnector::new();
+        // https:// destinations reach this connector too; TLS is layered on by hyper-rustls.
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        let route = Route { tcp, proxies: self.proxies.clone(), connect_timeout };
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*self.tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(route);
+        let client = Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).timer(TokioTimer::new()).build(https);
+        ProxiedClient { client, proxies: self.proxies.clone() }
+    }
+}
+
+/// A hyper client whose connections go directly or through the configured proxy.
+pub struct ProxiedClient<B> {
+    client: Client<hyper_rustls::HttpsConnector<Route>, B>,
+    proxies: Arc<Matcher>,
+}
+
+impl<B> Clone for ProxiedClient<B> {
+    fn clone(&self) -> Self {
+        ProxiedClient { client: self.client.clone(), proxies: self.proxies.clone() }
+    }
+}
+
+impl<B> std::fmt::Debug for ProxiedClient<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxiedClient").finish_non_exhaustive()
+    }
+}
+
+impl<B> ProxiedClient<B>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    pub fn request(&self, mut request: hyper::Request<B>) -> hyper_util::client::legacy::ResponseFuture {
+        // A forwarding proxy (plain HTTP) reads its credentials from the request itself; a
+        // tunnel carries them on CONNECT instead (see `Route`).
+        if request.uri().scheme() == Some(&Scheme::HTTP) {
+            if let Some(auth) = self.proxies.intercept(request.uri()).and_then(|i| i.basic_auth().cloned()) {
+                request.headers_mut().insert(header::PROXY_AUTHORIZATION, auth);
+            }
+        }
+        self.client.request(request)
+    }
 }
 
 /// The connect and read timeouts of one connector request.
@@ -77,8 +191,7 @@ type Timeouts = (Option<Duration>, Option<Duration>);
 /// across operations (the SDK asks for a connector for every operation).
 #[derive(Clone)]
 struct ProviderHttpClient {
-    tls: Arc<ClientConfig>,
-    proxies: Arc<Matcher>,
+    https: Https,
     connectors: Arc<Mutex<HashMap<Timeouts, SharedHttpConnector>>>,
 }
 
@@ -98,42 +211,22 @@ impl HttpClient for ProviderHttpClient {
 
 impl ProviderHttpClient {
     fn connector(&self, connect_timeout: Option<Duration>, read_timeout: Option<Duration>) -> PooledConnector {
-        let mut tcp = TcpConnector::new();
-        // https:// destinations reach this connector too; TLS is layered on by hyper-rustls.
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        let route = Route { tcp, proxies: self.proxies.clone(), connect_timeout };
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*self.tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(route);
-        let client = Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).timer(TokioTimer::new()).build(https);
-        PooledConnector { client, proxies: self.proxies.clone(), read_timeout }
+        PooledConnector { client: self.https.client(connect_timeout), read_timeout }
     }
 }
 
 #[derive(Clone, Debug)]
 struct PooledConnector {
-    client: Client<hyper_rustls::HttpsConnector<Route>, SdkBody>,
-    proxies: Arc<Matcher>,
+    client: ProxiedClient<SdkBody>,
     read_timeout: Option<Duration>,
 }
 
 impl HttpConnector for PooledConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let mut request = match request.try_into_http1x() {
+        let request = match request.try_into_http1x() {
             Ok(request) => request,
             Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
         };
-        // A forwarding proxy (plain HTTP) reads its credentials from the request itself; a
-        // tunnel carries them on CONNECT instead (see `Route`).
-        if request.uri().scheme() == Some(&Scheme::HTTP) {
-            if let Some(auth) = self.proxies.intercept(request.uri()).and_then(|i| i.basic_auth().cloned()) {
-                request.headers_mut().insert(header::PROXY_AUTHORIZATION, auth);
-            }
-        }
         let response = self.client.request(request);
         let read_timeout = self.read_timeout;
         HttpConnectorFuture::new(async move {
@@ -305,7 +398,8 @@ impl hyper::rt::Write for RoutedStream {
 /// Only for tests: proxies from the given values instead of the process environment.
 #[cfg(test)]
 fn http_client_with_proxies(tls: ClientConfig, proxies: Matcher) -> ProviderHttpClient {
-    ProviderHttpClient { tls: Arc::new(tls), proxies: Arc::new(proxies), connectors: Arc::new(Mutex::new(HashMap::new())) }
+    let https = Https { tls: Arc::new(tls), proxies: Arc::new(proxies) };
+    ProviderHttpClient { https, connectors: Arc::new(Mutex::new(HashMap::new())) }
 }
 
 #[cfg(test)]
@@ -434,6 +528,40 @@ mod tests {
         let bypassed = Matcher::builder().https(format!("http://127.0.0.1:{proxy_port}")).no("localhost").build();
         assert_eq!(get(&http_client_with_proxies(tls(), bypassed), &url).await.unwrap(), (200, SERVED.to_string()));
         assert_eq!(seen.lock().unwrap().len(), 1, "NO_PROXY's host must be reached directly");
+    }
+
+    #[tokio::test]
+    async fn a_rest_client_trusting_only_its_ca_refuses_mozillas_roots_and_shares_the_proxy() {
+        use http_body_util::Full;
+        use hyper::body::Bytes;
+        let (ca_pem, port) = private_https_server().await;
+        let (proxy_port, seen) = connect_proxy().await;
+        let url = format!("https://localhost:{port}/");
+        let provider = Https {
+            tls: Arc::new(tls_config(None).unwrap()),
+            proxies: Arc::new(Matcher::builder().https(format!("http://127.0.0.1:{proxy_port}")).build()),
+        };
+        let get = |https: &Https| {
+            let client = https.client::<Full<Bytes>>(Some(Duration::from_secs(5)));
+            let request = hyper::Request::get(url.as_str()).body(Full::new(Bytes::new())).unwrap();
+            async move { client.request(request).await }
+        };
+
+        let refused = get(&provider).await.expect_err("Mozilla's roots must not vouch for a private CA");
+        let chain: Vec<String> = error_chain(&refused).map(|e| e.to_string()).collect();
+        assert!(chain.iter().any(|e| e.contains("UnknownIssuer") || e.contains("unknown issuer")), "{chain:?}");
+
+        let only_its_ca = provider.trusting(tls_config_trusting_only(ca_pem.as_bytes()).unwrap());
+        let response = get(&only_its_ca).await.unwrap();
+        assert_eq!(response.headers().get("x-served-by").unwrap(), SERVED);
+        assert_eq!(*seen.lock().unwrap(), vec![format!("localhost:{port}"), format!("localhost:{port}")], "both went through the proxy");
+    }
+
+    #[test]
+    fn a_ca_only_trust_needs_a_certificate() {
+        let error = tls_config_trusting_only(b"not PEM at all").unwrap_err();
+        assert!(error.contains("no PEM certificate"), "{error}");
+        assert!(!error.contains("not PEM at all"), "{error}");
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! [`crate::maestro_provider`]), so this layer never depends on the resources built on it.
 
 pub mod aws_error;
+pub mod charts;
 pub mod clients;
 pub mod config;
 pub mod https;

@@ -110,6 +110,52 @@ pub fn refuse(place: &Placement, planned: &Value, client: &AwsClients, diags: &m
     }
 }
 
+/// A KMS key given by ARN (key ARN or alias ARN) for a secret the provider writes in its own
+/// account and region. KMS keys are regional, so a key of another region cannot encrypt the
+/// secret: an error at plan, before any key is generated. A key of another account is one
+/// Secrets Manager accepts (by ARN only), but only that account's key policy can let the
+/// provider and the agent use it: a warning naming both accounts. Aliases, key IDs and unknown
+/// values carry no account or region and are left alone.
+pub fn kms_key_location(planned: &Value, attribute: &str, acting_account: &str, region: &str) -> Option<Diagnostic> {
+    let named = planned.get(attribute).as_str()?;
+    let parts: Vec<&str> = named.splitn(6, ':').collect();
+    let [_, _, "kms", key_region, key_account, _] = parts.as_slice() else { return None };
+    let path = AttributePath::root(attribute);
+    if !region.is_empty() && *key_region != region {
+        return Some(
+            Diagnostic::error(
+                "KMS key in another region",
+                format!(
+                    "{attribute} = {named:?} is a key of region {key_region}, but the secret it encrypts is written in region {region}, where the provider acts. \
+                     KMS keys are regional and Secrets Manager encrypts a secret only with a key of its own region: use a key of {region} (for a multi-Region key, the ARN of its replica in {region})."
+                ),
+            )
+            .at(path),
+        );
+    }
+    if !acting_account.is_empty() && *key_account != acting_account {
+        return Some(
+            Diagnostic::warning(
+                "KMS key of another account",
+                format!(
+                    "{attribute} = {named:?} is a key of account {key_account}, but the secret it encrypts is written in account {acting_account}, where the provider acts. \
+                     Secrets Manager accepts a key of another account, but only if the key policy in account {key_account} allows the provider's role (kms:GenerateDataKey, kms:Decrypt) and the agent's role (kms:Decrypt) to use it through Secrets Manager. \
+                     If account {key_account} is a typo, use the key of account {acting_account}."
+                ),
+            )
+            .at(path),
+        );
+    }
+    None
+}
+
+/// [`kms_key_location`] with the configured client's account and region.
+pub fn check_kms_key(planned: &Value, attribute: &str, client: &AwsClients, diags: &mut Diagnostics) {
+    if let Some(d) = kms_key_location(planned, attribute, &client.account_id, &client.region) {
+        diags.push(d);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +237,44 @@ mod tests {
         assert_eq!(check(&CONSUMER, &planned("management_account_id", Value::Null), MANAGEMENT, ""), None);
         assert_eq!(check(&CONSUMER, &Value::object([("other", Value::string(MANAGEMENT))]), MANAGEMENT, ""), None);
         assert_eq!(check(&CONSUMER, &planned("management_account_id", Value::string("")), "", ""), None);
+    }
+
+    const KEY: &str = "arn:aws:kms:us-east-1:987654321098:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn a_kms_key_of_another_region_is_refused_and_of_another_account_warned_with_both_accounts() {
+        let other_region = KEY.replace("us-east-1", "eu-west-1");
+        let error =
+            kms_key_location(&planned("kms_key_arn", Value::string(&other_region)), "kms_key_arn", MANAGEMENT, "us-east-1").unwrap();
+        assert_eq!(error.severity, crate::framework::diagnostics::Severity::Error);
+        assert_eq!(error.attribute.as_ref().unwrap().to_string(), "kms_key_arn");
+        assert!(
+            detail(&error).contains("a key of region eu-west-1, but the secret it encrypts is written in region us-east-1"),
+            "{}",
+            error.detail
+        );
+
+        let alias_elsewhere = "arn:aws:kms:us-east-1:111122223333:alias/maestro";
+        let warning =
+            kms_key_location(&planned("kms_key_id", Value::string(alias_elsewhere)), "kms_key_id", MANAGEMENT, "us-east-1").unwrap();
+        assert_eq!(warning.severity, crate::framework::diagnostics::Severity::Warning);
+        let text = detail(&warning);
+        assert!(
+            text.contains(&format!("a key of account 111122223333, but the secret it encrypts is written in account {MANAGEMENT}")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_kms_key_of_the_providers_account_and_region_or_without_an_arn_passes() {
+        for fine in [
+            Value::string(KEY),
+            Value::string("alias/maestro"),
+            Value::string("1234abcd-12ab-34cd-56ef-1234567890ab"),
+            Value::Unknown,
+            Value::Null,
+        ] {
+            assert_eq!(kms_key_location(&planned("kms_key_arn", fine), "kms_key_arn", MANAGEMENT, "us-east-1"), None);
+        }
     }
 }

@@ -7,7 +7,8 @@ use crate::crypto::{keys, CredentialBundle};
 use crate::framework::resource::Opened;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, AttributePath, Diagnostic, Diagnostics, EphemeralResource, Value};
-use crate::policy::{agent_binding, naming};
+use crate::policy::naming;
+use crate::provider::charts::AgentChart;
 use crate::provider::AwsClients;
 use crate::resources::aws::secretsmanager::{self as secrets, AWSCURRENT};
 use crate::resources::common::{certificate_fingerprint, opt_text, secret_name_validator, text};
@@ -31,7 +32,7 @@ impl EphemeralResource<AwsClients> for AgentCredentials {
         Schema::new(
             Block::new("An agent's current credential bundle (certificate, private key, CA), read from its credential secret for the length of one run and never stored: for write-only arguments of other resources. Configure it with the management-account provider.")
                 .attribute(Attribute::string("cluster_id").required().validate(validators::rule(naming::check_consumer_name)).description("Management cluster identifier (the Maestro consumer name)."))
-                .attribute(Attribute::string("secret_name").optional().computed().validate(secret_name_validator()).description("The credential secret. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`, as `maestro_agent_key` names it."))
+                .attribute(Attribute::string("secret_name").optional().computed().validate(secret_name_validator()).description("The credential secret. Defaults to the name `maestro_agent_key` gives it under the provider's `agent_chart`: `maestro/agent-cert` for `rosa-regional-platform`, `<cluster_id>/maestro/agent-mqtt-cert` otherwise."))
                 .attribute(Attribute::string("certificate_pem").computed().description("The agent's current certificate (PEM)."))
                 .attribute(Attribute::string("private_key_pem").computed().sensitive().description("The agent's private key (PKCS#8 PEM), which this certificate certifies."))
                 .attribute(Attribute::string("ca_pem").computed().description("The CA the agent trusts for the broker (`caCert`)."))
@@ -41,8 +42,8 @@ impl EphemeralResource<AwsClients> for AgentCredentials {
     }
 
     async fn open(&self, c: &AwsClients, config: &Value) -> Result<Opened, Diagnostics> {
-        let secret =
-            opt_text(config, "secret_name").unwrap_or_else(|| agent_binding::default_cert_secret_name(&text(config, "cluster_id")));
+        let secret = opt_text(config, "secret_name")
+            .unwrap_or_else(|| AgentChart::or_custom(c.agent_chart).cert_secret_name(&text(config, "cluster_id")));
         let Some((version, value)) = secrets::get_stage(c, &secret, AWSCURRENT).await? else {
             return Err(unusable(&secret, "does not exist"));
         };

@@ -67,12 +67,11 @@ pub fn tag_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String
 }
 
 /// An AWS call that failed, as an error diagnostic naming the call and the object.
-pub fn aws_failure<E, R>(action: &str, object: &str, err: &SdkError<E, R>) -> Diagnostics
+pub fn aws_failure<E>(action: &str, object: &str, err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Diagnostics
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
-    Diagnostic::error(format!("{action} failed"), format!("{action} for {object}: {}", aws_error::describe(err))).into()
+    Diagnostic::error(format!("{action} failed"), aws_error::explain(action, object, err)).into()
 }
 
 /// Writes several computed attributes at once.

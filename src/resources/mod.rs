@@ -10,6 +10,8 @@ mod agent_key;
 pub(crate) mod aws;
 pub(crate) mod common;
 mod consumer;
+mod consumer_registration;
+mod deployed_agent;
 mod listing;
 pub(crate) mod rotation;
 mod server_identity;
@@ -24,6 +26,7 @@ pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
         Arc::new(agent_identity::AgentIdentity),
         Arc::new(agent_key::AgentKey),
         Arc::new(consumer::Consumer::default()),
+        Arc::new(consumer_registration::ConsumerRegistration),
         Arc::new(server_identity::ServerIdentity),
     ]
 }

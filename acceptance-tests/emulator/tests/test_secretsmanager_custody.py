@@ -300,3 +300,61 @@ def test_contents_lists_every_version_of_every_secret_deleted_ones_included(emul
     purge(sm, live)
     sm.delete_secret(SecretId=deleted, ForceDeleteWithoutRecovery=True)
     other.delete_secret(SecretId=elsewhere, ForceDeleteWithoutRecovery=True)
+
+
+# ---------------------------------------------------------------- secretsmanager_kms: the key must exist
+
+
+def _encryption_failure(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as refused:
+        call(**kwargs)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "EncryptionFailure", error
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return error["Message"]
+
+
+def test_a_value_is_stored_only_under_a_kms_key_that_exists_in_the_secrets_region(emulator: Emulator) -> None:
+    sm, kms = emulator.client("secretsmanager"), emulator.client("kms")
+    name = unique("custody-no-key")
+    missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    for key_id in ("alias/no-such-key", "00000000-0000-0000-0000-000000000000", missing):
+        assert "does not exist" in _encryption_failure(sm.create_secret, Name=name, SecretString="{}", KmsKeyId=key_id)
+    # A real key of another region is not one Secrets Manager here can use either.
+    key = kms.create_key(Description="a key")["KeyMetadata"]
+    elsewhere = key["Arn"].replace(":us-east-1:", ":eu-west-1:")
+    assert "region us-east-1" in _encryption_failure(sm.create_secret, Name=name, SecretString="{}", KmsKeyId=elsewhere)
+    with pytest.raises(ClientError):
+        sm.describe_secret(SecretId=name)  # nothing was created
+
+    kms.create_alias(AliasName=f"alias/{name}", TargetKeyId=key["KeyId"])
+    for key_id in (key["KeyId"], key["Arn"], f"alias/{name}"):
+        sm.create_secret(Name=f"{name}-{len(key_id)}", SecretString="{}", KmsKeyId=key_id)
+        purge(sm, f"{name}-{len(key_id)}")
+    # Without a value there is nothing to encrypt, as in Secrets Manager.
+    sm.create_secret(Name=name, KmsKeyId="alias/no-such-key")
+    purge(sm, name)
+
+
+def test_a_disabled_key_refuses_new_versions(emulator: Emulator) -> None:
+    sm, kms = emulator.client("secretsmanager"), emulator.client("kms")
+    key = kms.create_key(Description="soon disabled")["KeyMetadata"]
+    name = unique("custody-disabled-key")
+    sm.create_secret(Name=name, SecretString="one", KmsKeyId=key["Arn"])
+    kms.disable_key(KeyId=key["KeyId"])
+    assert "disabled" in _encryption_failure(sm.put_secret_value, SecretId=name, SecretString="two")
+    assert "disabled" in _encryption_failure(sm.update_secret, SecretId=name, SecretString="two")
+    kms.enable_key(KeyId=key["KeyId"])
+    sm.put_secret_value(SecretId=name, SecretString="two")
+    purge(sm, name)
+
+
+def test_plain_moto_stores_a_value_under_a_key_that_does_not_exist() -> None:
+    """Documents the moto gap `secretsmanager_kms` fills; if this fails, moto filled it."""
+    emu = start_emulator({"MAESTRO_EMULATOR_DISABLE": "secretsmanager_kms"})
+    try:
+        sm = emu.client("secretsmanager")
+        sm.create_secret(Name="plain", SecretString="{}", KmsKeyId="alias/no-such-key")
+        assert sm.get_secret_value(SecretId="plain")["SecretString"] == "{}"
+    finally:
+        emu.stop()

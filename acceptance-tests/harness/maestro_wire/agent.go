@@ -3,295 +3,190 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubetypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	workv1 "open-cluster-management.io/api/work/v1"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/common"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/options"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/store"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work"
+	agentcodec "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/agent/codec"
+	workpayload "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/payload"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/options/builder"
 )
 
-// knownWork is what the agent keeps about a work it accepted (its informer store, in the real one).
-type knownWork struct {
-	resourceID      string
-	resourceVersion string
-	source          string
-	name            string
-	conditions      []condition
-}
-
-type agent struct {
-	cfg     *brokerConfig
-	em      *emitter
-	sess    *session
-	cluster string
-	agentID string
-	works   map[string]*knownWork
-	order   []string
-}
-
-func runAgent(ctx context.Context, opts *agentOptions, em *emitter, stdin io.Reader, stderr io.Writer) int {
-	cfg, err := loadBrokerConfig(&opts.commonOptions, true)
-	if err != nil {
-		return reportBrokerError(em, stderr, err)
-	}
-	cluster := opts.consumerName
-	if cluster == "" {
-		if cluster, err = readConsumerName(opts.secretsDir); err != nil {
-			return reportBrokerError(em, stderr, err)
-		}
-	}
-	agentID := opts.cloudEventsClientID
-	if agentID == "" {
-		agentID = cluster + "-work-agent"
-	}
-	clientID := agentID + "-client"
-	if _, err := agentStatusTopic(cfg.Topics, cluster); err != nil {
-		return reportBrokerError(em, stderr, err)
+// runAgent is the work agent's transport as ocm's work agent builds it
+// (pkg/work/spoke/spokeagent.go): config from --workload-source-config through sdk-go's
+// ConfigLoader, GenericClientOptions with the ManifestBundle codec and --cloudevents-client-id,
+// the cluster name from --consumer-name, and the agent client holder, which connects (as
+// "<client id>-client"), subscribes, and sends a spec resync once subscribed. Every ManifestWork
+// it delivers is reported as a "work" event and answered with a status patch, which the agent
+// client publishes as the status update the real agent sends after applying. A work the server
+// deletes is "work-deleting" (its finalizer is then removed, as the work agent does once the
+// manifests are gone) and, when sdk-go has reported it "Deleted" to the server, "work-deleted".
+func runAgent(ctx context.Context, args []string, em *emitter, stdin io.Reader, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	consumer := fs.String("consumer-name", "", "the agent's cluster (consumer) name")
+	driver := fs.String("workload-source-driver", "mqtt", "the message broker type")
+	configPath := fs.String("workload-source-config", "", "the broker config file")
+	clientID := fs.String("cloudevents-client-id", "", "the agent ID; the MQTT client ID is <ID>-client")
+	timeout := fs.Duration("timeout", 5*time.Minute, "stop after this long")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
+	ctx, cancel := lifetime(ctx, stdin, *timeout, nil)
 	defer cancel()
-	conn, err := dialBroker(ctx, cfg, opts.connectTo)
+
+	_, config, err := builder.NewConfigLoader(*driver, *configPath).LoadConfig()
 	if err != nil {
-		return reportBrokerError(em, stderr, err)
+		em.emit("config-error", "error", err)
+		return exitConfig
 	}
-	result := connectSession(ctx, conn, cfg, clientID, em)
-	if code, ok := reportConnect(em, result, clientID, exitRefused); !ok {
-		return code
+	watcherStore := store.NewAgentInformerWatcherStore[*workv1.ManifestWork]()
+	clientOptions := options.NewGenericClientOptions(config, agentcodec.NewManifestBundleCodec(), *clientID).
+		WithClusterName(*consumer).
+		WithClientWatcherStore(watcherStore)
+	holder, err := work.NewAgentClientHolder(ctx, clientOptions)
+	if err != nil {
+		em.emit("connect-error", "error", err)
+		return exitRefused
 	}
-	a := &agent{cfg: cfg, em: em, sess: result.session, cluster: cluster, agentID: agentID, works: map[string]*knownWork{}}
-	defer a.sess.close()
+	em.emit("connected", "clientId", agentClientID(config, *consumer, *clientID), "agentId", *clientID,
+		"clusterName", *consumer)
 
-	topics := agentSubscribeTopics(cfg.Topics, cluster)
-	suback, err := a.sess.subscribe(ctx, topics, cfg.SubQoS)
-	subscribed := reportSuback(em, topics, cfg.SubQoS, suback, err)
-	if subscribed && !opts.noResync {
-		a.sendSpecResync(ctx)
+	works := holder.ManifestWorks(*consumer)
+	watcher, err := works.Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		em.emit("error", "message", "cannot watch manifestworks", "error", err)
+		return exitConfig
 	}
-
-	lines := stdinLines(stdin)
+	defer watcher.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return finish(em, ctx)
-		case _, open := <-lines:
-			if !open {
-				em.emit("stopped", "reason", "stdin closed")
+			em.emit("stopped")
+			return exitOK
+		case event, ok := <-watcher.ResultChan():
+			if !ok {
 				return exitOK
 			}
-		case p := <-a.sess.inbound:
-			a.handle(ctx, p)
-		}
-	}
-}
-
-// reportSuback prints {"event":"subscribed"} with the SUBACK's reason codes (or the error when no
-// SUBACK came back) and says whether every filter was granted.
-func reportSuback(em *emitter, topics []string, qos byte, suback *paho.Suback, err error) bool {
-	if suback == nil {
-		em.emit("subscribe-error", "topic", topics[0], "topics", topics, "error", errString(err))
-		return false
-	}
-	ok := err == nil
-	for _, c := range suback.Reasons {
-		if c >= 0x80 {
-			ok = false
-		}
-	}
-	em.emit("subscribed", "topic", topics[0], "topics", topics, "qos", int(qos), "reasonCodes", codes(suback.Reasons), "granted", ok)
-	return ok
-}
-
-func finish(em *emitter, ctx context.Context) int {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		em.emit("timeout")
-	} else {
-		em.emit("stopped", "reason", "signal")
-	}
-	return exitOK
-}
-
-func errString(err error) any {
-	if err == nil {
-		return nil
-	}
-	return err.Error()
-}
-
-// sendSpecResync is the request the work agent sends once subscribed: "send me everything you
-// have for my cluster", listing the versions it holds (none, for a fresh agent).
-func (a *agent) sendSpecResync(ctx context.Context) {
-	e := newEvent(a.agentID, workType("spec", "resync_request"))
-	e.Extensions[extClusterName] = a.cluster
-	e.Extensions[extOriginalSource] = "" // all sources
-	list := resourceVersionList{Versions: []resourceVersion{}}
-	for _, id := range a.order {
-		w := a.works[id]
-		v, _ := parseVersion(w.resourceVersion)
-		list.Versions = append(list.Versions, resourceVersion{ResourceID: w.resourceID, ResourceVersion: v})
-	}
-	_ = e.setJSONData(list)
-	topic := agentResyncAllTopic(a.cfg.Topics, a.cluster)
-	code, err := a.sess.publish(ctx, e.toPublish(topic, a.cfg.PubQoS))
-	a.em.emit("resync-published", "topic", topic, "id", e.ID, "type", e.Type, "reasonCode", optionalCode(code), "error", errString(err))
-}
-
-func (a *agent) handle(ctx context.Context, p *paho.Publish) {
-	e, et, ok := decodeEvent(a.em, p)
-	if !ok {
-		return
-	}
-	if et.Action == "resync_request" {
-		if et.SubResource != "status" {
-			a.em.emit("ignored", "topic", p.Topic, "id", e.ID, "type", e.Type, "reason", "unsupported resync event type")
-			return
-		}
-		a.answerStatusResync(ctx, p.Topic, e)
-		return
-	}
-	if et.SubResource != "spec" {
-		a.em.emit("ignored", "topic", p.Topic, "id", e.ID, "type", e.Type, "reason", "not a spec event")
-		return
-	}
-
-	cluster := e.Extensions[extClusterName]
-	reason := ""
-	version, verr := parseVersion(e.Extensions[extResourceVersion])
-	switch {
-	case cluster != a.cluster:
-		reason = fmt.Sprintf("event clustername %q is not this agent's %q", cluster, a.cluster)
-	case et.DataType != manifestBundleType:
-		reason = "unsupported event data type " + et.DataType
-	case e.Extensions[extResourceID] == "":
-		reason = "no resourceid extension"
-	case verr != nil:
-		reason = fmt.Sprintf("resourceversion extension: %v", verr)
-	}
-	a.em.emit("work", "topic", p.Topic, "id", e.ID, "type", e.Type, "source", e.Source,
-		"clustername", cluster, "resourceid", e.Extensions[extResourceID],
-		"resourceversion", e.Extensions[extResourceVersion], "accepted", reason == "",
-		"reason", reason, "data", e.dataForOutput())
-	if reason != "" {
-		return
-	}
-
-	w := &knownWork{
-		resourceID:      e.Extensions[extResourceID],
-		resourceVersion: e.Extensions[extResourceVersion],
-		source:          e.Source,
-		name:            workName(e),
-	}
-	_, deleting := e.Extensions[extDeletionTimestamp]
-	if deleting || et.Action == "delete_request" {
-		w.conditions = []condition{{Type: "Deleted", Status: "True", ObservedGeneration: version, LastTransitionTime: nowRFC3339(),
-			Reason: "ManifestsDeleted", Message: "maestro-wire stands in for the work agent: manifests deleted"}}
-		a.forget(w.resourceID)
-	} else {
-		w.conditions = []condition{
-			{Type: "Applied", Status: "True", ObservedGeneration: version, LastTransitionTime: nowRFC3339(),
-				Reason: "AppliedManifestWorkComplete", Message: "maestro-wire stands in for the work agent: manifests applied"},
-			{Type: "Available", Status: "True", ObservedGeneration: version, LastTransitionTime: nowRFC3339(),
-				Reason: "ResourcesAvailable", Message: "maestro-wire stands in for the work agent: resources available"},
-		}
-		a.remember(w)
-	}
-	a.publishStatus(ctx, w, "update_request")
-}
-
-// workName is the metadata name the agent gives the work: from the metadata extension, else the
-// resource ID (sdk-go's agent codec).
-func workName(e *cloudEvent) string {
-	var meta struct {
-		Name string `json:"name"`
-	}
-	if raw, ok := e.Extensions[extMetadata]; ok && json.Unmarshal([]byte(raw), &meta) == nil && meta.Name != "" {
-		return meta.Name
-	}
-	return e.Extensions[extResourceID]
-}
-
-func (a *agent) remember(w *knownWork) {
-	if _, ok := a.works[w.resourceID]; !ok {
-		a.order = append(a.order, w.resourceID)
-	}
-	a.works[w.resourceID] = w
-}
-
-func (a *agent) forget(id string) {
-	delete(a.works, id)
-	for i, known := range a.order {
-		if known == id {
-			a.order = append(a.order[:i], a.order[i+1:]...)
-			break
-		}
-	}
-}
-
-// statusEvent is what sdk-go's agent codec encodes for a work's status.
-func (a *agent) statusEvent(w *knownWork, action string) *cloudEvent {
-	e := newEvent(a.agentID, workType("status", action))
-	e.Extensions[extResourceID] = w.resourceID
-	e.Extensions[extSequenceID] = nextSequenceID()
-	e.Extensions[extResourceVersion] = w.resourceVersion
-	e.Extensions[extClusterName] = a.cluster
-	e.Extensions[extOriginalSource] = w.source
-	e.Extensions[extStatusHash] = workStatusHash(w.conditions)
-	version, _ := parseVersion(w.resourceVersion)
-	meta, _ := json.Marshal(map[string]any{
-		"name":              w.name,
-		"namespace":         a.cluster,
-		"uid":               w.resourceID,
-		"generation":        version,
-		"creationTimestamp": nil,
-		"labels":            map[string]string{"cloudevents.open-cluster-management.io/originalsource": w.source},
-		"annotations":       map[string]string{"cloudevents.open-cluster-management.io/datatype": manifestBundleType},
-	})
-	e.Extensions[extMetadata] = string(meta)
-	_ = e.setJSONData(manifestBundleStatus{Conditions: w.conditions})
-	return e
-}
-
-func (a *agent) publishStatus(ctx context.Context, w *knownWork, action string) {
-	e := a.statusEvent(w, action)
-	topic, err := agentStatusTopic(a.cfg.Topics, a.cluster)
-	if err != nil {
-		a.em.emit("publish-error", "resourceid", w.resourceID, "error", err.Error())
-		return
-	}
-	code, err := a.sess.publish(ctx, e.toPublish(topic, a.cfg.PubQoS))
-	a.em.emit("status-published", "topic", topic, "id", e.ID, "type", e.Type, "resourceid", w.resourceID,
-		"originalsource", w.source, "reasonCode", optionalCode(code), "error", errString(err))
-}
-
-// answerStatusResync: with no hashes, every work from that source; otherwise only the listed
-// works whose status hash changed (sdk-go's respondResyncStatusRequest).
-func (a *agent) answerStatusResync(ctx context.Context, topic string, e *cloudEvent) {
-	var hashes resourceStatusHashList
-	if len(e.Data) > 0 {
-		if err := json.Unmarshal(e.Data, &hashes); err != nil {
-			a.em.emit("invalid-message", "topic", topic, "id", e.ID, "type", e.Type, "error", "status resync payload: "+err.Error())
-			return
-		}
-	}
-	var answer []*knownWork
-	for _, id := range a.order {
-		w := a.works[id]
-		if w.source != e.Source {
-			continue
-		}
-		if len(hashes.Hashes) == 0 {
-			answer = append(answer, w)
-			continue
-		}
-		for _, h := range hashes.Hashes {
-			if h.ResourceID == w.resourceID && h.StatusHash != workStatusHash(w.conditions) {
-				answer = append(answer, w)
+			mw, isWork := event.Object.(*workv1.ManifestWork)
+			if !isWork {
+				continue
 			}
+			switch {
+			case event.Type == watch.Deleted:
+				em.emit("work-deleted", "resourceid", string(mw.UID), "clustername", mw.Namespace)
+				continue
+			case event.Type == watch.Modified && !mw.DeletionTimestamp.IsZero() && len(mw.Finalizers) > 0:
+				// The server deleted the work: remove what it applied (nothing here) and the
+				// finalizer, as the work agent does; sdk-go's agent client then reports the work
+				// "Deleted" to the server and drops it.
+				em.emit("work-deleting", "resourceid", string(mw.UID), "clustername", mw.Namespace)
+				go func(mw *workv1.ManifestWork) {
+					if err := untilStored(ctx, func() error { return releaseFinalizers(ctx, works, mw) }); err != nil {
+						em.emit("status-error", "resourceid", string(mw.UID), "error", err)
+					}
+				}(mw)
+				continue
+			case event.Type != watch.Added:
+				continue
+			}
+			em.emit("work", "resourceid", string(mw.UID), "name", mw.Name, "clustername", mw.Namespace,
+				"generation", mw.Generation, "source", mw.Labels[common.CloudEventsOriginalSourceLabelKey],
+				"manifests", len(mw.Spec.Workload.Manifests))
+			// Off this loop: the agent client's Patch hands the patched work back to the store,
+			// whose watcher delivers it to this loop.
+			go func(mw *workv1.ManifestWork) {
+				if err := untilStored(ctx, func() error { return reportApplied(ctx, works, mw) }); err != nil {
+					em.emit("status-error", "resourceid", string(mw.UID), "error", err)
+					return
+				}
+				em.emit("status-sent", "resourceid", string(mw.UID))
+			}(mw)
 		}
 	}
-	a.em.emit("resync-request", "topic", topic, "id", e.ID, "type", e.Type, "source", e.Source,
-		"clustername", e.Extensions[extClusterName], "answered", len(answer))
-	for _, w := range answer {
-		a.publishStatus(ctx, w, "resync_response")
+}
+
+// patcher is the one method of the agent's ManifestWork client this program uses.
+type patcher interface {
+	Patch(ctx context.Context, name string, pt kubetypes.PatchType, data []byte, opts metav1.PatchOptions,
+		subresources ...string) (*workv1.ManifestWork, error)
+}
+
+// reportApplied patches the work's status as the work agent does once its manifests are applied
+// (this program applies nothing: there is no cluster behind it).
+func reportApplied(ctx context.Context, works patcher, mw *workv1.ManifestWork) error {
+	now := metav1.NewTime(time.Now())
+	conditions := []metav1.Condition{}
+	for _, kind := range []string{workv1.WorkApplied, workv1.WorkAvailable} {
+		meta.SetStatusCondition(&conditions, metav1.Condition{
+			Type: kind, Status: metav1.ConditionTrue, Reason: "AppliedManifestWorkComplete",
+			Message: "reported by the acceptance tests' agent", ObservedGeneration: mw.Generation,
+			LastTransitionTime: now,
+		})
 	}
+	// The agent codec leaves a delivered work's resourceVersion empty, which the agent client's
+	// version check refuses; "0" is the value that check documents as "force".
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": "0"},
+		"status":   map[string]any{"conditions": conditions},
+	})
+	if err != nil {
+		return fmt.Errorf("encoding the status patch: %w", err)
+	}
+	_, err = works.Patch(ctx, mw.Name, kubetypes.MergePatchType, patch, metav1.PatchOptions{}, "status")
+	return err
+}
+
+// untilStored retries `patch` while the work is not found, for at most ten seconds. sdk-go's
+// AgentInformerWatcherStore hands a delivered work to its watchers before it stores it (Add calls
+// Watcher.Receive, then Store.Add), so a patch sent the moment the "Added" event arrives can find
+// no work yet. The work agent never sees this race fail: its controller requeues a reconcile whose
+// patch failed. This is that requeue, bounded.
+func untilStored(ctx context.Context, patch func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for delay := 20 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		err := patch()
+		if err == nil || !apierrors.IsNotFound(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
+}
+
+// releaseFinalizers drops the work's finalizers (a metadata patch: sdk-go keeps it local).
+func releaseFinalizers(ctx context.Context, works patcher, mw *workv1.ManifestWork) error {
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": "0", "finalizers": nil},
+	})
+	if err != nil {
+		return fmt.Errorf("encoding the finalizer patch: %w", err)
+	}
+	_, err = works.Patch(ctx, mw.Name, kubetypes.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// agentClientID builds the agent options once more, exactly as GenericClientOptions.AgentClient
+// builds them, to read the client ID sdk-go's transport connects with.
+func agentClientID(config any, clusterName, agentID string) string {
+	built, err := builder.BuildCloudEventsAgentOptions(config, clusterName, agentID, workpayload.ManifestBundleEventDataType)
+	if err != nil {
+		return ""
+	}
+	return transportClientID(built.CloudEventsTransport)
 }

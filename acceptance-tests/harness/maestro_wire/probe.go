@@ -3,144 +3,119 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
-	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/options/builder"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/options/mqtt"
 )
 
-// The probe is for negative tests: it does one thing at a time with a client ID chosen by the
-// test, and reports every acknowledgement, so a test can see exactly where a policy says no.
-
-const probePayload = `{"probe":"maestro-wire"}`
-
-func runProbe(ctx context.Context, opts *probeOptions, em *emitter, stderr io.Writer) int {
-	cfg, err := loadBrokerConfig(&opts.commonOptions, false)
-	if err == nil {
-		err = fallBackToMountedFiles(cfg, opts.secretsDir)
-	}
-	if err != nil {
-		if code := reportBrokerError(em, stderr, err); code != exitConfig {
-			return code
-		}
+// runProbe asks the broker what sdk-go's clients never ask: may this certificate connect under
+// any client ID, subscribe to any filter, publish to any topic. It loads config.yaml and dials
+// with sdk-go (its TLS 1.3 settings, CA and client certificate) and sends the CONNECT sdk-go
+// would, with the given client ID; SUBSCRIBE and PUBLISH are paho.golang's, one packet per
+// filter or topic so each gets its own reason code. Events: connack, suback, puback, message,
+// disconnected, done; a reason code is null where no acknowledgement came back.
+func runProbe(ctx context.Context, args []string, em *emitter, stderr io.Writer) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "the broker config file (config.yaml as mounted)")
+	clientID := fs.String("client-id", "", "the MQTT client ID, sent exactly as given")
+	var subscribe, publish []string
+	fs.Func("subscribe", "topic filter to subscribe to (repeatable)", func(v string) error {
+		subscribe = append(subscribe, v)
+		return nil
+	})
+	fs.Func("publish", "topic to publish one message to (repeatable)", func(v string) error {
+		publish = append(publish, v)
+		return nil
+	})
+	listen := fs.Duration("listen", 2*time.Second, "how long to listen after subscribing and publishing")
+	qos := fs.Int("qos", 1, "QoS of subscriptions and publishes")
+	timeout := fs.Duration("timeout", time.Minute, "overall limit")
+	if err := fs.Parse(args); err != nil || *clientID == "" || *configPath == "" {
+		fmt.Fprintln(stderr, "probe needs --config and --client-id")
 		return exitUsage
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	conn, err := dialBroker(ctx, cfg, opts.connectTo)
+	defer em.emit("done")
+
+	_, loaded, err := builder.NewConfigLoader("mqtt", *configPath).LoadConfig()
 	if err != nil {
-		return reportBrokerError(em, stderr, err)
+		em.emit("config-error", "error", err)
+		return exitUsage
 	}
-	var code int
-	if opts.protocol == 4 {
-		code = probe311(ctx, opts, cfg, conn, em)
-	} else {
-		code = probe5(ctx, opts, cfg, conn, em)
-	}
-	if code == exitOK {
-		em.emit("done")
-	}
-	return code
-}
-
-// fallBackToMountedFiles: a config.yaml without certificate paths still leaves the mounted
-// certificate, key and CA next to it; the probe uses them (the agent and server never do).
-func fallBackToMountedFiles(cfg *brokerConfig, dir string) error {
-	if cfg.hasCerts() {
-		return nil
-	}
-	read := func(name string) ([]byte, error) {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return data, err
-	}
-	var err error
-	if cfg.ClientCert, err = read("certificate"); err != nil {
-		return err
-	}
-	if cfg.ClientKey, err = read("privateKey"); err != nil {
-		return err
-	}
-	if len(cfg.CA) == 0 {
-		if cfg.CA, err = read("ca.crt"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func probe5(ctx context.Context, opts *probeOptions, cfg *brokerConfig, conn net.Conn, em *emitter) int {
-	result := connectSession(ctx, conn, cfg, opts.clientID, em)
-	if result.session == nil {
-		if result.event == "tls-error" {
-			em.emit("tls-error", "error", result.err.Error())
-			return exitNoBroker
-		}
-		em.emit("connack", "clientId", opts.clientID, "reasonCode", optionalCode(result.code), "error", result.err.Error())
+	opts := loaded.(*mqtt.MQTTOptions)
+	conn, err := opts.Dialer.Dial()
+	if err != nil {
+		em.emit("connack", "reasonCode", nil, "error", err)
 		return exitOK
 	}
-	s := result.session
-	defer s.close()
-	em.emit("connack", "clientId", opts.clientID, "reasonCode", 0, "sessionPresent", result.sessionPresent)
-	qos := byte(opts.qos)
+	defer conn.Close()
 
-	for _, filter := range opts.subscribe {
-		if s.isLost() {
-			em.emit("suback", "filter", filter, "reasonCode", nil, "error", "not connected", "connectionSurvived", false)
-			continue
-		}
-		suback, err := s.subscribe(ctx, []string{filter}, qos)
+	disconnected := make(chan struct{})
+	client := paho.NewClient(paho.ClientConfig{
+		ClientID: *clientID,
+		Conn:     conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(p paho.PublishReceived) (bool, error) {
+			em.emit("message", "topic", p.Packet.Topic)
+			return true, nil
+		}},
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			em.emit("disconnected", "reasonCode", int(d.ReasonCode))
+		},
+		OnClientError: func(err error) {
+			select {
+			case <-disconnected:
+			default:
+				close(disconnected)
+				em.emit("disconnected", "reasonCode", nil, "error", err)
+			}
+		},
+	})
+	connack, err := client.Connect(ctx, opts.GetMQTTConnectOption(*clientID))
+	if connack == nil {
+		em.emit("connack", "reasonCode", nil, "error", errorText(err))
+		return exitOK
+	}
+	em.emit("connack", "reasonCode", int(connack.ReasonCode), "error", errorText(err))
+	if err != nil || connack.ReasonCode >= 0x80 {
+		return exitOK
+	}
+	for _, filter := range subscribe {
+		suback, err := client.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: byte(*qos)}}})
 		var code any
-		if suback != nil && len(suback.Reasons) > 0 {
+		if suback != nil && len(suback.Reasons) == 1 {
 			code = int(suback.Reasons[0])
 		}
-		em.emit("suback", "filter", filter, "reasonCode", code, "error", errString(err), "connectionSurvived", survives(s))
+		em.emit("suback", "filter", filter, "reasonCode", code, "error", errorText(err))
 	}
-	for _, topic := range opts.publish {
-		if s.isLost() {
-			em.emit("puback", "topic", topic, "qos", opts.qos, "reasonCode", nil, "error", "not connected", "connectionSurvived", false)
-			continue
+	for _, topic := range publish {
+		response, err := client.Publish(ctx, &paho.Publish{Topic: topic, QoS: byte(*qos), Payload: []byte("probe")})
+		var code any
+		if response != nil {
+			code = int(response.ReasonCode)
+		} else if err == nil && *qos == 0 {
+			code = 0
 		}
-		code, err := s.publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Payload: []byte(probePayload)})
-		em.emit("puback", "topic", topic, "qos", opts.qos, "reasonCode", optionalCode(code), "error", errString(err), "connectionSurvived", survives(s))
+		em.emit("puback", "topic", topic, "reasonCode", code, "error", errorText(err))
 	}
-	stop := time.After(time.Duration(opts.listenSeconds * float64(time.Second)))
-	for {
-		select {
-		case p := <-s.inbound:
-			emitMessage(em, p.Topic, p.QoS, p.Retain, p.Payload, p)
-		case <-stop:
-			return exitOK
-		case <-s.lost:
-			return exitOK
-		case <-ctx.Done():
-			return exitOK
-		}
-	}
-}
-
-// survives gives the broker a moment to act on what it just acknowledged (AWS IoT Core may
-// disconnect right after a refusal) before saying whether the connection is still up.
-func survives(s *session) bool {
 	select {
-	case <-s.lost:
-		return false
-	case <-time.After(300 * time.Millisecond):
-		return true
+	case <-time.After(*listen):
+	case <-disconnected:
+	case <-ctx.Done():
 	}
+	_ = client.Disconnect(&paho.Disconnect{ReasonCode: 0})
+	return exitOK
 }
 
-func emitMessage(em *emitter, topic string, qos byte, retain bool, payload []byte, p *paho.Publish) {
-	kv := []any{"topic", topic, "qos", int(qos), "retain", retain, "payloadBytes", len(payload)}
-	if p != nil {
-		if e, err := eventFromPublish(p); err == nil {
-			kv = append(kv, "id", e.ID, "type", e.Type, "source", e.Source, "clustername", e.Extensions[extClusterName])
-		}
+func errorText(err error) any {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
 	}
-	em.emit("message", kv...)
+	return err.Error()
 }

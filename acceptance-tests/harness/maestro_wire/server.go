@@ -3,247 +3,290 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
-	"strconv"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kubetypes "k8s.io/apimachinery/pkg/types"
+	workv1 "open-cluster-management.io/api/work/v1"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/common"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/clients/statushash"
+	workpayload "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/payload"
+	sourcecodec "open-cluster-management.io/sdk-go/pkg/cloudevents/clients/work/source/codec"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/clients"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/options/builder"
+	"open-cluster-management.io/sdk-go/pkg/cloudevents/generic/types"
 )
 
-// publishRequest is one stdin line for the server: publish this resource to that consumer.
-type publishRequest struct {
-	Consumer        string          `json:"consumer"`
-	ResourceID      string          `json:"resourceid"`
-	ID              string          `json:"id"`
-	ResourceVersion *int64          `json:"resourceversion"`
-	Action          string          `json:"action"` // create_request (default), update_request, delete_request
-	Data            json.RawMessage `json:"data"`   // replaces the demo ManifestBundle
-}
-
-// sentResource is what the server published in this run: its stand-in for Maestro's database
-// when an agent asks for a spec resync.
-type sentResource struct {
-	req     publishRequest
-	version int64
-	deleted bool
-	data    []byte
-}
-
-type server struct {
-	cfg      *brokerConfig
-	em       *emitter
-	sess     *session
-	sourceID string
-	sent     map[string]map[string]*sentResource // consumer -> resource ID
-}
-
-func runServer(ctx context.Context, opts *serverOptions, em *emitter, stdin io.Reader, stderr io.Writer) int {
-	cfg, err := loadBrokerConfig(&opts.commonOptions, true)
+// runServer is Maestro's server transport as cmd/maestro/environments/framework.go builds it:
+// sdk-go's ConfigLoader on --message-broker-type/--message-broker-config-file,
+// BuildCloudEventsSourceOptions with --client-id (sent as is) and --source-id, and the
+// CloudEvents source client on the ManifestWork bundle codec. Once sdk-go signals that it
+// subscribed, it resyncs the status of each --resync-consumer, as Maestro's dispatcher does for
+// the consumers in its database.
+//
+// Each stdin line {"consumer", "resourceid"} creates a ManifestWork with that UID (a one-ConfigMap
+// bundle) as Maestro does: only for a consumer registered with Maestro's REST API at
+// --maestro-api-url (else a "refused" event says why and nothing is sent), stored as a resource
+// bundle, then published as a create_request. {"action": "delete", "consumer", "resourceid"}
+// publishes the work's delete_request; the bundle is removed once the agent's status says
+// "Deleted" (event "deleted"), as Maestro removes the resource only then. Each status sdk-go
+// delivers is a "status" event, and each spec resync request sdk-go answers (it lists this
+// server's works for the cluster) a "resync-request" event.
+func runServer(ctx context.Context, args []string, em *emitter, stdin io.Reader, stderr io.Writer) int {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokerType := fs.String("message-broker-type", "mqtt", "the message broker type")
+	configFile := fs.String("message-broker-config-file", "", "the broker config file")
+	sourceID := fs.String("source-id", "maestro", "the CloudEvents source ID")
+	clientID := fs.String("client-id", "maestro", "the MQTT client ID, used as is")
+	subscriptionType := fs.String("subscription-type", "shared", "Maestro's flag; the topics in config.yaml decide")
+	var resync []string
+	fs.Func("resync-consumer", "consumer whose status to resync once subscribed (repeatable)", func(v string) error {
+		resync = append(resync, v)
+		return nil
+	})
+	apiURL := fs.String("maestro-api-url", "", "where Maestro's REST API (consumer registrations) answers")
+	timeout := fs.Duration("timeout", 5*time.Minute, "stop after this long")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	_ = subscriptionType
+	api, err := newMaestroAPI(*apiURL)
 	if err != nil {
-		return reportBrokerError(em, stderr, err)
-	}
-	// Maestro's SourceSubscribe check: the source the server subscribes for must be its own.
-	topicSource, err := sourceOfEventsTopic(cfg.Topics.AgentEvents)
-	if err != nil {
-		return reportBrokerError(em, stderr, err)
-	}
-	if topicSource != opts.sourceID {
-		return reportBrokerError(em, stderr, fmt.Errorf("the topic source %q does not match the client sourceID %q", topicSource, opts.sourceID))
+		fmt.Fprintln(stderr, err)
+		return exitUsage
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
+	_, config, err := builder.NewConfigLoader(*brokerType, *configFile).LoadConfig()
+	if err != nil {
+		em.emit("config-error", "error", err)
+		return exitConfig
+	}
+	sourceOptions, err := builder.BuildCloudEventsSourceOptions(config, *clientID, *sourceID,
+		workpayload.ManifestBundleEventDataType)
+	if err != nil {
+		em.emit("config-error", "error", err)
+		return exitConfig
+	}
+
+	requests := make(chan string, 16)
+	ctx, cancel := lifetime(ctx, stdin, *timeout, func(line string) { requests <- line })
 	defer cancel()
-	conn, err := dialBroker(ctx, cfg, opts.connectTo)
+
+	sent := &sentWorks{em: em}
+	client, err := clients.NewCloudEventSourceClient[*workv1.ManifestWork](ctx, sourceOptions, sent,
+		statushash.StatusHash, sourcecodec.NewManifestBundleCodec())
 	if err != nil {
-		return reportBrokerError(em, stderr, err)
+		em.emit("connect-error", "error", err)
+		return exitRefused
 	}
-	result := connectSession(ctx, conn, cfg, opts.clientID, em)
-	if code, ok := reportConnect(em, result, opts.clientID, exitRefused); !ok {
-		return code
-	}
-	s := &server{cfg: cfg, em: em, sess: result.session, sourceID: opts.sourceID, sent: map[string]map[string]*sentResource{}}
-	defer s.sess.close()
+	em.emit("connected", "clientId", transportClientID(sourceOptions.CloudEventsTransport), "sourceId", *sourceID)
 
-	topics := serverSubscribeTopics(cfg.Topics)
-	suback, err := s.sess.subscribe(ctx, topics, cfg.SubQoS)
-	if reportSuback(em, topics, cfg.SubQoS, suback, err) {
-		for _, consumer := range opts.resyncConsumers {
-			s.sendStatusResync(ctx, consumer)
+	client.Subscribe(ctx, func(ctx context.Context, mw *workv1.ManifestWork) error {
+		conditions := conditionTypes(mw.Status.Conditions)
+		em.emit("status", "resourceid", string(mw.UID), "clustername", mw.Namespace, "conditions", conditions)
+		if meta.IsStatusConditionTrue(mw.Status.Conditions, common.ResourceDeleted) {
+			sent.confirmDeleted(ctx, api, string(mw.UID))
 		}
-	}
+		return nil
+	})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-client.SubscribedChan():
+				for _, consumer := range resync {
+					if err := client.Resync(ctx, consumer); err != nil {
+						em.emit("error", "message", "status resync", "error", err)
+					}
+				}
+			}
+		}
+	}()
 
-	lines := stdinLines(stdin)
 	for {
 		select {
 		case <-ctx.Done():
-			return finish(em, ctx)
-		case line, open := <-lines:
-			if !open {
-				em.emit("stopped", "reason", "stdin closed")
-				return exitOK
+			em.emit("stopped")
+			return exitOK
+		case line := <-requests:
+			var request struct {
+				Action     string `json:"action"`
+				Consumer   string `json:"consumer"`
+				ResourceID string `json:"resourceid"`
 			}
-			s.handleRequest(ctx, line)
-		case p := <-s.sess.inbound:
-			s.handle(ctx, p)
+			if err := json.Unmarshal([]byte(line), &request); err != nil || request.Consumer == "" || request.ResourceID == "" {
+				em.emit("request-error", "line", line)
+				continue
+			}
+			switch request.Action {
+			case "", "create":
+				createWork(ctx, client, api, sent, em, request.Consumer, request.ResourceID)
+			case "delete":
+				deleteWork(ctx, client, sent, em, request.Consumer, request.ResourceID)
+			default:
+				em.emit("request-error", "line", line)
+			}
 		}
 	}
 }
 
-func (s *server) handleRequest(ctx context.Context, line string) {
-	if len(line) == 0 {
-		return
-	}
-	var req publishRequest
-	if err := json.Unmarshal([]byte(line), &req); err != nil {
-		s.em.emit("request-error", "error", "stdin line is not a JSON request: "+err.Error())
-		return
-	}
-	if req.Consumer == "" {
-		s.em.emit("request-error", "id", req.ID, "error", `"consumer" is required`)
-		return
-	}
-	switch req.Action {
-	case "":
-		req.Action = "create_request"
-	case "create_request", "update_request", "delete_request":
-	default:
-		s.em.emit("request-error", "id", req.ID, "error", fmt.Sprintf("unsupported action %q", req.Action))
-		return
-	}
-	if req.ResourceID == "" {
-		req.ResourceID = newUUID()
-	}
-	if req.ID == "" {
-		req.ID = newUUID()
-	}
-	version := int64(1)
-	if req.ResourceVersion != nil {
-		version = *req.ResourceVersion
-	}
-	data := []byte(req.Data)
-	if len(data) == 0 {
-		data, _ = json.Marshal(demoBundle(req.ResourceID))
-	}
-	res := &sentResource{req: req, version: version, deleted: req.Action == "delete_request", data: data}
-	if s.sent[req.Consumer] == nil {
-		s.sent[req.Consumer] = map[string]*sentResource{}
-	}
-	s.sent[req.Consumer][req.ResourceID] = res
-	e := s.specEvent(res, req.Action)
-	e.ID = req.ID
-	s.publishSpec(ctx, e, req.Consumer, req.ResourceID)
+// workPublisher is the one method of sdk-go's source client that sends spec events.
+type workPublisher interface {
+	Publish(ctx context.Context, eventType types.CloudEventsType, mw *workv1.ManifestWork) error
 }
 
-// specEvent is what Maestro's codec encodes for a resource: source ID, the spec type, resourceid,
-// resourceversion, clustername = consumer, a metadata extension named after the resource, and a
-// deletiontimestamp when deleting. Maestro's codec keeps the stored payload's data on deletion too.
-func (s *server) specEvent(res *sentResource, action string) *cloudEvent {
-	e := newEvent(s.sourceID, workType("spec", action))
-	e.Extensions[extResourceID] = res.req.ResourceID
-	e.Extensions[extResourceVersion] = strconv.FormatInt(res.version, 10)
-	e.Extensions[extClusterName] = res.req.Consumer
-	meta, _ := json.Marshal(map[string]any{"name": res.req.ResourceID, "creationTimestamp": nil})
-	e.Extensions[extMetadata] = string(meta)
-	if res.deleted {
-		e.Extensions[extDeletionTimestamp] = time.Now().UTC().Format(time.RFC3339Nano)
-	}
-	e.Data = res.data
-	return e
+func specEvent(action types.EventAction) types.CloudEventsType {
+	return types.CloudEventsType{CloudEventsDataType: workpayload.ManifestBundleEventDataType,
+		SubResource: types.SubResourceSpec, Action: action}
 }
 
-func (s *server) publishSpec(ctx context.Context, e *cloudEvent, consumer, resourceID string) {
-	topic := serverPublishTopic(s.cfg.Topics, consumer)
-	code, err := s.sess.publish(ctx, e.toPublish(topic, s.cfg.PubQoS))
-	s.em.emit("published", "topic", topic, "id", e.ID, "type", e.Type, "consumer", consumer, "resourceid", resourceID,
-		"reasonCode", optionalCode(code), "error", errString(err))
-}
-
-// sendStatusResync is the request Maestro sends each consumer once subscribed.
-func (s *server) sendStatusResync(ctx context.Context, consumer string) {
-	e := newEvent(s.sourceID, workType("status", "resync_request"))
-	e.Extensions[extClusterName] = consumer
-	e.Extensions[extOriginalSource] = ""
-	_ = e.setJSONData(resourceStatusHashList{Hashes: []resourceStatusHash{}})
-	topic := serverPublishTopic(s.cfg.Topics, consumer)
-	code, err := s.sess.publish(ctx, e.toPublish(topic, s.cfg.PubQoS))
-	s.em.emit("resync-published", "topic", topic, "id", e.ID, "type", e.Type, "consumer", consumer,
-		"reasonCode", optionalCode(code), "error", errString(err))
-}
-
-func (s *server) handle(ctx context.Context, p *paho.Publish) {
-	e, et, ok := decodeEvent(s.em, p)
-	if !ok {
+// createWork is Maestro's create: refused for a consumer its REST API does not list, and for one
+// whose resource bundle Maestro's database refuses; otherwise stored, then published.
+func createWork(ctx context.Context, client workPublisher, api *maestroAPI, sent *sentWorks, em *emitter,
+	consumer, resourceID string) {
+	registered, err := api.registered(ctx, consumer)
+	if err != nil {
+		em.emit("refused", "resourceid", resourceID, "clustername", consumer,
+			"reason", fmt.Sprintf("cannot ask Maestro's REST API whether consumer %q is registered: %v", consumer, err))
 		return
 	}
-	if et.Action == "resync_request" {
-		if et.SubResource != "spec" {
-			s.em.emit("ignored", "topic", p.Topic, "id", e.ID, "type", e.Type, "reason", "unsupported event type")
-			return
-		}
-		s.answerSpecResync(ctx, p.Topic, e)
+	if !registered {
+		em.emit("refused", "resourceid", resourceID, "clustername", consumer,
+			"reason", fmt.Sprintf("consumer %q is not registered with Maestro (GET %s?search=name = '%s' lists no "+
+				"consumer): register it first (maestro_consumer_registration)", consumer, consumersPath, consumer))
 		return
 	}
-	if et.DataType != manifestBundleType || et.SubResource != "status" {
-		s.em.emit("ignored", "topic", p.Topic, "id", e.ID, "type", e.Type, "reason", "not a work status event")
+	bundle, err := api.storeBundle(ctx, consumer)
+	if err != nil {
+		em.emit("refused", "resourceid", resourceID, "clustername", consumer,
+			"reason", fmt.Sprintf("Maestro could not store the work: %v", err))
 		return
 	}
-	// Maestro's codec refuses a status whose originalsource is not this server's source ID.
-	original := e.Extensions[extOriginalSource]
-	reason := ""
-	if original != s.sourceID {
-		reason = fmt.Sprintf("unmatched original source id %s", original)
+	mw := newWork(consumer, resourceID)
+	sent.add(mw, bundle)
+	if err := client.Publish(ctx, specEvent(types.CreateRequestAction), mw); err != nil {
+		em.emit("publish-error", "resourceid", resourceID, "error", err)
+		return
 	}
-	s.em.emit("status", "topic", p.Topic, "id", e.ID, "type", e.Type, "source", e.Source,
-		"clustername", e.Extensions[extClusterName], "resourceid", e.Extensions[extResourceID],
-		"resourceversion", e.Extensions[extResourceVersion], "sequenceid", e.Extensions[extSequenceID],
-		"originalsource", original, "accepted", reason == "", "reason", reason, "data", e.dataForOutput())
+	em.emit("published", "resourceid", resourceID, "clustername", consumer, "bundle", bundle)
 }
 
-// answerSpecResync follows sdk-go's respondResyncSpecRequest over what this run published:
-// deleting or newer resources are sent again, resources the agent holds but the server does not
-// know are sent as deletions.
-func (s *server) answerSpecResync(ctx context.Context, topic string, e *cloudEvent) {
-	consumer := e.Extensions[extClusterName]
-	var held resourceVersionList
-	if len(e.Data) > 0 {
-		if err := json.Unmarshal(e.Data, &held); err != nil {
-			s.em.emit("invalid-message", "topic", topic, "id", e.ID, "type", e.Type, "error", "spec resync payload: "+err.Error())
-			return
+// deleteWork publishes the work's delete_request (the spec event carrying its deletion
+// timestamp); the bundle stays until the agent confirms.
+func deleteWork(ctx context.Context, client workPublisher, sent *sentWorks, em *emitter, consumer, resourceID string) {
+	mw := sent.markDeleting(resourceID)
+	if mw == nil || mw.Namespace != consumer {
+		em.emit("request-error", "line", fmt.Sprintf("no work %s for %s to delete", resourceID, consumer))
+		return
+	}
+	if err := client.Publish(ctx, specEvent(types.DeleteRequestAction), mw); err != nil {
+		em.emit("publish-error", "resourceid", resourceID, "error", err)
+		return
+	}
+	em.emit("delete-published", "resourceid", resourceID, "clustername", consumer)
+}
+
+// newWork is a one-ConfigMap ManifestWork for consumer, named by its resource ID as Maestro names
+// the works it sends.
+func newWork(consumer, resourceID string) *workv1.ManifestWork {
+	configMap := fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"wire-%s","namespace":"default"},"data":{"from":"maestro"}}`,
+		strings.ToLower(resourceID))
+	return &workv1.ManifestWork{
+		ObjectMeta: metav1.ObjectMeta{Name: resourceID, Namespace: consumer, UID: kubetypes.UID(resourceID),
+			Generation: 1, CreationTimestamp: metav1.Now()},
+		Spec: workv1.ManifestWorkSpec{Workload: workv1.ManifestsTemplate{
+			Manifests: []workv1.Manifest{{RawExtension: runtime.RawExtension{Raw: []byte(configMap)}}}}},
+	}
+}
+
+// sentWorks is the server's record of what it published (and each work's resource bundle): sdk-go
+// lists it to answer an agent's spec resync request (Maestro lists its database), which is how
+// that request becomes visible.
+type sentWorks struct {
+	em      *emitter
+	mu      sync.Mutex
+	works   []*workv1.ManifestWork
+	bundles map[string]string // resource ID -> bundle ID
+}
+
+func (s *sentWorks) add(mw *workv1.ManifestWork, bundle string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.works = append(s.works, mw)
+	if s.bundles == nil {
+		s.bundles = map[string]string{}
+	}
+	s.bundles[string(mw.UID)] = bundle
+}
+
+// markDeleting sets the work's deletion timestamp and returns a copy to publish (nil: unknown).
+func (s *sentWorks) markDeleting(resourceID string) *workv1.ManifestWork {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, mw := range s.works {
+		if string(mw.UID) == resourceID {
+			now := metav1.Now()
+			mw.DeletionTimestamp = &now
+			return mw.DeepCopy()
 		}
 	}
-	heldVersion := map[string]int64{}
-	for _, v := range held.Versions {
-		heldVersion[v.ResourceID] = v.ResourceVersion
+	return nil
+}
+
+// confirmDeleted forgets a work the agent reported deleted and removes its resource bundle.
+func (s *sentWorks) confirmDeleted(ctx context.Context, api *maestroAPI, resourceID string) {
+	s.mu.Lock()
+	var gone *workv1.ManifestWork
+	kept := s.works[:0]
+	for _, mw := range s.works {
+		if string(mw.UID) == resourceID && !mw.DeletionTimestamp.IsZero() {
+			gone = mw
+			continue
+		}
+		kept = append(kept, mw)
 	}
-	known := s.sent[consumer]
-	var resend []*sentResource
-	for _, res := range known {
-		if res.deleted || res.version == 0 || res.version > heldVersion[res.req.ResourceID] {
-			resend = append(resend, res)
+	s.works = kept
+	bundle := s.bundles[resourceID]
+	delete(s.bundles, resourceID)
+	s.mu.Unlock()
+	if gone == nil {
+		return
+	}
+	if err := api.removeBundle(ctx, gone.Namespace, bundle); err != nil {
+		s.em.emit("error", "message", "removing the resource bundle", "error", err)
+		return
+	}
+	s.em.emit("deleted", "resourceid", resourceID, "clustername", gone.Namespace, "bundle", bundle)
+}
+
+func (s *sentWorks) List(_ context.Context, opts types.ListOptions) ([]*workv1.ManifestWork, error) {
+	s.em.emit("resync-request", "clustername", opts.ClusterName)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*workv1.ManifestWork
+	for _, mw := range s.works {
+		if opts.ClusterName == types.ClusterAll || mw.Namespace == opts.ClusterName {
+			out = append(out, mw)
 		}
 	}
-	var unknown []resourceVersion
-	for _, v := range held.Versions {
-		if _, ok := known[v.ResourceID]; !ok {
-			unknown = append(unknown, v)
+	return out, nil
+}
+
+func conditionTypes(conditions []metav1.Condition) []string {
+	out := []string{}
+	for _, c := range conditions {
+		if c.Status == metav1.ConditionTrue {
+			out = append(out, c.Type)
 		}
 	}
-	s.em.emit("resync-request", "topic", topic, "id", e.ID, "type", e.Type, "source", e.Source,
-		"clustername", consumer, "originalsource", e.Extensions[extOriginalSource],
-		"answered", len(resend)+len(unknown), "data", e.dataForOutput())
-	if consumer == "" {
-		return // nowhere to send the answer: Maestro would publish to a topic with "+" left in it
-	}
-	for _, res := range resend {
-		s.publishSpec(ctx, s.specEvent(res, "resync_response"), consumer, res.req.ResourceID)
-	}
-	for _, v := range unknown {
-		gone := &sentResource{req: publishRequest{Consumer: consumer, ResourceID: v.ResourceID}, version: v.ResourceVersion, deleted: true}
-		ev := s.specEvent(gone, "resync_response")
-		delete(ev.Extensions, extMetadata)
-		ev.Extensions[extOriginalSource] = ""
-		ev.DataContentType = "" // built without data, as sdk-go's event builder does
-		s.publishSpec(ctx, ev, consumer, v.ResourceID)
-	}
+	return out
 }

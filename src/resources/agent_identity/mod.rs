@@ -66,8 +66,12 @@ impl Resource<AwsClients> for AgentIdentity {
             if account_guard::refuse(&PLACEMENT, &plan.planned, c, diags) {
                 return;
             }
+            account_guard::check_kms_key(&plan.planned, "kms_key_arn", c, diags);
         }
         plan::plan(client.map(Into::into), plan.config, plan.prior, &mut plan.planned, diags);
+        if let Some(c) = client {
+            crate::resources::deployed_agent::refuse_second_deployed_agent(c, &plan.planned, "mqtt_cert_secret_name", diags).await;
+        }
     }
 
     async fn create(&self, c: &AwsClients, planned: &Value) -> Applied {

@@ -3,11 +3,11 @@
 //! attribute names of those groups are spelled once, here, and the schema uses the same
 //! constants, so renaming an attribute breaks the build rather than a test.
 
-use super::schema::UPSTREAM_CERTS_DIR;
 use crate::crypto::{AgentConfigSecret, AMAZON_ROOT_CA_1};
 use crate::framework::Value;
 use crate::policy::agent_binding::{self, AgentBinding};
 use crate::policy::iam;
+use crate::provider::charts::{self, AgentChart, MountedSecret, UPSTREAM_CERTS_DIR};
 use crate::provider::AwsClients;
 use crate::resources::common::{json_text, merge_tags, opt_text, text};
 use std::collections::BTreeMap;
@@ -51,6 +51,15 @@ pub struct Account<'a> {
     pub account_id: &'a str,
     pub topic_prefix: &'a str,
     pub default_tags: &'a BTreeMap<String, String>,
+    /// The provider's `agent_chart`; `None` when unset.
+    pub agent_chart: Option<AgentChart>,
+}
+
+impl Account<'_> {
+    /// The chart every default follows: unset is `custom`, seed 001's names.
+    pub fn chart(&self) -> AgentChart {
+        AgentChart::or_custom(self.agent_chart)
+    }
 }
 
 impl<'a> From<&'a AwsClients> for Account<'a> {
@@ -61,6 +70,7 @@ impl<'a> From<&'a AwsClients> for Account<'a> {
             account_id: &c.account_id,
             topic_prefix: &c.topic_prefix,
             default_tags: &c.default_tags,
+            agent_chart: c.agent_chart,
         }
     }
 }
@@ -162,7 +172,7 @@ impl Spec {
     pub fn agent_config(&self, a: Account) -> Option<AgentConfigSecret> {
         let endpoint = self.broker_endpoint.as_deref()?;
         Some(AgentConfigSecret {
-            config: crate::policy::agent_config::agent_mqtt_config_yaml(&self.binding(a), endpoint),
+            config: crate::policy::agent_config::agent_mqtt_config_yaml_in(&self.binding(a), endpoint, a.chart().certs_dir()),
             consumer_name: self.cluster_id.clone(),
         })
     }
@@ -172,32 +182,21 @@ impl Spec {
     }
 
     /// Values for the deployed agent chart (rosa-regional-platform
-    /// `argocd/config/management-cluster/maestro-agent`), in its own layout. That chart reads
-    /// the broker, the certificates and the topics from the config secret through its
-    /// SecretProviderClass, in the region `global.region` (its template `required`s it) — where
-    /// the secrets are, this provider's region, not the broker's.
+    /// `argocd/config/management-cluster/maestro-agent`), only the ones it reads: it mounts the
+    /// broker, the certificates and the topics from the secrets by fixed names, in the region
+    /// `global.region` (its template `required`s it) — where the secrets are, this provider's
+    /// region, not the broker's. Null when another chart is chosen.
     fn helm_values(&self, a: Account) -> Value {
+        if a.agent_chart.is_some_and(|c| c != AgentChart::Deployed) {
+            return Value::Null;
+        }
         Value::object([
             ("global", Value::object([("region", Value::string(a.region))])),
             (
                 "maestroAgent",
                 Value::object([
-                    (
-                        "maestro",
-                        Value::object([
-                            ("serviceAccount", Value::string(&self.service_account)),
-                            ("consumerName", Value::string(&self.cluster_id)),
-                        ]),
-                    ),
-                    (
-                        "broker",
-                        Value::object([
-                            ("type", Value::string("mqtt")),
-                            ("endpoint", self.broker_endpoint.clone().into()),
-                            ("topicPrefix", Value::string(self.topic_prefix.trim_end_matches('/'))),
-                        ]),
-                    ),
-                    ("ascp", Value::object([("enabled", Value::Bool(true)), ("mqttCertSecretName", Value::string(&self.secret_name))])),
+                    ("maestro", Value::object([("serviceAccount", Value::string(&self.service_account))])),
+                    ("ascp", Value::object([("enabled", Value::Bool(true))])),
                 ]),
             ),
         ])
@@ -206,7 +205,10 @@ impl Spec {
     /// Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`),
     /// which renders its own config.yaml from these and reads the certificates from the
     /// Kubernetes secret `maestro-agent-certs` (keys `ca.crt`, `certificate`, `privateKey`).
-    fn upstream_helm_values(&self) -> Value {
+    fn upstream_helm_values(&self, a: Account) -> Value {
+        if a.agent_chart.is_some_and(|c| c != AgentChart::Upstream) {
+            return Value::Null;
+        }
         let file = |name: &str| Value::string(format!("{UPSTREAM_CERTS_DIR}/{name}"));
         Value::object([
             ("consumerName", Value::string(&self.cluster_id)),
@@ -249,9 +251,28 @@ impl Spec {
             ("iot_policy", json_text(&self.iot_policy(a))),
             ("tags_all", Value::string_map(&self.tags_all(a))),
             ("helm_values", self.helm_values(a)),
-            ("upstream_helm_values", self.upstream_helm_values()),
+            ("upstream_helm_values", self.upstream_helm_values(a)),
             (AGENT_CONFIG, self.agent_config(a).map(|a| a.config).into()),
         ]
+        .into_iter()
+        .chain(charts::manifest_outputs(&self.kubernetes_manifests(a)))
+        .collect()
+    }
+
+    /// What the chosen chart needs but does not render (see the schema's description).
+    pub fn kubernetes_manifests(&self, a: Account) -> Vec<serde_json::Value> {
+        let mounted = [
+            MountedSecret { name: &self.secret_name, keys: charts::CERT_KEYS },
+            MountedSecret { name: &self.config_secret_name, keys: charts::AGENT_CONFIG_KEYS },
+        ];
+        // The deployed chart also syncs the consumer name into the Secret its env reads.
+        let sync: Option<(&str, &[(&str, &str)])> =
+            (a.chart() == AgentChart::Deployed).then_some(("maestro-agent-env", &[("consumerName", "CONSUMER_NAME")]));
+        let mut objects = vec![charts::secret_provider_class("maestro-agent-secrets", &self.namespace, a.region, &mounted, sync)];
+        if a.chart() == AgentChart::Upstream {
+            objects.extend(charts::external_secret_objects(&self.namespace, a.region, &self.secret_name, charts::UPSTREAM_CERTS_SECRET));
+        }
+        objects
     }
 }
 

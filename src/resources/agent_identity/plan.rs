@@ -6,6 +6,7 @@
 use super::model::{Account, Association, Secrets, Spec, AGENT_CONFIG, ARGUMENTS, BROKER_REGION};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::agent_binding;
+use crate::provider::charts::AgentChart;
 use crate::resources::common::{certificate_fingerprint, set_all};
 
 /// The whole plan. Without an account (an unconfigured provider) only the warning is given.
@@ -21,6 +22,9 @@ pub fn plan(account: Option<Account>, config: &Value, prior: &Value, p: &mut Val
     }
     let Some(a) = account else { return };
     defaults(a, config, p, diags);
+    if a.agent_chart.is_none() {
+        unset_chart_warning(p, diags);
+    }
     // Everything derived is predictable once the arguments are known, so the plan shows
     // real values (role ARN, policies, Helm values) instead of "known after apply".
     if p.attributes_known(ARGUMENTS) {
@@ -46,7 +50,9 @@ fn defaults(a: Account, config: &Value, p: &mut Value, diags: &mut Diagnostics) 
     if config.get("cloudevents_client_id").is_null() {
         let id = cluster_id.as_str().map(|id| Value::string(agent_binding::default_cloudevents_client_id(id)));
         p.set("cloudevents_client_id", id.unwrap_or(Value::Unknown));
-    } else if let (Some(id), Some(cluster)) = (config.get("cloudevents_client_id").as_str(), cluster_id.as_str()) {
+    } else if let (Some(id), Some(cluster), false) =
+        (config.get("cloudevents_client_id").as_str(), cluster_id.as_str(), a.agent_chart.is_some_and(|c| c != AgentChart::Deployed))
+    {
         if id != agent_binding::default_cloudevents_client_id(cluster) {
             diags.push(
                 Diagnostic::warning(
@@ -57,15 +63,37 @@ fn defaults(a: Account, config: &Value, p: &mut Value, diags: &mut Diagnostics) 
             );
         }
     }
+    let chart = a.chart();
     let names = [
-        ("mqtt_cert_secret_name", agent_binding::default_cert_secret_name as fn(&str) -> String),
-        ("config_secret_name", agent_binding::default_config_secret_name),
+        ("mqtt_cert_secret_name", AgentChart::cert_secret_name as fn(AgentChart, &str) -> String),
+        ("config_secret_name", AgentChart::config_secret_name),
     ];
     for (attr, default) in names {
         if config.get(attr).is_null() {
-            p.set(attr, cluster_id.as_str().map(|id| Value::string(default(id))).unwrap_or(Value::Unknown));
+            p.set(attr, cluster_id.as_str().map(|id| Value::string(default(chart, id))).unwrap_or(Value::Unknown));
         }
     }
+    for (attr, default) in [("namespace", chart.namespace()), ("service_account", chart.service_account())] {
+        if config.get(attr).is_null() {
+            p.set(attr, Value::string(default));
+        }
+    }
+}
+
+/// Without `agent_chart` the names are seed 001's, which no published chart mounts: say which
+/// names are used and how to name the chart installed.
+fn unset_chart_warning(p: &Value, diags: &mut Diagnostics) {
+    let shown = |attr: &str| p.get(attr).as_str().map(|s| format!("{s:?}")).unwrap_or_else(|| "(known after apply)".into());
+    diags.push(Diagnostic::warning(
+        "No agent_chart in the provider block",
+        format!(
+            "The provider block sets no agent_chart, so this agent uses the names of agent_chart = \"custom\" (seed 001's): credential secret {}, config secret {}, Pod Identity association for namespace {} and service account {}. Neither published agent chart mounts these. Set agent_chart in the provider block to the chart you install: \"rosa-regional-platform\" (the deployed chart), \"maestro\" (upstream's) or \"custom\" (your own, mounting kubernetes_manifests); see the chart guide.",
+            shown("mqtt_cert_secret_name"),
+            shown("config_secret_name"),
+            shown("namespace"),
+            shown("service_account"),
+        ),
+    ));
 }
 
 /// The secrets' planned attributes: what changes when the certificate or the config changes,
@@ -115,6 +143,7 @@ mod tests {
             account_id: ACCOUNT_ID,
             topic_prefix: "sources/maestro/consumers",
             default_tags: tags,
+            agent_chart: None,
         }
     }
 
@@ -220,5 +249,93 @@ mod tests {
         assert!(p.get(AGENT_CONFIG).as_str().is_some_and(|c| c.contains(ENDPOINT.1)));
         assert!(p.get(CONFIG_SECRET_ARN).is_unknown());
         assert!(p.get(CREDENTIAL_VERSION_ID).is_unknown());
+    }
+
+    /// A create plan with the provider's `agent_chart`, from a configuration without the
+    /// chart-dependent arguments (as Terraform hands it: unset optional attributes null).
+    fn planned_for(chart: Option<AgentChart>, extra: &[(&str, Value)]) -> (Value, Diagnostics) {
+        let tags = BTreeMap::new();
+        let mut config = with_cert_and_endpoint("CERT-A");
+        config.set("namespace", Value::Null);
+        config.set("service_account", Value::Null);
+        for (k, x) in extra {
+            config.set(k, x.clone());
+        }
+        let mut p = config.clone();
+        let mut diags = Diagnostics::new();
+        plan(Some(Account { agent_chart: chart, ..account(&tags) }), &config, &Value::Null, &mut p, &mut diags);
+        (p, diags)
+    }
+
+    fn manifest(p: &Value, key: &str) -> serde_json::Value {
+        serde_json::from_str(p.get("kubernetes_manifests").get(key).as_str().unwrap_or_else(|| panic!("no {key}"))).unwrap()
+    }
+
+    #[test]
+    fn the_deployed_chart_gets_its_fixed_names_namespace_and_only_values_it_reads() {
+        let (p, diags) = planned_for(Some(AgentChart::Deployed), &[]);
+        assert!(diags.0.iter().all(|d| !d.summary.contains("agent_chart")), "{:?}", diags.0);
+        assert_eq!(p.get("mqtt_cert_secret_name"), &Value::string("maestro/agent-cert"));
+        assert_eq!(p.get("config_secret_name"), &Value::string("maestro/agent-config"));
+        assert_eq!((p.get("namespace"), p.get("service_account")), (&Value::string("maestro-agent"), &Value::string("maestro-agent")));
+        let policy = p.get("secrets_policy").as_str().unwrap().to_string();
+        assert!(policy.contains(":secret:maestro/agent-cert-??????") && policy.contains(":secret:maestro/agent-config-??????"), "{policy}");
+        assert!(p.get("helm_values").get("maestroAgent").get("broker").is_null());
+        assert_eq!(p.get("helm_values").get("global").get("region"), &Value::string("us-east-1"));
+        assert!(p.get("upstream_helm_values").is_null());
+        assert!(p.get(AGENT_CONFIG).as_str().unwrap().contains("clientCertFile: \"/mnt/secrets-store/certificate\""));
+        let spc = manifest(&p, "SecretProviderClass/maestro-agent-secrets");
+        assert_eq!(spc["metadata"]["namespace"], "maestro-agent");
+        assert_eq!(spc["spec"]["secretObjects"][0]["secretName"], "maestro-agent-env");
+    }
+
+    #[test]
+    fn upstreams_chart_gets_its_service_account_cert_paths_and_the_objects_that_sync_its_secret() {
+        let (p, _) = planned_for(Some(AgentChart::Upstream), &[]);
+        assert_eq!(p.get("mqtt_cert_secret_name"), &Value::string("mc-1/maestro/agent-mqtt-cert"));
+        assert_eq!(p.get("service_account"), &Value::string("maestro-agent-sa"));
+        assert!(p.get("helm_values").is_null());
+        assert_eq!(p.get("upstream_helm_values").get("serviceAccount").get("name"), &Value::string("maestro-agent-sa"));
+        assert!(p.get(AGENT_CONFIG).as_str().unwrap().contains("caFile: \"/secrets/mqtt-certs/ca.crt\""));
+        let external = manifest(&p, "ExternalSecret/maestro-agent-certs");
+        assert_eq!(external["spec"]["target"]["name"], "maestro-agent-certs");
+        assert_eq!(
+            external["spec"]["data"][2]["remoteRef"],
+            serde_json::json!({"key": "mc-1/maestro/agent-mqtt-cert", "property": "caCert"})
+        );
+        assert_eq!(external["spec"]["data"][2]["secretKey"], "ca.crt");
+        assert_eq!(manifest(&p, "SecretStore/maestro-agent-certs-store")["spec"]["provider"]["aws"]["region"], "us-east-1");
+        assert!(p.get("kubernetes_manifests_yaml").as_str().unwrap().contains("kind: \"ExternalSecret\""));
+    }
+
+    #[test]
+    fn unset_keeps_seed_001s_names_with_one_warning_and_explicit_values_win() {
+        let (p, diags) = planned_for(None, &[]);
+        assert_eq!(p.get("mqtt_cert_secret_name"), &Value::string("mc-1/maestro/agent-mqtt-cert"));
+        assert_eq!(p.get("namespace"), &Value::string("maestro"));
+        assert!(!p.get("helm_values").is_null() && !p.get("upstream_helm_values").is_null());
+        let warnings: Vec<_> = diags.0.iter().filter(|d| d.summary.contains("agent_chart")).collect();
+        assert_eq!(warnings.len(), 1, "{:?}", diags.0);
+        assert!(warnings[0].detail.contains("\"mc-1/maestro/agent-mqtt-cert\"") && warnings[0].detail.contains("namespace \"maestro\""));
+        let (p, _) = planned_for(
+            Some(AgentChart::Deployed),
+            &[("namespace", Value::string("agents")), ("mqtt_cert_secret_name", Value::string("x/cert"))],
+        );
+        assert_eq!((p.get("namespace"), p.get("mqtt_cert_secret_name")), (&Value::string("agents"), &Value::string("x/cert")));
+        // Explicit custom: neither published chart's values.
+        let (p, diags) = planned_for(Some(AgentChart::Custom), &[]);
+        assert!(p.get("helm_values").is_null() && p.get("upstream_helm_values").is_null());
+        assert!(diags.0.iter().all(|d| !d.summary.contains("agent_chart")));
+    }
+
+    #[test]
+    fn changing_the_chart_on_a_live_agent_replaces_what_moves() {
+        let prior = applied(&config(&[(ENDPOINT.0, Value::string(ENDPOINT.1)), ("certificate_pem", Value::string("CERT-A"))]));
+        let (p, _) = planned_for(Some(AgentChart::Deployed), &[]);
+        let schema = super::super::schema::schema();
+        let moved: Vec<String> = crate::framework::plan::replacement_paths(&schema, &prior, &p).iter().map(|a| a.to_string()).collect();
+        // The association moves (replacement); the names change in place: the role's grants follow.
+        assert_eq!(moved, vec!["namespace"]);
+        assert_ne!(p.get("secrets_policy"), prior.get("secrets_policy"));
     }
 }

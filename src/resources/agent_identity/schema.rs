@@ -8,14 +8,8 @@ use super::model::{
 use crate::crypto::keys;
 use crate::framework::schema::{Attribute, Block, Schema, Validator};
 use crate::framework::{validators, Type, Value};
-use crate::policy::agent_binding::{DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT};
 use crate::policy::naming;
 use crate::resources::common::{cloudevents_client_id_attribute, secret_name_validator, tag_attributes};
-
-/// Where the upstream agent chart (openshift-online/maestro `charts/maestro-agent`) mounts the
-/// Kubernetes secret `maestro-agent-certs` when `messageBroker.mqtt.rootCert` is set; the
-/// file names are the keys of that secret, which we name as the CSI driver mounts them.
-pub const UPSTREAM_CERTS_DIR: &str = "/secrets/mqtt-certs";
 
 fn helm_values_type() -> Type {
     Type::object([
@@ -23,9 +17,8 @@ fn helm_values_type() -> Type {
         (
             "maestroAgent",
             Type::object([
-                ("maestro", Type::object([("serviceAccount", Type::String), ("consumerName", Type::String)])),
-                ("broker", Type::object([("type", Type::String), ("endpoint", Type::String), ("topicPrefix", Type::String)])),
-                ("ascp", Type::object([("enabled", Type::Bool), ("mqttCertSecretName", Type::String)])),
+                ("maestro", Type::object([("serviceAccount", Type::String)])),
+                ("ascp", Type::object([("enabled", Type::Bool)])),
             ]),
         ),
     ])
@@ -76,24 +69,26 @@ pub fn schema() -> Schema {
         )
         .attribute(
             Attribute::string("namespace")
-                .default(DEFAULT_NAMESPACE)
+                .optional()
+                .computed()
                 .force_new()
                 .validate(validators::pattern("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", "a Kubernetes namespace name"))
-                .description("Kubernetes namespace of the agent's service account."),
+                .description("Kubernetes namespace of the agent's service account, which the Pod Identity association binds. Defaults to the provider's `agent_chart`: `maestro-agent` for `rosa-regional-platform` (where its ApplicationSet installs the chart) and for `maestro` (install upstream's chart there too), `maestro` for `custom` or unset (seed 001's module)."),
         )
         .attribute(
             Attribute::string("service_account")
-                .default(DEFAULT_SERVICE_ACCOUNT)
+                .optional()
+                .computed()
                 .force_new()
                 .validate(validators::pattern("[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", "a Kubernetes service account name"))
-                .description("Kubernetes service account the agent's pods run as."),
+                .description("Kubernetes service account the agent's pods run as. Defaults to the provider's `agent_chart`: `maestro-agent-sa` for `maestro` (upstream's chart default), `maestro-agent` otherwise."),
         )
         .attribute(
             Attribute::string("mqtt_cert_secret_name")
                 .optional()
                 .computed()
                 .validate(secret_name_validator())
-                .description("Name of the Secrets Manager secret holding the agent's MQTT certificate bundle. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`."),
+                .description("Name of the Secrets Manager secret holding the agent's MQTT certificate bundle (`maestro_agent_key.secret_name`). Defaults to the provider's `agent_chart`: `maestro/agent-cert` for `rosa-regional-platform` (the fixed name its SecretProviderClass mounts; one such agent per management account and region), `<cluster_id>/maestro/agent-mqtt-cert` otherwise."),
         )
         .attribute(
             Attribute::string("mqtt_cert_secret_resource_policy")
@@ -106,7 +101,7 @@ pub fn schema() -> Schema {
                 .optional()
                 .computed()
                 .validate(secret_name_validator())
-                .description("Name of the Secrets Manager secret this resource writes the agent's MQTT config to (`config` YAML and `consumerName`). Defaults to `<cluster_id>/maestro/agent-config`."),
+                .description("Name of the Secrets Manager secret this resource writes the agent's MQTT config to (`config` YAML and `consumerName`). Defaults to the provider's `agent_chart`: `maestro/agent-config` for `rosa-regional-platform`, `<cluster_id>/maestro/agent-config` otherwise."),
         )
         .attribute(
             Attribute::string("certificate_pem")
@@ -162,7 +157,7 @@ pub fn schema() -> Schema {
         .attribute(Attribute::string("trust_policy").computed().description("The role's trust policy as AWS holds it (JSON)."))
         .attribute(Attribute::string("secrets_policy").computed().description("The inline policy that reads the credential and config secrets, as AWS holds it (JSON)."))
         .attribute(Attribute::string("iot_policy").computed().description("The inline IoT Core policy, as AWS holds it (JSON)."))
-        .attribute(Attribute::string(AGENT_CONFIG).computed().description("The agent's MQTT config YAML as written to the config secret; null without `broker_endpoint`."))
+        .attribute(Attribute::string(AGENT_CONFIG).computed().description("The agent's MQTT config YAML as written to the config secret; null without `broker_endpoint`. Its certificate files are where the provider's `agent_chart` mounts them: `/secrets/mqtt-certs/...` for `maestro`, `/mnt/secrets-store/...` otherwise."))
         .attribute(Attribute::string(CONFIG_SECRET_ARN).computed().keep_state_for_unknown().description("ARN of the config secret; null without `broker_endpoint`."))
         .attribute(
             Attribute::string(CERTIFICATE_FINGERPRINT)
@@ -179,12 +174,22 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::new("helm_values", helm_values_type())
                 .computed()
-                .description("Values for the deployed Maestro agent chart (rosa-regional-platform `management-cluster/maestro-agent`), in its layout: `global.region` (where the secrets are; the chart refuses to render without it), `maestroAgent.maestro.{serviceAccount, consumerName}`, `maestroAgent.broker.{type, endpoint, topicPrefix}`, `maestroAgent.ascp.{enabled, mqttCertSecretName}`. That chart's SecretProviderClass mounts the secrets `maestro/agent-cert` and `maestro/agent-config` by those fixed names and passes `--cloudevents-client-id=$(CONSUMER_NAME)-work-agent`."),
+                .description("Values for the deployed agent chart (rosa-regional-platform `management-cluster/maestro-agent`), only what it reads: `global.region` (where the secrets are; the chart refuses to render without it), `maestroAgent.maestro.serviceAccount` and `maestroAgent.ascp.enabled`. That chart mounts the secrets `maestro/agent-cert` and `maestro/agent-config` by those fixed names and passes `--cloudevents-client-id=$(CONSUMER_NAME)-work-agent`. Null when the provider's `agent_chart` is `maestro` or `custom`."),
         )
         .attribute(
             Attribute::new("upstream_helm_values", upstream_helm_values_type())
                 .computed()
-                .description("Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`): `consumerName`, `cloudeventsClientId`, `serviceAccount.name`, `messageBroker.type` and `messageBroker.mqtt.{host, port, user, password, rootCert, clientCert, clientKey}` (files of the Kubernetes secret `maestro-agent-certs` under `/secrets/mqtt-certs`: `ca.crt`, `certificate`, `privateKey`). That chart writes the topics with the default prefix `sources/maestro/consumers` only."),
+                .description("Values for upstream's agent chart (openshift-online/maestro `charts/maestro-agent`): `consumerName`, `cloudeventsClientId`, `serviceAccount.name`, `messageBroker.type` and `messageBroker.mqtt.{host, port, user, password, rootCert, clientCert, clientKey}` (files of the Kubernetes secret `maestro-agent-certs` under `/secrets/mqtt-certs`: `ca.crt`, `certificate`, `privateKey`, which the objects in `kubernetes_manifests` keep in step with the credential secret). That chart writes the topics with the default prefix `sources/maestro/consumers` only. Null when the provider's `agent_chart` is `rosa-regional-platform` or `custom`."),
+        )
+        .attribute(
+            Attribute::string_map("kubernetes_manifests")
+                .computed()
+                .description("Kubernetes objects the agent's chart needs but does not render, known at plan time, keyed `<Kind>/<name>`, each a JSON manifest for `kubernetes_manifest { manifest = jsondecode(each.value) }`. Always the SecretProviderClass `maestro-agent-secrets` (AWS provider, EKS Pod Identity) mounting the credential secret (`certificate`, `privateKey`, `caCert` as `ca.crt`) and the config secret (`config` as `config.yaml`, `consumerName`) — with `rosa-regional-platform` it is the one that chart renders, for comparison, not to apply. With `maestro`, also an External Secrets Operator `SecretStore` and `ExternalSecret` that keep the Kubernetes Secret `maestro-agent-certs` (`certificate`, `privateKey`, `ca.crt`) in step with the credential secret without any pod mounting it (the CSI driver's `secretObjects` sync only while a pod mounts the volume, which upstream's chart does not); the SecretStore authenticates as the ESO controller, whose service account needs a Pod Identity association to a role that may read the credential secret (this role will do). Names and mappings only, no secret material."),
+        )
+        .attribute(
+            Attribute::string("kubernetes_manifests_yaml")
+                .computed()
+                .description("The objects of `kubernetes_manifests` as one multi-document YAML, for `kubectl apply -f`."),
         ),
     )
     // 1: `region` became `broker_region` (see `AgentIdentity::upgrade_state`).
@@ -240,8 +245,8 @@ mod tests {
         ])
         .conform(&s.value_type());
         let planned = plan_from_schema(&s, &Value::Null, &config, config.clone());
-        assert_eq!(planned.get("namespace"), &Value::string("maestro"));
-        assert_eq!(planned.get("service_account"), &Value::string("maestro-agent"));
+        // The chart's defaults come at plan (see plan.rs); the schema leaves them computed.
+        assert!(planned.get("namespace").is_unknown());
         assert!(planned.get("role_arn").is_unknown());
         assert!(planned.get("helm_values").is_unknown());
     }

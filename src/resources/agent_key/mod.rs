@@ -11,7 +11,8 @@
 //! certificate.
 
 mod key;
-mod model;
+pub(crate) mod model;
+/// The cluster a credential secret was written for (the deployed chart's one-agent check).
 mod rotate_action;
 mod schema;
 mod secret;
@@ -23,6 +24,7 @@ use crate::crypto::{CredentialBundle, AMAZON_ROOT_CA_1};
 use crate::framework::schema::Schema;
 use crate::framework::{Applied, Diagnostic, Diagnostics, Plan, Resource, Value};
 use crate::policy::agent_binding;
+use crate::provider::charts::AgentChart;
 use crate::provider::AwsClients;
 use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::{self as secrets, SecretInfo, AWSPENDING, DEFAULT_RECOVERY_WINDOW_DAYS};
@@ -48,13 +50,18 @@ impl Resource<AwsClients> for AgentKey {
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         let p = &mut plan.planned;
         if plan.config.get("secret_name").is_null() {
-            let name =
-                p.get("cluster_id").as_str().map(|id| Value::string(agent_binding::default_cert_secret_name(id))).unwrap_or(Value::Unknown);
+            // The name the provider's agent_chart mounts (seed 001's when unset or custom).
+            let chart = AgentChart::or_custom(client.and_then(|c| c.agent_chart));
+            let name = p.get("cluster_id").as_str().map(|id| Value::string(chart.cert_secret_name(id))).unwrap_or(Value::Unknown);
             p.set("secret_name", name);
         }
         if let Some(c) = client {
+            crate::resources::account_guard::check_kms_key(p, "kms_key_id", c, diags);
             if p.get("tags").is_wholly_known() {
                 p.set("tags_all", Value::string_map(&merge_tags(&c.default_tags, &p.get("tags").string_map_entries())));
+            }
+            if crate::resources::deployed_agent::refuse_second_deployed_agent(c, p, "secret_name", diags).await {
+                return;
             }
         }
         if plan.prior.is_null() {

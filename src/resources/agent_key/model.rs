@@ -57,7 +57,7 @@ pub(super) fn set_key_attributes(state: &mut Value, key: &GeneratedKey, csr: Str
 
 /// The cluster a credential secret belongs to, from its default name or the description this
 /// provider writes (import).
-pub(super) fn cluster_id_of(info: &SecretInfo) -> Option<String> {
+pub(crate) fn cluster_id_of(info: &SecretInfo) -> Option<String> {
     let from_name = info.name.strip_suffix("/maestro/agent-mqtt-cert").filter(|id| !id.is_empty() && !id.contains('/'));
     let from_description = info
         .description

@@ -11,7 +11,7 @@ use crate::crypto::keys::KeyAlgorithm;
 use crate::crypto::{CredentialBundle, SecretString, AMAZON_ROOT_CA_1};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{validators, Action, AttributePath, Diagnostic, Diagnostics, Value};
-use crate::policy::{agent_binding, naming};
+use crate::policy::naming;
 use crate::provider::AwsClients;
 use crate::resources::aws::custody;
 use crate::resources::aws::secretsmanager::{self as secrets, AWSCURRENT, AWSPENDING};
@@ -30,7 +30,7 @@ impl Action<AwsClients> for RotateAgentKey {
         Schema::new(
             Block::new("Stages a new key for one agent now, as the AWSPENDING version of its credential secret, while the current bundle keeps serving. The next apply completes the rotation as a planned one: `maestro_agent_key` takes the staged key, `maestro_consumer` issues its certificate and `maestro_agent_identity` makes the pair current. Configure it with the management-account provider.")
                 .attribute(Attribute::string("cluster_id").required().validate(validators::rule(naming::check_consumer_name)).description("Management cluster identifier (the Maestro consumer name)."))
-                .attribute(Attribute::string("secret_name").optional().validate(secret_name_validator()).description("The credential secret. Defaults to `<cluster_id>/maestro/agent-mqtt-cert`, as `maestro_agent_key` names it."))
+                .attribute(Attribute::string("secret_name").optional().validate(secret_name_validator()).description("The credential secret. Defaults to the name `maestro_agent_key` gives it under the provider's `agent_chart`: `maestro/agent-cert` for `rosa-regional-platform`, `<cluster_id>/maestro/agent-mqtt-cert` otherwise."))
                 .attribute(Attribute::string("kms_key_id").optional().validate(validators::kms_key_reference()).description("The KMS key the credential secret is encrypted with, as `maestro_agent_key`'s `kms_key_id` names it. The key is staged only when the secret is under this key (the AWS-managed `aws/secretsmanager` key when unset), has no resource policy (but the one `secret_resource_policy` names) and no replicas."))
                 .attribute(Attribute::string(SECRET_RESOURCE_POLICY).optional().validate(custody::policy_validator()).description("The resource policy `maestro_agent_key` declares on the credential secret (its `secret_resource_policy`). The key is staged only when the secret has no resource policy or this one (compared as a policy document); the action never puts or removes a policy."))
                 .attribute(Attribute::string("algorithm").optional().validate(validators::one_of(&["ECDSA_P256", "ECDSA_P384", "RSA_2048", "RSA_3072"])).description("Algorithm of the new key. Defaults to the current key's.")),
@@ -39,7 +39,8 @@ impl Action<AwsClients> for RotateAgentKey {
 
     async fn invoke(&self, c: &AwsClients, config: &Value, progress: &(dyn Fn(String) + Send + Sync)) -> Diagnostics {
         let cluster_id = text(config, "cluster_id");
-        let secret = opt_text(config, "secret_name").unwrap_or_else(|| agent_binding::default_cert_secret_name(&cluster_id));
+        let chart = crate::provider::charts::AgentChart::or_custom(c.agent_chart);
+        let secret = opt_text(config, "secret_name").unwrap_or_else(|| chart.cert_secret_name(&cluster_id));
         let staged = async {
             let info = secrets::describe(c, &secret).await?.filter(|i| !i.scheduled_for_deletion).ok_or_else(|| {
                 Diagnostics::from(

@@ -46,6 +46,7 @@ impl Resource<AwsClients> for ServerIdentity {
 
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         let Some(c) = client else { return };
+        crate::resources::account_guard::check_kms_key(&plan.planned, attr::KMS_KEY_ARN, c, diags);
         // Known at plan time; asked for once per provider process (`iot::data_ats_endpoint`).
         let endpoint = match plan.prior.get(attr::ENDPOINT).as_str() {
             Some(host) => Some(host.to_string()),

@@ -6,6 +6,7 @@ use crate::framework::Value;
 use crate::policy::agent_config::mqtt_config_yaml;
 use crate::policy::iam;
 use crate::policy::server_binding::{ServerBinding, Subscription, CONFIG_FILE};
+use crate::provider::charts::{self, MountedSecret, ServerChart, DEPLOYED_DB_SECRET};
 use crate::provider::AwsClients;
 use crate::resources::aws::custody::SecretPolicy;
 use crate::resources::common::{json_text, merge_tags, opt_text, text};
@@ -103,11 +104,19 @@ pub struct Account<'a> {
     pub region: &'a str,
     pub account_id: &'a str,
     pub default_tags: &'a BTreeMap<String, String>,
+    /// The provider's `server_chart`; `None` when unset.
+    pub server_chart: Option<ServerChart>,
 }
 
 impl<'a> From<&'a AwsClients> for Account<'a> {
     fn from(c: &'a AwsClients) -> Account<'a> {
-        Account { partition: &c.partition, region: &c.region, account_id: &c.account_id, default_tags: &c.default_tags }
+        Account {
+            partition: &c.partition,
+            region: &c.region,
+            account_id: &c.account_id,
+            default_tags: &c.default_tags,
+            server_chart: c.server_chart,
+        }
     }
 }
 
@@ -205,6 +214,11 @@ impl Spec {
             iam::secret_arn_pattern(a.partition, a.region, a.account_id, &self.config_secret_name),
         ];
         resources.extend(self.db_credentials_secret_arn.clone());
+        // The deployed chart mounts its database secret by a fixed name: without read on it
+        // the whole mount fails and the server never starts.
+        if self.db_credentials_secret_arn.is_none() && a.server_chart == Some(ServerChart::Deployed) {
+            resources.push(iam::secret_arn_pattern(a.partition, a.region, a.account_id, DEPLOYED_DB_SECRET));
+        }
         let decrypt = self.kms_key_arn.as_deref().map(|arn| iam::KmsDecrypt::through_secrets_manager(arn, a.partition, a.region));
         iam::secret_read_policy("Server", &resources, decrypt.as_ref())
     }
@@ -250,7 +264,7 @@ impl Spec {
                         "externalSecrets",
                         Value::object([
                             ("mqttCertSecretName", Value::string(&self.certificate_secret_name)),
-                            ("dbCredentialsSecretName", Value::string(self.db_credentials_secret_name().unwrap_or_default())),
+                            ("dbCredentialsSecretName", Value::string(self.db_secret_mounted(a).unwrap_or_default())),
                         ]),
                     ),
                 ]),
@@ -258,8 +272,28 @@ impl Spec {
         ])
     }
 
+    /// The database secret the server's pods mount: the one configured, or with the deployed
+    /// chart the one it mounts by name.
+    pub fn db_secret_mounted(&self, a: Account) -> Option<String> {
+        self.db_credentials_secret_name()
+            .or_else(|| (a.server_chart == Some(ServerChart::Deployed)).then(|| DEPLOYED_DB_SECRET.to_string()))
+    }
+
+    /// The SecretProviderClass mounting the server's secrets as the deployed chart maps them
+    /// (with the deployed chart: the one it renders).
+    pub fn kubernetes_manifests(&self, a: Account) -> Vec<serde_json::Value> {
+        let db = self.db_secret_mounted(a);
+        let mut mounted = Vec::new();
+        if let Some(db) = db.as_deref() {
+            mounted.push(MountedSecret { name: db, keys: charts::DB_KEYS });
+        }
+        mounted.push(MountedSecret { name: &self.certificate_secret_name, keys: charts::CERT_KEYS });
+        mounted.push(MountedSecret { name: &self.config_secret_name, keys: charts::SERVER_CONFIG_KEYS });
+        vec![charts::secret_provider_class("maestro-server-secrets", &self.namespace, a.region, &mounted, None)]
+    }
+
     /// The name in `db_credentials_secret_arn` (`...:secret:<name>-XXXXXX`).
-    fn db_credentials_secret_name(&self) -> Option<String> {
+    pub fn db_credentials_secret_name(&self) -> Option<String> {
         let arn = self.db_credentials_secret_arn.as_deref()?;
         let name = arn.splitn(7, ':').nth(6)?;
         Some(match name.rsplit_once('-') {
@@ -292,6 +326,7 @@ impl Spec {
         if let Some(config) = self.server_config(a) {
             out.push((attr::SERVER_CONFIG, Value::String(config)));
         }
+        out.extend(charts::manifest_outputs(&self.kubernetes_manifests(a)));
         out
     }
 }

@@ -6,6 +6,7 @@
 use super::model::{attr, Account, Spec, ARGUMENTS, KEY_ATTRIBUTES, STATUS_ACTIVE};
 use crate::framework::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::policy::server_binding::{DEFAULT_CERT_SECRET_NAME, DEFAULT_CLIENT_ID_PREFIX, DEFAULT_CONFIG_SECRET_NAME};
+use crate::provider::charts::{ServerChart, DEPLOYED_DB_SECRET};
 use crate::resources::common::{opt_text, set_all};
 use crate::resources::rotation::{self, grace_secs, Previous};
 use std::time::SystemTime;
@@ -31,7 +32,20 @@ pub fn plan(cx: Option<Context>, config: &Value, prior: &Value, p: &mut Value, n
     if p.attributes_known(ARGUMENTS) {
         let spec = Spec::from_value(p);
         set_all(p, spec.derived(cx.account));
-        chart_warnings(&spec, diags);
+        match cx.account.server_chart {
+            Some(ServerChart::Custom) => {}
+            Some(ServerChart::Deployed) => {
+                chart_warnings(&spec, diags);
+                deployed_chart_checks(&spec, diags);
+            }
+            None => {
+                chart_warnings(&spec, diags);
+                diags.push(Diagnostic::warning(
+                    "No server_chart in the provider block",
+                    format!("The provider block sets no server_chart, so this server identity behaves as with server_chart = \"custom\": it writes {:?} and {:?} and grants read on the database secret only when db_credentials_secret_arn is set. The deployed server chart also mounts maestro/db-credentials, and its pods do not start when the role cannot read it. Set server_chart in the provider block to the chart you install: \"rosa-regional-platform\" (the deployed chart) or \"custom\" (your own, mounting kubernetes_manifests); see the chart guide.", spec.certificate_secret_name, spec.config_secret_name),
+                ));
+            }
+        }
     }
     if !prior.is_null() {
         // Objects read found gone, or renamed, are made again by the next apply.
@@ -93,6 +107,25 @@ pub fn rotation_planned(prior: &Value, planned: &Value, now: SystemTime) -> bool
         }
 }
 
+/// What the deployed server chart needs that no value can change: the database secret it
+/// mounts by a fixed name (a different one configured would fail the whole mount), and its
+/// two replicas sharing one MQTT client ID.
+fn deployed_chart_checks(spec: &Spec, diags: &mut Diagnostics) {
+    if let Some(name) = spec.db_credentials_secret_name().filter(|n| n != DEPLOYED_DB_SECRET) {
+        diags.push(
+            Diagnostic::error(
+                "The deployed server chart mounts another database secret",
+                format!("server_chart = \"rosa-regional-platform\" mounts the database secret {DEPLOYED_DB_SECRET:?} by that fixed name, and its pods do not start when the role cannot read every secret of the mount; db_credentials_secret_arn names {name:?}, which the chart never mounts, so the role would read the wrong one. Store the credentials as {DEPLOYED_DB_SECRET:?} and leave db_credentials_secret_arn unset (the role is then granted read on it), or run the server with server_chart = \"custom\" and a chart mounting kubernetes_manifests."),
+            )
+            .at(AttributePath::root(attr::DB_CREDENTIALS_SECRET_ARN)),
+        );
+    }
+    diags.push(Diagnostic::warning(
+        "The deployed server chart's replicas share one client ID",
+        format!("server_chart = \"rosa-regional-platform\" runs 2 replicas and passes no --client-id, so both connect to IoT Core as `{}` and each connection drops the other's. Run one replica (maestroServer.deployment.replicas = 1), or a chart that passes --client-id={}-$(POD_NAME), which this identity's policy already allows.", spec.client_id_prefix, spec.client_id_prefix),
+    ));
+}
+
 /// The deployed server chart hard-codes its SecretProviderClass object names and passes no
 /// `--client-id` or `--source-id`; say so where the configuration needs what it cannot do.
 fn chart_warnings(spec: &Spec, diags: &mut Diagnostics) {
@@ -145,7 +178,7 @@ mod tests {
     }
 
     fn account(tags: &BTreeMap<String, String>) -> Account<'_> {
-        Account { partition: "aws", region: "us-east-1", account_id: "123456789012", default_tags: tags }
+        Account { partition: "aws", region: "us-east-1", account_id: "123456789012", default_tags: tags, server_chart: None }
     }
 
     fn config() -> Value {
@@ -190,7 +223,8 @@ mod tests {
 
     fn run(prior: &Value, planned: Value) -> (Value, Diagnostics) {
         let tags = BTreeMap::new();
-        let cx = Context { account: account(&tags), topic_prefix: "sources/maestro/consumers", endpoint: Some("x-ats.iot".into()) };
+        let account = Account { server_chart: Some(ServerChart::Custom), ..account(&tags) };
+        let cx = Context { account, topic_prefix: "sources/maestro/consumers", endpoint: Some("x-ats.iot".into()) };
         let mut p = planned;
         let mut diags = Diagnostics::new();
         plan(Some(cx), &config(), prior, &mut p, at(NOW), &mut diags);
@@ -256,8 +290,45 @@ mod tests {
         let mut diags = Diagnostics::new();
         let mut p = custom.clone();
         plan(Some(cx), &custom, &Value::Null, &mut p, at(NOW), &mut diags);
-        let mut at_: Vec<String> = diags.0.iter().map(|d| d.attribute.as_ref().unwrap().to_string()).collect();
+        let mut at_: Vec<String> = diags.0.iter().filter_map(|d| d.attribute.as_ref().map(|a| a.to_string())).collect();
         at_.sort();
         assert_eq!(at_, vec![attr::CERTIFICATE_SECRET_NAME, attr::CLIENT_ID_PREFIX, attr::TOPIC_PREFIX]);
+        // Unset: the one warning saying which names are used and to set server_chart.
+        assert_eq!(diags.0.iter().filter(|d| d.summary.contains("No server_chart")).count(), 1);
+    }
+
+    fn planned_with(chart: Option<ServerChart>, config: &Value) -> (Value, Diagnostics) {
+        let tags = BTreeMap::new();
+        let account = Account { server_chart: chart, ..account(&tags) };
+        let cx = Context { account, topic_prefix: "sources/maestro/consumers", endpoint: None };
+        let mut diags = Diagnostics::new();
+        let mut p = config.clone();
+        plan(Some(cx), config, &Value::Null, &mut p, at(NOW), &mut diags);
+        (p, diags)
+    }
+
+    #[test]
+    fn the_deployed_chart_gets_read_on_its_database_secret_and_a_replica_warning() {
+        let (p, diags) = planned_with(Some(ServerChart::Deployed), &config());
+        let policy = p.get(attr::SECRETS_POLICY).as_str().unwrap().to_string();
+        assert!(policy.contains(":secret:maestro/db-credentials-??????"), "{policy}");
+        assert!(diags.0.iter().any(|d| d.summary.contains("share one client ID") && d.detail.contains("--client-id=maestro-$(POD_NAME)")));
+        assert!(!diags.has_errors());
+        let spc = p.get("kubernetes_manifests").get("SecretProviderClass/maestro-server-secrets").as_str().unwrap().to_string();
+        assert!(spc.contains("maestro/db-credentials") && spc.contains("db.password"), "{spc}");
+        // Custom: nothing the deployed chart needs, no warning about it.
+        let (p, diags) = planned_with(Some(ServerChart::Custom), &config());
+        assert!(!p.get(attr::SECRETS_POLICY).as_str().unwrap().contains("db-credentials"));
+        assert!(diags.0.is_empty(), "{:?}", diags.0);
+    }
+
+    #[test]
+    fn the_deployed_chart_refuses_a_database_secret_it_does_not_mount() {
+        let mut c = config();
+        c.set(attr::DB_CREDENTIALS_SECRET_ARN, Value::string("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds/maestro-AbC123"));
+        let (_, diags) = planned_with(Some(ServerChart::Deployed), &c);
+        let error = diags.0.iter().find(|d| d.summary.contains("another database secret")).expect("refused");
+        assert_eq!(error.attribute.as_ref().unwrap().to_string(), attr::DB_CREDENTIALS_SECRET_ARN);
+        assert!(error.detail.contains("\"rds/maestro\""), "{}", error.detail);
     }
 }

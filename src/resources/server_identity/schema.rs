@@ -116,7 +116,7 @@ pub fn schema() -> Schema {
             Attribute::string(attr::DB_CREDENTIALS_SECRET_ARN)
                 .optional()
                 .validate(validators::arn_of("secretsmanager", "secret:", "arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME"))
-                .description("ARN of the database credentials secret (`{username, password, host, port, database}`) the server also reads; the role may read it. Not managed here."),
+                .description("ARN of the database credentials secret (`{username, password, host, port, database}`) the server also reads; the role may read it. Not managed here. With the provider's `server_chart = \"rosa-regional-platform\"`, leave it unset: that chart mounts `maestro/db-credentials` by that fixed name and the role is granted read on it (another name is refused at plan, since the chart's mount would fail)."),
         )
         .attribute(
             Attribute::string(attr::KMS_KEY_ARN)
@@ -192,6 +192,16 @@ pub fn schema() -> Schema {
             Attribute::new(attr::HELM_VALUES, helm_values_type())
                 .computed()
                 .description("Values for the deployed Maestro server chart (rosa-regional-platform `regional-cluster/maestro-server`), in its layout: `global.region`, `maestroServer.maestro.serviceAccount`, `maestroServer.broker.{type, configFile, topicPrefix}`, `maestroServer.aws.podIdentity.{enabled, roleArn}`, `maestroServer.externalSecrets.{mqttCertSecretName, dbCredentialsSecretName}`. That chart mounts the secrets `maestro/server-cert`, `maestro/server-config` and `maestro/db-credentials` by those fixed names and passes none of `server_flags` but the broker type and config file."),
+        )
+        .attribute(
+            Attribute::string_map("kubernetes_manifests")
+                .computed()
+                .description("Kubernetes objects a server chart mounting the provider's secrets needs, known at plan time, keyed `<Kind>/<name>`, each a JSON manifest for `kubernetes_manifest { manifest = jsondecode(each.value) }`: the SecretProviderClass `maestro-server-secrets` (AWS provider, EKS Pod Identity) in `namespace`, mounting the database secret (`username`, `password`, `host`, `port`, `database` as `db.user`, `db.password`, `db.host`, `db.port`, `db.name`; `maestro/db-credentials` with the provider's `server_chart = \"rosa-regional-platform\"`, else the one `db_credentials_secret_arn` names, if any), the certificate secret (`certificate`, `privateKey`, `caCert` as `ca.crt`) and the config secret (`config` as `config.yaml`) under `/mnt/secrets-store`, as the deployed chart maps them. With `rosa-regional-platform` it is the one that chart renders, for comparison, not to apply. Names and mappings only, no secret material."),
+        )
+        .attribute(
+            Attribute::string("kubernetes_manifests_yaml")
+                .computed()
+                .description("The objects of `kubernetes_manifests` as one multi-document YAML, for `kubectl apply -f`."),
         )
         .attribute(tags_all),
     )
