@@ -30,9 +30,24 @@ impl Drop for Plugin {
     }
 }
 
+/// This build's binary, or the command in MAESTRO_PLUGIN_COMMAND: scripts/platforms points the
+/// launch tests at a cross-built release binary that way (`wine …\provider.exe`,
+/// `qemu-aarch64 -L … provider`), so every platform meets the same client.
+fn plugin_program() -> Command {
+    match std::env::var("MAESTRO_PLUGIN_COMMAND") {
+        Ok(line) if !line.trim().is_empty() => {
+            let mut words = line.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap_or_default());
+            cmd.args(words);
+            cmd
+        }
+        _ => Command::new(BIN),
+    }
+}
+
 /// The environment go-plugin's client gives a plugin, without PLUGIN_CLIENT_CERT.
 fn plugin_command() -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = plugin_program();
     cmd.env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
         .env("PLUGIN_MIN_PORT", "10000")
@@ -109,7 +124,7 @@ async fn tls_channel(
 
 #[test]
 fn run_by_hand_it_explains_itself_and_fails() {
-    let out = Command::new(BIN).env_remove(MAGIC_COOKIE_KEY).output().unwrap();
+    let out = plugin_program().env_remove(MAGIC_COOKIE_KEY).output().unwrap();
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "nothing may reach stdout");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -118,7 +133,7 @@ fn run_by_hand_it_explains_itself_and_fails() {
 
 #[test]
 fn refuses_clients_that_do_not_speak_protocol_6() {
-    let out = Command::new(BIN).env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE).env("PLUGIN_PROTOCOL_VERSIONS", "4,5").output().unwrap();
+    let out = plugin_program().env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE).env("PLUGIN_PROTOCOL_VERSIONS", "4,5").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("speaks only version 6"));
 }

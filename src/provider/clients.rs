@@ -41,8 +41,32 @@ pub struct AwsClients {
     pub deployed_agent_claims: crate::provider::charts::DeployedAgentClaims,
 }
 
-async fn base_config(cfg: &ProviderConfig) -> SdkConfig {
+/// The CA bundle to trust besides Mozilla's roots: `custom_ca_bundle`, else `AWS_CA_BUNDLE`
+/// (as the AWS CLI and the AWS provider read it). Its path, never its content, is quoted back.
+/// These settings also become the process's (`Https::configured`), which the registration
+/// API's REST client starts from.
+fn https_client(cfg: &ProviderConfig) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, Diagnostics> {
+    let (path, from_env) = match &cfg.custom_ca_bundle {
+        Some(path) => (Some(path.clone()), false),
+        None => (std::env::var("AWS_CA_BUNDLE").ok().filter(|p| !p.is_empty()), true),
+    };
+    let bundle = |problem: String| {
+        let source = if from_env { "AWS_CA_BUNDLE" } else { "custom_ca_bundle" };
+        let diag = Diagnostic::error("Unusable CA bundle", format!("{source} names {}: {problem}.", path.as_deref().unwrap_or_default()));
+        Diagnostics::from(if from_env { diag } else { diag.at(AttributePath::root("custom_ca_bundle")) })
+    };
+    let pem = match &path {
+        Some(p) => Some(std::fs::read(p).map_err(|e| bundle(format!("cannot read it ({e})")))?),
+        None => None,
+    };
+    let https = super::https::Https::new(super::https::tls_config(pem.as_deref()).map_err(bundle)?);
+    https.set_configured();
+    Ok(https.sdk_client())
+}
+
+async fn base_config(cfg: &ProviderConfig) -> Result<SdkConfig, Diagnostics> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client(cfg)?)
         // Throttling and transient network errors are retried by the SDK itself.
         .retry_config(RetryConfig::standard().with_max_attempts(5))
         .timeout_config(
@@ -70,7 +94,7 @@ async fn base_config(cfg: &ProviderConfig) -> SdkConfig {
         }
         loader = loader.profile_files(files.build());
     }
-    loader.load().await
+    Ok(loader.load().await)
 }
 
 /// The configuration STS is called with: the base credentials' (or none), at `endpoints.sts`.
@@ -147,7 +171,7 @@ fn partition_of(arn: &str) -> String {
 }
 
 pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
-    let sdk = with_assumed_role(with_web_identity(base_config(cfg).await, cfg), cfg).await;
+    let sdk = with_assumed_role(with_web_identity(base_config(cfg).await?, cfg), cfg).await;
     let Some(region) = sdk.region().map(|r| r.to_string()) else {
         return Err(Diagnostic::error(
             "No AWS region",

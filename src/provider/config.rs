@@ -50,6 +50,11 @@ pub fn schema() -> Schema {
                 .description("Account IDs this provider block must never act in; the provider refuses to configure, before any AWS write, when the credentials resolve to one of them. Conflicts with `allowed_account_ids`."),
         )
         .attribute(
+            Attribute::string("custom_ca_bundle")
+                .optional()
+                .description("Path of a PEM file of CA certificates to trust besides the built-in Mozilla roots, for a TLS-inspecting proxy or a private endpoint. When unset, the file `AWS_CA_BUNDLE` names, if set."),
+        )
+        .attribute(
             Attribute::string("topic_prefix")
                 .optional()
                 .validate(validators::rule(naming::check_topic_prefix))
@@ -227,6 +232,7 @@ pub struct ProviderConfig {
     pub default_tags: BTreeMap<String, String>,
     pub allowed_account_ids: Vec<String>,
     pub forbidden_account_ids: Vec<String>,
+    pub custom_ca_bundle: Option<String>,
     /// The charts that run the agents and the server; `None` when unset.
     pub agent_chart: Option<AgentChart>,
     pub server_chart: Option<ServerChart>,
@@ -311,6 +317,7 @@ impl ProviderConfig {
             default_tags: config.get("default_tags").get("tags").string_map_entries(),
             allowed_account_ids: string_list(config.get("allowed_account_ids")),
             forbidden_account_ids: string_list(config.get("forbidden_account_ids")),
+            custom_ca_bundle: known_str(config.get("custom_ca_bundle"), AttributePath::root("custom_ca_bundle"), &mut diags),
             agent_chart: known_str(config.get("agent_chart"), AttributePath::root("agent_chart"), &mut diags)
                 .as_deref()
                 .and_then(AgentChart::parse),

@@ -6,6 +6,7 @@ pub mod aws_error;
 pub mod charts;
 pub mod clients;
 pub mod config;
+pub mod https;
 pub mod retry;
 mod web_identity;
 

@@ -1,18 +1,16 @@
-//! HTTP to the registration APIs, on the stack the AWS SDK already builds (hyper 1 and
-//! hyper-rustls over rustls/aws-lc-rs): one JSON request, with its answer, retried with the
-//! provider's jittered backoff while the failure is one a later attempt may not meet.
+//! HTTP to the registration APIs, through the provider's own HTTPS client (the one the AWS SDK
+//! uses, src/provider/https.rs: its proxies, its roots): one JSON request, with its answer,
+//! retried with the provider's jittered backoff while the failure is one a later attempt may
+//! not meet.
 //!
-//! TLS is always verified: against the system's roots, or, when the configuration gives a CA,
-//! against that CA alone. There is no switch to turn verification off.
+//! TLS is always verified: against the provider's roots (Mozilla's plus `custom_ca_bundle` or
+//! AWS_CA_BUNDLE), or, when the resource gives a CA, against that CA alone. There is no switch
+//! to turn verification off.
 
+use crate::provider::https::{self, Https, ProxiedClient};
 use crate::provider::retry::{self, Backoff};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use std::sync::Arc;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -110,38 +108,18 @@ pub struct Request {
 }
 
 pub struct Transport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: ProxiedClient<Full<Bytes>>,
 }
 
 impl Transport {
-    /// A client trusting the system's roots, or only `ca_pem`'s certificates when given.
+    /// A client trusting the provider's roots, or only `ca_pem`'s certificates when given.
     pub fn new(ca_pem: Option<&str>) -> Result<Transport, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match ca_pem {
-            None => builder
-                .with_provider_and_native_roots(provider)
-                .map_err(|e| format!("no system CA certificates could be loaded ({e}); give ca_pem"))?,
-            Some(pem) => {
-                use rustls_pki_types::pem::PemObject;
-                let mut roots = rustls::RootCertStore::empty();
-                for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                    let cert = cert.map_err(|e| format!("ca_pem: {e}"))?;
-                    roots.add(cert).map_err(|e| format!("ca_pem: {e}"))?;
-                }
-                let config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| e.to_string())?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
-                builder.with_tls_config(config)
-            }
+        let provider = Https::configured();
+        let https = match ca_pem {
+            None => provider,
+            Some(pem) => provider.trusting(https::tls_config_trusting_only(pem.as_bytes()).map_err(|e| format!("ca_pem: {e}"))?),
         };
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
-        Ok(Transport { client: Client::builder(TokioExecutor::new()).build(connector) })
+        Ok(Transport { client: https.client(Some(CONNECT_TIMEOUT)) })
     }
 
     async fn once(&self, request: Request) -> Result<Answer, Failure> {

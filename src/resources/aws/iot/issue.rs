@@ -299,6 +299,8 @@ mod tests {
             });
             let sdk = aws_config::SdkConfig::builder()
                 .behavior_version(aws_config::BehaviorVersion::latest())
+                // The SDK is built without an HTTP client of its own: the provider's, as configure gives it.
+                .http_client(crate::provider::https::Https::configured().sdk_client())
                 .region(aws_config::Region::new("us-east-1"))
                 .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
                     aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"),
