@@ -3,7 +3,7 @@
 //! key), then handed on to whatever needs its text, its key or its fingerprint.
 
 use crate::crypto::keys::{self, CsrInfo, GeneratedKey, KeyAlgorithm};
-use crate::crypto::CryptoError;
+use crate::crypto::secret::CryptoError;
 
 /// A PEM CSR whose signature proves its maker holds the private key of the public key it
 /// carries.
