@@ -231,8 +231,9 @@ pub fn external_secret_objects(namespace: &str, region: &str, cert_secret: &str,
     ]
 }
 
-/// The `kubernetes_manifests` map (`<Kind>/<name>` → JSON) and the multi-document YAML.
-pub fn manifest_outputs(objects: &[Json]) -> [(&'static str, Value); 2] {
+/// The objects as a map (`<Kind>/<name>` → JSON) and as one multi-document YAML; each
+/// identity's model names the two attributes that carry them.
+pub fn manifest_outputs(objects: &[Json]) -> (Value, Value) {
     let mut map = BTreeMap::new();
     let mut yaml = String::new();
     for o in objects {
@@ -241,7 +242,7 @@ pub fn manifest_outputs(objects: &[Json]) -> [(&'static str, Value); 2] {
         yaml.push_str("---\n");
         yaml.push_str(&to_yaml(o, 0));
     }
-    [("kubernetes_manifests", Value::string_map(&map)), ("kubernetes_manifests_yaml", Value::string(yaml))]
+    (Value::string_map(&map), Value::string(yaml))
 }
 
 /// YAML block style for a JSON document: every string double-quoted (nothing re-typed),
@@ -349,7 +350,7 @@ mod tests {
     #[test]
     fn manifests_come_as_a_map_and_as_yaml() {
         let spc = secret_provider_class("x", "ns", "us-east-1", &[MountedSecret { name: "a/b", keys: CERT_KEYS }], None);
-        let [(_, map), (_, yaml)] = manifest_outputs(std::slice::from_ref(&spc));
+        let (map, yaml) = manifest_outputs(std::slice::from_ref(&spc));
         assert_eq!(map.get("SecretProviderClass/x").as_str().map(|s| serde_json::from_str::<Json>(s).unwrap()), Some(spc));
         let yaml = yaml.as_str().unwrap().to_string();
         assert!(yaml.starts_with("---\napiVersion: \"secrets-store.csi.x-k8s.io/v1\"\n"), "{yaml}");

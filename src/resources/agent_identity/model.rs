@@ -288,7 +288,7 @@ impl Spec {
             (AGENT_CONFIG, self.agent_config(a).map(|a| a.config).into()),
         ]
         .into_iter()
-        .chain(charts::manifest_outputs(&self.kubernetes_manifests(a)))
+        .chain(manifest_attributes(charts::manifest_outputs(&self.kubernetes_manifests(a))))
         .collect()
     }
 
@@ -394,4 +394,9 @@ impl Secrets {
         }
         untouched
     }
+}
+
+/// The two attributes that carry the chart's Kubernetes objects.
+fn manifest_attributes((map, yaml): (Value, Value)) -> [(&'static str, Value); 2] {
+    [(attr::KUBERNETES_MANIFESTS, map), (attr::KUBERNETES_MANIFESTS_YAML, yaml)]
 }

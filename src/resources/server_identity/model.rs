@@ -31,6 +31,8 @@ pub mod attr {
     pub const CONFIG_SECRET_NAME: &str = "config_secret_name";
     pub const DB_CREDENTIALS_SECRET_ARN: &str = "db_credentials_secret_arn";
     pub const KMS_KEY_ARN: &str = "kms_key_arn";
+    pub const KUBERNETES_MANIFESTS: &str = "kubernetes_manifests";
+    pub const KUBERNETES_MANIFESTS_YAML: &str = "kubernetes_manifests_yaml";
     pub const BROKER_CA_PEM: &str = "broker_ca_pem";
     pub const ALGORITHM: &str = "algorithm";
     pub const ROTATION_TRIGGERS: &str = "rotation_triggers";
@@ -326,7 +328,8 @@ impl Spec {
         if let Some(config) = self.server_config(a) {
             out.push((attr::SERVER_CONFIG, Value::String(config)));
         }
-        out.extend(charts::manifest_outputs(&self.kubernetes_manifests(a)));
+        let (manifests, manifests_yaml) = charts::manifest_outputs(&self.kubernetes_manifests(a));
+        out.extend([(attr::KUBERNETES_MANIFESTS, manifests), (attr::KUBERNETES_MANIFESTS_YAML, manifests_yaml)]);
         out
     }
 }

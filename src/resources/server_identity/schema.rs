@@ -194,12 +194,12 @@ pub fn schema() -> Schema {
                 .description("Values for the deployed Maestro server chart (rosa-regional-platform `regional-cluster/maestro-server`), in its layout: `global.region`, `maestroServer.maestro.serviceAccount`, `maestroServer.broker.{type, configFile, topicPrefix}`, `maestroServer.aws.podIdentity.{enabled, roleArn}`, `maestroServer.externalSecrets.{mqttCertSecretName, dbCredentialsSecretName}`. That chart mounts the secrets `maestro/server-cert`, `maestro/server-config` and `maestro/db-credentials` by those fixed names and passes none of `server_flags` but the broker type and config file."),
         )
         .attribute(
-            Attribute::string_map("kubernetes_manifests")
+            Attribute::string_map(attr::KUBERNETES_MANIFESTS)
                 .computed()
                 .description("Kubernetes objects a server chart mounting the provider's secrets needs, known at plan time, keyed `<Kind>/<name>`, each a JSON manifest for `kubernetes_manifest { manifest = jsondecode(each.value) }`: the SecretProviderClass `maestro-server-secrets` (AWS provider, EKS Pod Identity) in `namespace`, mounting the database secret (`username`, `password`, `host`, `port`, `database` as `db.user`, `db.password`, `db.host`, `db.port`, `db.name`; `maestro/db-credentials` with the provider's `server_chart = \"rosa-regional-platform\"`, else the one `db_credentials_secret_arn` names, if any), the certificate secret (`certificate`, `privateKey`, `caCert` as `ca.crt`) and the config secret (`config` as `config.yaml`) under `/mnt/secrets-store`, as the deployed chart maps them. With `rosa-regional-platform` it is the one that chart renders, for comparison, not to apply. Names and mappings only, no secret material."),
         )
         .attribute(
-            Attribute::string("kubernetes_manifests_yaml")
+            Attribute::string(attr::KUBERNETES_MANIFESTS_YAML)
                 .computed()
                 .description("The objects of `kubernetes_manifests` as one multi-document YAML, for `kubectl apply -f`."),
         )
