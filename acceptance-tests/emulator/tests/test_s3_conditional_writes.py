@@ -2,10 +2,10 @@
 (`use_lockfile = true`): PutObject with `If-None-Match: *` stores the object only when none has
 that name and answers 412 PreconditionFailed otherwise (S3 user guide, conditional requests);
 of many such writes racing for one name exactly one succeeds. Deleting the object frees the name
-again (the backend's unlock). moto 5.2.5 does this itself (moto/s3/responses.py, put_object):
-no extension is needed, and these tests keep it so when moto moves. Its check and its write are
-two steps on the server's threads; 16 racers over 10 rounds here (and 30 rounds by hand) never
-saw two winners."""
+again (the backend's unlock). moto 5.2.5 checks and writes in two steps on the server's threads:
+on an idle machine 16 racers over 10 rounds never saw two winners, but a CI run on a loaded
+machine did (round with two "stored"), so the emulator makes the check and the write one step
+(maestro_emulator/s3_conditional_writes.py) and these tests keep it so."""
 
 from __future__ import annotations
 
