@@ -8,7 +8,7 @@ from typing import Any
 
 from . import aws_accounts, settings
 
-SERVICES_WITH_ENDPOINTS = ("iot", "iam", "eks", "secretsmanager", "sts")
+SERVICES_WITH_ENDPOINTS = ("iot", "iam", "eks", "kms", "secretsmanager", "sts")
 
 
 def string(value: str) -> str:

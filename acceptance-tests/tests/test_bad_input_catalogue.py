@@ -260,6 +260,9 @@ FUNCTION_ARGUMENT = r'Invalid value for "{parameter}" parameter'
 MAESTRO_TOPIC_RULE = ("sdk-go accepts only topics ^([a-z]+)/([a-z0-9-]+|\\+)/([a-z]+)/<consumer>/(sourceevents|agentevents)$, "
                       "so a prefix is exactly <letters>/<source-id>/<letters>")
 
+# The (template, argument) pairs a case adds to its template instead of changing it.
+ADDED_BY_CASE = {("provider_forbidden", "allowed_account_ids"), ("agent_identity", "kms_key_id"), ("server_identity", "kms_key_id")}
+
 CASES: list[Case] = [
     # ------------------------------------------------ provider "maestro"
     case("provider", "region", "region-uppercase", "US-EAST-1", REGION_WORDS,
@@ -470,6 +473,8 @@ CASES: list[Case] = [
          "an S3 ARN is no KMS key"),
     case("agent_identity", "kms_key_arn", "kms-key-alias-arn", f"arn:aws:kms:{REGION}:{MANAGEMENT_ACCOUNT_ID}:alias/maestro",
          r"key/|alias", "IAM does not authorise kms:Decrypt by an alias ARN: the grant would match no key"),
+    case("agent_identity", "kms_key_id", "kms-key-id-and-arn", "alias/maestro", r"KMS key given twice.*Set kms_key_id or kms_key_arn, not both",
+         "one key, named once: kms_key_id is resolved to the key ARN that kms_key_arn gives directly"),
     case("agent_identity", "broker_endpoint", "broker-endpoint-with-scheme",
          f"https://a1b2c3d4e5f6g7-ats.iot.{REGION}.amazonaws.com", r"host name without scheme or port",
          "the agent's config takes a host name; the chart adds port 8883", plan=True),
@@ -511,6 +516,8 @@ CASES: list[Case] = [
     case("server_identity", "db_credentials_secret_arn", "db-secret-arn-without-secret-type",
          f"arn:aws:secretsmanager:{REGION}:{REGIONAL_ACCOUNT_ID}:maestro/db", r"secret",
          "secret ARNs are ...:secret:NAME-XXXXXX; the role's read grant would match nothing"),
+    case("server_identity", "kms_key_id", "kms-key-id-and-arn", f"arn:aws:kms:{REGION}:{REGIONAL_ACCOUNT_ID}:alias/maestro",
+         r"KMS key given twice", "one key, named once: kms_key_id is resolved to the key ARN that kms_key_arn gives directly"),
     case("server_identity", "kms_key_arn", "kms-key-alias-name", "alias/maestro", ARN,
          "the role's kms:Decrypt grant needs the key's ARN"),
     case("server_identity", "broker_ca_pem", "broker-ca-garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n", r"PEM CA certificate",
@@ -609,8 +616,9 @@ def test_the_catalogue_is_well_formed():
     goods = templates("http://127.0.0.1:1")
     for c in CASES:
         good = goods[c.template].good
-        # A case sets one argument of its template, or (the account guards) one the template leaves out.
-        assert c.path in good or (c.template, c.path) == ("provider_forbidden", "allowed_account_ids"), \
+        # A case sets one argument of its template, or one the template leaves out: the account
+        # guards, and kms_key_id beside the identities' kms_key_arn (the key named twice).
+        assert c.path in good or (c.template, c.path) in ADDED_BY_CASE, \
             f"{c.id}: {c.path} not in template {c.template}"
         assert c.bad != good.get(c.path), f"{c.id}: the bad value is the good one"
 
@@ -747,9 +755,12 @@ def validate_batches(tmp_path_factory, catalogue, tofu_binary, provider_mirror, 
 
 @pytest.fixture(scope="module")
 def eks_clusters(regional, management):
-    """The clusters the good plans name (a plan may look a cluster up)."""
+    """The clusters and the KMS alias the good plans name (a plan looks a cluster up, and
+    resolves `kms_key_id` through kms:DescribeKey)."""
     aws_inspect.create_eks_cluster(management, MANAGEMENT_CLUSTER)
     aws_inspect.create_eks_cluster(regional, REGIONAL_CLUSTER)
+    kms = management.client("kms")
+    kms.create_alias(AliasName="alias/maestro-agent", TargetKeyId=kms.create_key(Description="bad-input")["KeyMetadata"]["KeyId"])
 
 
 @pytest.fixture(scope="module")

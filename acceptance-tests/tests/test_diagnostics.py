@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from harness import hcl, settings
+from harness import aws_accounts, hcl, settings
 from harness.aws_accounts import REGIONAL_ACCOUNT_ID
 from harness.faults import Faults
 from harness.tofu_workspace import RustDebugInDiagnostic, flatten_whitespace, rust_debug_in
@@ -168,8 +168,10 @@ def test_a_bad_account_id_through_a_module_variable_is_quoted_with_its_attribute
 
 
 def test_a_kms_key_of_another_region_is_refused_and_of_another_account_named_at_plan(make_workspace,
-                                                                                     provider_preamble):
-    key = "1234abcd-12ab-34cd-56ef-1234567890ab"
+                                                                                     provider_preamble, emulator_url):
+    # A key of a third account, which KMS (DescribeKey) finds by its ARN.
+    third = aws_accounts.assume_account(emulator_url, "kms-owner", "arn:aws:iam::111122223333:role/kms-owner", "111122223333")
+    key = third.client("kms").create_key(Description="another account's key")["KeyMetadata"]["KeyId"]
     ws = _module_workspace(make_workspace, provider_preamble, regional_account_id=REGIONAL_ACCOUNT_ID,
                            kms_key_id=f"arn:aws:kms:eu-west-1:987654321098:key/{key}")
     ws.expect_error(["plan", "-input=false", "-no-color"],
@@ -194,9 +196,18 @@ def test_examples_fleet_reports_a_bad_account_id_at_the_module_block_that_passes
     assert 'in module "agents_b"' in flat and "management_account_id = var.management_b.account_id" in flat, flat
 
 
-def test_a_kms_key_that_does_not_exist_fails_in_words(config_workspace):
+def test_a_kms_key_that_does_not_exist_fails_in_words(config_workspace, emulator_url):
+    # A missing key is refused at plan when kms:DescribeKey may be called (test_kms_keys.py);
+    # without that permission the plan only warns, and Secrets Manager refuses it, in words.
     ws = config_workspace(hcl.resource("maestro_agent_key", "x", {
         "cluster_id": "diag-no-key", "kms_key_id": "alias/diag-no-such-key"}, provider="maestro.management"))
-    result = ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"EncryptionFailure")
+    faults = Faults(emulator_url)
+    faults.arm("kms", "DescribeKey", status=400, code="AccessDeniedException", count=50,
+               message="User: arn:aws:sts::987654321098:assumed-role/maestro-management/s is not authorized to perform: kms:DescribeKey")
+    try:
+        result = ws.expect_error(["apply", "-auto-approve", "-input=false", "-no-color"], r"EncryptionFailure")
+    finally:
+        faults.clear()
+    assert "KMS key not checked" in flatten_whitespace(result.output)
     _assert_aws_error_in_words(result.output, "secretsmanager:CreateSecret", "EncryptionFailure", 400,
                                "check that it exists in the provider's region")

@@ -601,6 +601,12 @@ DATA_MINIMAL = {"maestro_agent_binding": (REGIONAL, {"consumer_id": f"{RUN}-01"}
 # Resources these two tests do not plan, and where their markers are checked instead: a
 # registration talks to Maestro, not AWS, and needs exactly one of two API blocks.
 CHECKED_ELSEWHERE = {"maestro_consumer_registration": "tests/test_consumer_registration.py::test_only_a_new_name_replaces_the_registration"}
+# Arguments that exclude another (a key named by `kms_key_id` or given as `kms_key_arn`): changed
+# in a second plan, in place of the one they exclude. Their aliases are made in the emulator.
+EXCLUSIVE = {
+    "maestro_agent_identity": ("kms_key_arn", "kms_key_id", "alias/docs-identity"),
+    "maestro_server_identity": ("kms_key_arn", "kms_key_id", "alias/docs-server"),
+}
 # Arguments the applied resources set beyond the required ones: nothing lingers in a recovery
 # window, so the next test can use the names again (the server identity keeps the fixed secret
 # names every test with a server uses; import by identity finds its secrets only there).
@@ -767,11 +773,15 @@ def test_documented_replacements_are_what_the_provider_replaces(provider_schema,
     problems = [f"{name}: argument `{path}` has no alternative value" for name in provider_schema["resource_schemas"]
                 if name not in CHECKED_ELSEWHERE
                 for path in arguments_of(provider_schema["resource_schemas"][name]["block"])
-                if path not in changed.get(name, {})]
+                if path not in changed.get(name, {}) and path != EXCLUSIVE.get(name, ("", ""))[1]]
     assert not problems, "\n  ".join(problems)
     for account, clusters in ((management, (f"{RUN}-mc", f"{RUN}-mc2")), (regional, (f"{RUN}-rc", f"{RUN}-rc2"))):
         for cluster in clusters:
             aws_inspect.create_eks_cluster(account, cluster)
+    # The keys `kms_key_id` names must exist: the plan looks them up (kms:DescribeKey).
+    for account, alias in ((management, "alias/docs-other"), (management, "alias/docs-identity"), (regional, "alias/docs-server")):
+        kms = account.client("kms")
+        kms.create_alias(AliasName=alias, TargetKeyId=kms.create_key(Description=alias)["KeyMetadata"]["KeyId"])
     applied = {name: (provider, {**arguments, **APPLIED_EXTRA.get(name, {})}) for name, (provider, arguments) in MINIMAL.items()}
     ws = make_workspace("ws")
     ws.set_config(provider_preamble + "\n" + config(applied))
@@ -781,6 +791,15 @@ def test_documented_replacements_are_what_the_provider_replaces(provider_schema,
     ws.set_config(provider_preamble + "\n" + config({name: (provider, changed[name]) for name, (provider, _) in MINIMAL.items()}))
     plan = ws.plan()
     for name in MINIMAL:
+        change = plan.resource_change(f"{name}.this")["change"]
+        problems += replacement_problems(pages.read_page(pages.page_path("resource_schemas", name)), name,
+                                         change.get("replace_paths") or [], provider_schema["resource_schemas"][name]["block"])
+    assert not problems, "documented replacements disagree with the plan:\n  " + "\n  ".join(problems) + "\n" + plan.describe()
+    for name, (excluded, argument, value) in EXCLUSIVE.items():
+        changed[name] = {**{k: v for k, v in changed[name].items() if k != excluded}, argument: value}
+    ws.set_config(provider_preamble + "\n" + config({name: (provider, changed[name]) for name, (provider, _) in MINIMAL.items()}))
+    plan = ws.plan()
+    for name in EXCLUSIVE:
         change = plan.resource_change(f"{name}.this")["change"]
         problems += replacement_problems(pages.read_page(pages.page_path("resource_schemas", name)), name,
                                          change.get("replace_paths") or [], provider_schema["resource_schemas"][name]["block"])

@@ -368,7 +368,7 @@ def fleet_server_secrets(regional) -> Iterator[None]:
 IDENTITY_ARGUMENTS = {"cluster_id", "regional_account_id", "eks_cluster_name", "broker_region", "namespace",
                       "service_account", "mqtt_cert_secret_name", "config_secret_name", "certificate_pem",
                       "recovery_window_in_days", "topic_prefix", "broker_endpoint", "cloudevents_client_id",
-                      "kms_key_arn", "tags"}
+                      "kms_key_id", "kms_key_arn", "tags"}
 CONSUMER_ARGUMENTS = {"consumer_id", "csr_pem", "management_account_id", "topic_prefix", "cloudevents_client_id",
                       "certificate_grace_period_hours", "tags"}
 

@@ -100,6 +100,11 @@ fn hint<E, R>(action: &str, object: &str, code: Option<&str>, message: Option<&s
     Some(hint)
 }
 
+/// Whether AWS refused the call for the caller's permissions (IAM, a key policy, an SCP).
+pub fn is_access_denied_error<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    code(err).is_some_and(is_access_denied)
+}
+
 fn is_access_denied(code: &str) -> bool {
     matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedException" | "AuthorizationError")
         || code.starts_with("KMSAccessDenied")

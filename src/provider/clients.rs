@@ -25,6 +25,7 @@ pub struct AwsClients {
     pub iot: aws_sdk_iot::Client,
     pub eks: aws_sdk_eks::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
+    pub kms: aws_sdk_kms::Client,
     pub sts: aws_sdk_sts::Client,
     /// The credentials every client signs with (`assume_role` included), for the requests the
     /// SDK does not make: SigV4 to the platform API's API Gateway (`execute-api`).
@@ -225,6 +226,7 @@ pub async fn connect(cfg: &ProviderConfig) -> Result<AwsClients, Diagnostics> {
         iot: client!(aws_sdk_iot, "iot"),
         eks: client!(aws_sdk_eks, "eks"),
         secretsmanager: client!(aws_sdk_secretsmanager, "secretsmanager"),
+        kms: client!(aws_sdk_kms, "kms"),
         sts,
         credentials: sdk.credentials_provider(),
         iot_data_endpoint: tokio::sync::OnceCell::new(),

@@ -10,7 +10,7 @@ use crate::provider::charts::{self, AgentChart, ServerChart};
 use std::collections::BTreeMap;
 
 /// Services whose endpoint can be overridden (emulators, VPC endpoints, FIPS endpoints).
-pub const ENDPOINT_SERVICES: &[&str] = &["eks", "iam", "iot", "secretsmanager", "sts"];
+pub const ENDPOINT_SERVICES: &[&str] = &["eks", "iam", "iot", "kms", "secretsmanager", "sts"];
 
 pub fn schema() -> Schema {
     let mut endpoints = Block::new("Custom service endpoints, for VPC endpoints or a local AWS emulator.");

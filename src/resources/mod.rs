@@ -12,6 +12,7 @@ pub(crate) mod common;
 mod consumer;
 mod consumer_registration;
 mod deployed_agent;
+mod kms_key;
 mod listing;
 pub(crate) mod model;
 pub(crate) mod rotation;

@@ -25,6 +25,7 @@ use crate::framework::{Applied, Diagnostics, Plan, Resource, Value};
 use crate::provider::AwsClients;
 use crate::resources::account_guard::{self, Placement, Side};
 use crate::resources::common::{set_all, tag_changes};
+use crate::resources::kms_key::{self, KmsAttributes};
 use async_trait::async_trait;
 use model::{attr, Association, Secrets, Spec};
 
@@ -39,6 +40,10 @@ const PLACEMENT: Placement = Placement {
     attribute: attr::REGIONAL_ACCOUNT_ID,
     harm: "made the agent's role in the regional account and written the agent's credential bundle and config to its Secrets Manager",
 };
+
+/// The key is named by `kms_key_id` (any form) or `kms_key_arn` (a key ARN); the role's grant
+/// names the resolved key ARN.
+const KMS: KmsAttributes = KmsAttributes { reference: attr::KMS_KEY_ID, key_arn: Some(attr::KMS_KEY_ARN) };
 
 #[async_trait]
 impl Resource<AwsClients> for AgentIdentity {
@@ -60,13 +65,17 @@ impl Resource<AwsClients> for AgentIdentity {
         Some((attr::CLUSTER_ID, "Management cluster identifier."))
     }
 
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        kms_key::refuse_both(config, KMS, diags);
+    }
+
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         // Before anything else, so an identity given the regional provider plans nothing there.
         if let Some(c) = client {
             if account_guard::refuse(&PLACEMENT, &plan.planned, c, diags) {
                 return;
             }
-            account_guard::check_kms_key(&plan.planned, attr::KMS_KEY_ARN, c, diags);
+            kms_key::plan(c, plan.config, &mut plan.planned, KMS, diags).await;
         }
         plan::plan(client.map(Into::into), plan.config, plan.prior, &mut plan.planned, diags);
         if let Some(c) = client {

@@ -28,6 +28,7 @@ pub mod attr {
     pub const HELM_VALUES: &str = "helm_values";
     pub const IOT_POLICY: &str = "iot_policy";
     pub const KMS_KEY_ARN: &str = "kms_key_arn";
+    pub const KMS_KEY_ID: &str = "kms_key_id";
     pub const KUBERNETES_MANIFESTS: &str = "kubernetes_manifests";
     pub const KUBERNETES_MANIFESTS_YAML: &str = "kubernetes_manifests_yaml";
     pub const MQTT_CERT_SECRET_NAME: &str = "mqtt_cert_secret_name";
@@ -71,6 +72,7 @@ pub const ARGUMENTS: &[&str] = &[
     attr::TOPIC_PREFIX,
     attr::BROKER_ENDPOINT,
     "cloudevents_client_id",
+    attr::KMS_KEY_ID,
     attr::KMS_KEY_ARN,
     "tags",
 ];

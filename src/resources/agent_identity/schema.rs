@@ -130,10 +130,17 @@ pub fn schema() -> Schema {
         )
         .attribute(cloudevents_client_id_attribute(attr::CLUSTER_ID))
         .attribute(
+            Attribute::string(attr::KMS_KEY_ID)
+                .optional()
+                .validate(validators::kms_key_reference())
+                .description("The customer-managed KMS key that encrypts the agent's secrets, named as Secrets Manager takes it: alias name (`alias/maestro-agent`), key ID, key ARN or alias ARN (a key of another account only by ARN) — the same value as `maestro_agent_key.kms_key_id`. Resolved at plan through `kms:DescribeKey` to the key's ARN (`kms_key_arn`), on which the role is granted `kms:Decrypt`, only through Secrets Manager; the config secret is encrypted with it. A key that does not exist, is not enabled, or is of another region is refused at plan. Set this or `kms_key_arn`, not both; leave both unset for the AWS-managed `aws/secretsmanager` key."),
+        )
+        .attribute(
             Attribute::string(attr::KMS_KEY_ARN)
                 .optional()
+                .computed()
                 .validate(validators::kms_key_arn())
-                .description("ARN of the customer-managed KMS key that encrypts the agent's secrets (the `kms_key_id` of `maestro_agent_key`, as an ARN). The role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager, and the config secret is encrypted with it; without it the agent's CSI mount of a secret under a customer-managed key fails. Leave unset for the AWS-managed `aws/secretsmanager` key."),
+                .description("ARN of the KMS key that encrypts the agent's secrets: the key `kms_key_id` resolves to at plan, or given directly as a key ARN (not an alias: IAM grants on the key's own ARN). The role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager, and the config secret is encrypted with it; without it the agent's CSI mount of a secret under a customer-managed key fails."),
         )
         .attribute(
             Attribute::string(attr::BROKER_CA_PEM)

@@ -56,7 +56,8 @@ impl Resource<AwsClients> for AgentKey {
             p.set(attr::SECRET_NAME, name);
         }
         if let Some(c) = client {
-            crate::resources::account_guard::check_kms_key(p, attr::KMS_KEY_ID, c, diags);
+            let kms = crate::resources::kms_key::KmsAttributes { reference: attr::KMS_KEY_ID, key_arn: None };
+            crate::resources::kms_key::plan(c, plan.config, p, kms, diags).await;
             if p.get(attr::TAGS).is_wholly_known() {
                 p.set(attr::TAGS_ALL, Value::string_map(&merge_tags(&c.default_tags, &p.get(attr::TAGS).string_map_entries())));
             }

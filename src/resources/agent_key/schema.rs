@@ -40,7 +40,7 @@ pub(super) fn schema() -> Schema {
             Attribute::string(attr::KMS_KEY_ID)
                 .optional()
                 .validate(validators::kms_key_reference())
-                .description("KMS key (ID, ARN or alias) that encrypts the secret. Defaults to the account's `aws/secretsmanager` key."),
+                .description("The customer-managed KMS key that encrypts the secret, named as Secrets Manager takes it: alias name (`alias/maestro-agent`), key ID, key ARN or alias ARN (a key of another account only by ARN). Checked at plan through `kms:DescribeKey`: a key that does not exist, is not enabled, or is of another region is refused. Give `maestro_agent_identity.kms_key_id` the same value, so the agent's role may decrypt it. Defaults to the AWS-managed `aws/secretsmanager` key."),
         )
         .attribute(
             Attribute::string(SECRET_RESOURCE_POLICY)

@@ -7,4 +7,5 @@ pub mod custody;
 pub mod eks;
 pub mod iam;
 pub mod iot;
+pub mod kms;
 pub mod secretsmanager;

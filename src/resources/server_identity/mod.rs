@@ -23,12 +23,17 @@ use crate::framework::{Applied, Diagnostics, Plan, Resource, Schema, Value};
 use crate::provider::AwsClients;
 use crate::resources::aws::iot;
 use crate::resources::common::{opt_text, set_all};
+use crate::resources::kms_key::{self, KmsAttributes};
 use crate::resources::rotation::Previous;
 use async_trait::async_trait;
 use model::{attr, write_association, Account, Spec};
 use std::time::SystemTime;
 
 pub struct ServerIdentity;
+
+/// The key is named by `kms_key_id` (any form) or `kms_key_arn` (a key ARN); the role's grant
+/// names the resolved key ARN.
+const KMS: KmsAttributes = KmsAttributes { reference: attr::KMS_KEY_ID, key_arn: Some(attr::KMS_KEY_ARN) };
 
 #[async_trait]
 impl Resource<AwsClients> for ServerIdentity {
@@ -44,9 +49,13 @@ impl Resource<AwsClients> for ServerIdentity {
         Some((attr::NAME, "Name of the server deployment."))
     }
 
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        kms_key::refuse_both(config, KMS, diags);
+    }
+
     async fn modify_plan(&self, client: Option<&AwsClients>, plan: &mut Plan<'_>, diags: &mut Diagnostics) {
         let Some(c) = client else { return };
-        crate::resources::account_guard::check_kms_key(&plan.planned, attr::KMS_KEY_ARN, c, diags);
+        kms_key::plan(c, plan.config, &mut plan.planned, KMS, diags).await;
         // Known at plan time; asked for once per provider process (`iot::data_ats_endpoint`).
         let endpoint = match plan.prior.get(attr::ENDPOINT).as_str() {
             Some(host) => Some(host.to_string()),

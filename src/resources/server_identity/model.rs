@@ -31,6 +31,7 @@ pub mod attr {
     pub const CONFIG_SECRET_NAME: &str = "config_secret_name";
     pub const DB_CREDENTIALS_SECRET_ARN: &str = "db_credentials_secret_arn";
     pub const KMS_KEY_ARN: &str = "kms_key_arn";
+    pub const KMS_KEY_ID: &str = "kms_key_id";
     pub const KUBERNETES_MANIFESTS: &str = "kubernetes_manifests";
     pub const KUBERNETES_MANIFESTS_YAML: &str = "kubernetes_manifests_yaml";
     pub const BROKER_CA_PEM: &str = "broker_ca_pem";
@@ -95,6 +96,7 @@ pub const ARGUMENTS: &[&str] = &[
     attr::CERTIFICATE_SECRET_NAME,
     attr::CONFIG_SECRET_NAME,
     attr::DB_CREDENTIALS_SECRET_ARN,
+    attr::KMS_KEY_ID,
     attr::KMS_KEY_ARN,
     attr::TAGS,
 ];

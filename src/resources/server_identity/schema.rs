@@ -119,10 +119,17 @@ pub fn schema() -> Schema {
                 .description("ARN of the database credentials secret (`{username, password, host, port, database}`) the server also reads; the role may read it. Not managed here. With the provider's `server_chart = \"rosa-regional-platform\"`, leave it unset: that chart mounts `maestro/db-credentials` by that fixed name and the role is granted read on it (another name is refused at plan, since the chart's mount would fail)."),
         )
         .attribute(
+            Attribute::string(attr::KMS_KEY_ID)
+                .optional()
+                .validate(validators::kms_key_reference())
+                .description("The customer-managed KMS key that encrypts the server's two secrets, named as Secrets Manager takes it: alias name (`alias/maestro-server`), key ID, key ARN or alias ARN (a key of another account only by ARN). Resolved at plan through `kms:DescribeKey` to the key's ARN (`kms_key_arn`), on which the role is granted `kms:Decrypt`, only through Secrets Manager. A key that does not exist, is not enabled, or is of another region is refused at plan. Set this or `kms_key_arn`, not both; leave both unset for the AWS-managed `aws/secretsmanager` key."),
+        )
+        .attribute(
             Attribute::string(attr::KMS_KEY_ARN)
                 .optional()
+                .computed()
                 .validate(validators::kms_key_arn())
-                .description("ARN of a customer-managed KMS key that encrypts the server's secrets. This resource's two secrets are encrypted with it and the role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager. Leave unset for the AWS-managed `aws/secretsmanager` key."),
+                .description("ARN of the KMS key that encrypts the server's secrets: the key `kms_key_id` resolves to at plan, or given directly as a key ARN (not an alias: IAM grants on the key's own ARN). This resource's two secrets are encrypted with it and the role is granted `kms:Decrypt` on exactly this key, only through Secrets Manager."),
         )
         .attribute(
             Attribute::string(attr::BROKER_CA_PEM)

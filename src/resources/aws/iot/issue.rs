@@ -319,6 +319,7 @@ mod tests {
                 iot: aws_sdk_iot::Client::new(&sdk),
                 eks: aws_sdk_eks::Client::new(&sdk),
                 secretsmanager: aws_sdk_secretsmanager::Client::new(&sdk),
+                kms: aws_sdk_kms::Client::new(&sdk),
                 sts: aws_sdk_sts::Client::new(&sdk),
                 credentials: None,
                 iot_data_endpoint: Default::default(),
