@@ -44,22 +44,9 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 pub fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     if let Some(pem) = extra_ca_pem {
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
-            roots.add(cert).map_err(|e| format!("a certificate in the bundle is not a usable CA certificate: {e}"))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err("the bundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string());
-        }
+        add_pem_bundle(&mut roots, pem)?;
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    client_config(roots)
 }
 
 /// A CA-only trust for one endpoint whose server certificate a private CA signed (the
@@ -67,13 +54,27 @@ pub fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<ClientConfig, String> {
 /// vouch for that server. Quotes nothing of the PEM back.
 pub fn tls_config_trusting_only(ca_pem: &[u8]) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+    add_pem_bundle(&mut roots, ca_pem)?;
+    client_config(roots)
+}
+
+/// Adds every certificate of a PEM bundle to `roots`. Fails, naming the problem but quoting
+/// nothing of the bundle, when a certificate is unusable or the bundle holds none.
+fn add_pem_bundle(roots: &mut RootCertStore, pem: &[u8]) -> Result<(), String> {
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
         let cert = cert.map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
         roots.add(cert).map_err(|e| format!("a certificate in the bundle is not a usable CA certificate: {e}"))?;
+        added += 1;
     }
-    if roots.is_empty() {
+    if added == 0 {
         return Err("the bundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string());
     }
+    Ok(())
+}
+
+/// rustls on aws-lc-rs with its safe protocol versions, trusting exactly `roots`.
+fn client_config(roots: RootCertStore) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
